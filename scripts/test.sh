@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: fetch the models (cached), then build once in
+# release mode and run every test against that build. `.ci/run` runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/fetch-models.sh
+cache="${TRIAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-triage}"
+export TRIAGE_MODEL_DIR="${TRIAGE_MODEL_DIR:-$cache/models}"
+export TRIAGE_PHOTOS_DIR="${TRIAGE_PHOTOS_DIR:-$cache/photos}"
+
+# Release: the models run ~30x slower in a debug build. Tests, bench and demo share one build.
+cargo test --release --locked --all-targets

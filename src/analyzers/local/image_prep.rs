@@ -1,0 +1,101 @@
+//! Decoding and the two models' input layouts (reference/local-components.md §5).
+
+use std::io::Cursor;
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader, RgbImage};
+use tract_onnx::prelude::{tract_ndarray, Tensor};
+
+/// The analyzers' limits cap images at 100 MP; this cap keeps a lying header from allocating
+/// more than that while decoding.
+const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("reading image: {e}"))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| format!("decoding image: {e}"))?;
+    Ok(img.into_rgb8())
+}
+
+/// Resize so that the short side is `short`, taking a cheap first step for big photos (a
+/// straight triangle filter over a 24 MP image costs more than the model).
+fn resize_short_side(img: &RgbImage, short: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let scale = short as f32 / w.min(h) as f32;
+    let (nw, nh) = (
+        ((w as f32 * scale).round() as u32).max(short),
+        ((h as f32 * scale).round() as u32).max(short),
+    );
+    let dynamic = DynamicImage::ImageRgb8(img.clone());
+    let pre = if w.min(h) > short * 4 {
+        dynamic.thumbnail(nw * 2, nh * 2)
+    } else {
+        dynamic
+    };
+    pre.resize_exact(nw, nh, FilterType::Triangle).into_rgb8()
+}
+
+fn center_crop(img: &RgbImage, size: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (x, y) = ((w.saturating_sub(size)) / 2, (h.saturating_sub(size)) / 2);
+    image::imageops::crop_imm(img, x, y, size, size).to_image()
+}
+
+/// EfficientNet-Lite0: short side 256, centre crop 224, NCHW RGB, (x − 127) / 128.
+pub fn efficientnet_input(img: &RgbImage) -> Tensor {
+    let crop = center_crop(&resize_short_side(img, 256), 224);
+    tract_ndarray::Array4::from_shape_fn((1, 3, 224, 224), |(_, c, y, x)| {
+        (crop.get_pixel(x as u32, y as u32)[c] as f32 - 127.0) / 128.0
+    })
+    .into()
+}
+
+/// open_nsfw (Caffe heritage): 256×256, centre crop 224, NHWC **BGR** minus the mean (104, 117, 123).
+pub fn open_nsfw_input(img: &RgbImage) -> Tensor {
+    let dynamic = DynamicImage::ImageRgb8(img.clone());
+    let small = if img.width().min(img.height()) > 1024 {
+        dynamic.thumbnail(512, 512)
+    } else {
+        dynamic
+    };
+    let resized = small
+        .resize_exact(256, 256, FilterType::Triangle)
+        .into_rgb8();
+    let crop = center_crop(&resized, 224);
+    const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
+    tract_ndarray::Array4::from_shape_fn((1, 224, 224, 3), |(_, y, x, c)| {
+        let rgb = crop.get_pixel(x as u32, y as u32);
+        rgb[2 - c] as f32 - MEAN_BGR[c]
+    })
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts() {
+        let img = RgbImage::from_fn(640, 480, |x, _| image::Rgb([(x % 256) as u8, 10, 200]));
+        let t = efficientnet_input(&img);
+        assert_eq!(t.shape(), &[1, 3, 224, 224]);
+        let v = t.to_plain_array_view::<f32>().unwrap();
+        assert!((v[[0, 2, 100, 100]] - (200.0 - 127.0) / 128.0).abs() < 0.02);
+        let t = open_nsfw_input(&img);
+        assert_eq!(t.shape(), &[1, 224, 224, 3]);
+        let v = t.to_plain_array_view::<f32>().unwrap();
+        // channel 0 is blue
+        assert!((v[[0, 10, 10, 0]] - (200.0 - 104.0)).abs() < 2.0);
+    }
+
+    #[test]
+    fn garbage_does_not_decode() {
+        assert!(decode(b"\xFF\xD8\xFFnot really a jpeg").is_err());
+    }
+}

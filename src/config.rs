@@ -1,0 +1,520 @@
+//! Configuration from `TRIAGE_*` environment variables. The names are a contract: the README
+//! table documents each one, and scripts depend on them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::object::Provider;
+use crate::verdict::{Decision, Thresholds};
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub var: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Which labeling service to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelerKind {
+    Local,
+    CosCi,
+    Tiia,
+    Huawei,
+    None,
+}
+
+/// Which moderation service to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModeratorKind {
+    Local,
+    Ims,
+    CosCi,
+    Huawei,
+    None,
+}
+
+impl LabelerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelerKind::Local => "local",
+            LabelerKind::CosCi => "cos-ci",
+            LabelerKind::Tiia => "tiia",
+            LabelerKind::Huawei => "huawei",
+            LabelerKind::None => "none",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "local" => LabelerKind::Local,
+            "cos-ci" => LabelerKind::CosCi,
+            "tiia" => LabelerKind::Tiia,
+            "huawei" => LabelerKind::Huawei,
+            "none" => LabelerKind::None,
+            _ => return None,
+        })
+    }
+    /// The default follows where the object lives: a vendor's own service can pull the
+    /// object by URL; the embedded bucket and plain S3 use the in-process model.
+    pub fn default_for(provider: Provider) -> Self {
+        match provider {
+            Provider::Cos => LabelerKind::CosCi,
+            Provider::Obs => LabelerKind::Huawei,
+            Provider::S3 | Provider::Local => LabelerKind::Local,
+        }
+    }
+}
+
+impl ModeratorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModeratorKind::Local => "local",
+            ModeratorKind::Ims => "ims",
+            ModeratorKind::CosCi => "cos-ci",
+            ModeratorKind::Huawei => "huawei",
+            ModeratorKind::None => "none",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "local" => ModeratorKind::Local,
+            "ims" => ModeratorKind::Ims,
+            "cos-ci" => ModeratorKind::CosCi,
+            "huawei" => ModeratorKind::Huawei,
+            "none" => ModeratorKind::None,
+            _ => return None,
+        })
+    }
+    pub fn default_for(provider: Provider) -> Self {
+        match provider {
+            Provider::Cos => ModeratorKind::Ims,
+            Provider::Obs => ModeratorKind::Huawei,
+            Provider::S3 | Provider::Local => ModeratorKind::Local,
+        }
+    }
+}
+
+/// The write-back sinks a user can switch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    Metadata,
+    Tags,
+    Sidecar,
+    Queue,
+}
+
+/// What to do with an object whose verdict is `block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockAction {
+    None,
+    Tag,
+    Private,
+    Quarantine,
+    Delete,
+}
+
+impl BlockAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockAction::None => "none",
+            BlockAction::Tag => "tag",
+            BlockAction::Private => "private",
+            BlockAction::Quarantine => "quarantine",
+            BlockAction::Delete => "delete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Use the store that matches the event's provider.
+    Auto,
+    /// Resolve every event against the embedded local-directory bucket at this root.
+    Local(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `None` = follow the provider default.
+    pub labeler: Option<LabelerKind>,
+    pub moderator: Option<ModeratorKind>,
+    pub sinks: Vec<SinkKind>,
+    pub results_prefix: String,
+    pub quarantine_prefix: String,
+    pub block_action: BlockAction,
+    pub queue: Option<String>,
+    pub store: StoreKind,
+    pub on_error: Decision,
+    pub thresholds: Thresholds,
+    pub max_labels: usize,
+    pub min_label_confidence: f32,
+    pub model_dir: PathBuf,
+    /// `TRIAGE_<SERVICE>_ENDPOINT` overrides, keyed by the lower-case service name.
+    pub endpoints: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            labeler: None,
+            moderator: None,
+            sinks: vec![SinkKind::Metadata, SinkKind::Tags, SinkKind::Sidecar],
+            results_prefix: "triage-results/".into(),
+            quarantine_prefix: "triage-quarantine/".into(),
+            block_action: BlockAction::None,
+            queue: None,
+            store: StoreKind::Auto,
+            on_error: Decision::Review,
+            thresholds: Thresholds::default(),
+            max_labels: 5,
+            min_label_confidence: 10.0,
+            model_dir: default_cache_dir().join("models"),
+            endpoints: BTreeMap::new(),
+        }
+    }
+}
+
+/// `$TRIAGE_CACHE`, else `$XDG_CACHE_HOME/image-triage`, else `$HOME/.cache/image-triage`.
+/// scripts/fetch-models.sh uses the same rule.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TRIAGE_CACHE") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("image-triage");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".cache").join("image-triage")
+}
+
+impl Config {
+    /// Read the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Build from any list of variables (tests pass their own instead of mutating the process env).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("TRIAGE_"))
+            .collect();
+        let mut cfg = Config::default();
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let bad = |var: &str, value: &str, reason: &str| ConfigError {
+            var: var.into(),
+            value: value.into(),
+            reason: reason.into(),
+        };
+
+        if let Some(v) = get("TRIAGE_LABELER") {
+            cfg.labeler = Some(LabelerKind::parse(v).ok_or_else(|| {
+                bad(
+                    "TRIAGE_LABELER",
+                    v,
+                    "expected one of local, cos-ci, tiia, huawei, none",
+                )
+            })?);
+        }
+        if let Some(v) = get("TRIAGE_MODERATOR") {
+            cfg.moderator = Some(ModeratorKind::parse(v).ok_or_else(|| {
+                bad(
+                    "TRIAGE_MODERATOR",
+                    v,
+                    "expected one of local, ims, cos-ci, huawei, none",
+                )
+            })?);
+        }
+        if let Some(v) = get("TRIAGE_QUEUE") {
+            cfg.queue = Some(v.to_string());
+        }
+        match get("TRIAGE_SINKS") {
+            Some(v) => {
+                cfg.sinks = parse_sinks(v).map_err(|r| bad("TRIAGE_SINKS", v, &r))?;
+            }
+            // Naming a queue is a clear enough request to publish to it.
+            None if cfg.queue.is_some() => cfg.sinks.push(SinkKind::Queue),
+            None => {}
+        }
+        if cfg.sinks.contains(&SinkKind::Queue) && cfg.queue.is_none() {
+            return Err(bad(
+                "TRIAGE_SINKS",
+                get("TRIAGE_SINKS").unwrap_or_default(),
+                "the queue sink needs TRIAGE_QUEUE (e.g. file:/var/tmp/triage-queue.jsonl)",
+            ));
+        }
+        if let Some(v) = get("TRIAGE_RESULTS_PREFIX") {
+            cfg.results_prefix = normalize_prefix(v);
+        }
+        if let Some(v) = get("TRIAGE_QUARANTINE_PREFIX") {
+            cfg.quarantine_prefix = normalize_prefix(v);
+        }
+        if let Some(v) = get("TRIAGE_BLOCK_ACTION") {
+            cfg.block_action = match v {
+                "none" => BlockAction::None,
+                "tag" => BlockAction::Tag,
+                "private" => BlockAction::Private,
+                "quarantine" => BlockAction::Quarantine,
+                "delete" => BlockAction::Delete,
+                _ => {
+                    return Err(bad(
+                        "TRIAGE_BLOCK_ACTION",
+                        v,
+                        "expected one of none, tag, private, quarantine, delete",
+                    ))
+                }
+            };
+        }
+        match (get("TRIAGE_STORE"), get("TRIAGE_LOCAL_ROOT")) {
+            (None, _) | (Some("auto"), _) => {}
+            (Some("local"), Some(root)) => cfg.store = StoreKind::Local(PathBuf::from(root)),
+            (Some("local"), None) => {
+                return Err(bad(
+                    "TRIAGE_STORE",
+                    "local",
+                    "TRIAGE_LOCAL_ROOT must name the directory that holds the buckets",
+                ))
+            }
+            (Some(v), _) => return Err(bad("TRIAGE_STORE", v, "expected local or auto")),
+        }
+        if let Some(v) = get("TRIAGE_ON_ERROR") {
+            cfg.on_error = match v {
+                "allow" | "pass" => Decision::Pass,
+                "review" => Decision::Review,
+                "block" => Decision::Block,
+                _ => {
+                    return Err(bad(
+                        "TRIAGE_ON_ERROR",
+                        v,
+                        "expected one of allow, review, block",
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get("TRIAGE_REVIEW_THRESHOLD") {
+            cfg.thresholds.default.review =
+                parse_score(v).map_err(|r| bad("TRIAGE_REVIEW_THRESHOLD", v, &r))?;
+        }
+        if let Some(v) = get("TRIAGE_BLOCK_THRESHOLD") {
+            cfg.thresholds.default.block =
+                parse_score(v).map_err(|r| bad("TRIAGE_BLOCK_THRESHOLD", v, &r))?;
+        }
+        if let Some(v) = get("TRIAGE_THRESHOLDS") {
+            cfg.thresholds
+                .parse_overrides(v)
+                .map_err(|r| bad("TRIAGE_THRESHOLDS", v, &r))?;
+        }
+        cfg.thresholds
+            .validate()
+            .map_err(|r| bad("TRIAGE_*_THRESHOLD", "", &r))?;
+        if let Some(v) = get("TRIAGE_MAX_LABELS") {
+            cfg.max_labels = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=50).contains(n))
+                .ok_or_else(|| bad("TRIAGE_MAX_LABELS", v, "expected a whole number 1-50"))?;
+        }
+        if let Some(v) = get("TRIAGE_MIN_LABEL_CONFIDENCE") {
+            cfg.min_label_confidence =
+                parse_score(v).map_err(|r| bad("TRIAGE_MIN_LABEL_CONFIDENCE", v, &r))?;
+        }
+        if let Some(v) = get("TRIAGE_MODEL_DIR") {
+            cfg.model_dir = PathBuf::from(v);
+        } else if let Some(v) = get("TRIAGE_CACHE") {
+            cfg.model_dir = PathBuf::from(v).join("models");
+        }
+        for (name, value) in &vars {
+            if let Some(service) = name
+                .strip_prefix("TRIAGE_")
+                .and_then(|s| s.strip_suffix("_ENDPOINT"))
+            {
+                if !(value.starts_with("http://") || value.starts_with("https://")) {
+                    return Err(bad(name, value, "expected an http:// or https:// URL"));
+                }
+                cfg.endpoints.insert(
+                    service.to_ascii_lowercase(),
+                    value.trim_end_matches('/').into(),
+                );
+            }
+        }
+        Ok(cfg)
+    }
+
+    pub fn labeler_for(&self, provider: Provider) -> LabelerKind {
+        self.labeler
+            .unwrap_or_else(|| LabelerKind::default_for(self.effective_provider(provider)))
+    }
+
+    pub fn moderator_for(&self, provider: Provider) -> ModeratorKind {
+        self.moderator
+            .unwrap_or_else(|| ModeratorKind::default_for(self.effective_provider(provider)))
+    }
+
+    /// With `TRIAGE_STORE=local` the object lives in the embedded bucket whatever the event says,
+    /// and a vendor service could not pull it from there.
+    fn effective_provider(&self, provider: Provider) -> Provider {
+        match self.store {
+            StoreKind::Local(_) => Provider::Local,
+            StoreKind::Auto => provider,
+        }
+    }
+
+    pub fn sink_enabled(&self, sink: SinkKind) -> bool {
+        self.sinks.contains(&sink)
+    }
+
+    /// A short hash of everything that changes what a result says. A stored marker with another
+    /// hash means "processed under a different configuration": process again.
+    pub fn config_hash(&self, provider: Provider) -> String {
+        let basis = serde_json::json!({
+            "labeler": self.labeler_for(provider),
+            "moderator": self.moderator_for(provider),
+            "thresholds": self.thresholds,
+            "on_error": self.on_error,
+            "max_labels": self.max_labels,
+            "min_label_confidence": self.min_label_confidence,
+            "schema": crate::result::SCHEMA_ID,
+        });
+        let digest = Sha256::digest(basis.to_string().as_bytes());
+        hex::encode(&digest[..6])
+    }
+}
+
+fn normalize_prefix(v: &str) -> String {
+    let v = v.trim_start_matches('/');
+    if v.ends_with('/') {
+        v.to_string()
+    } else {
+        format!("{v}/")
+    }
+}
+
+fn parse_score(v: &str) -> Result<f32, String> {
+    v.parse::<f32>()
+        .ok()
+        .filter(|s| (0.0..=100.0).contains(s))
+        .ok_or_else(|| "expected a number from 0 to 100".to_string())
+}
+
+fn parse_sinks(v: &str) -> Result<Vec<SinkKind>, String> {
+    let mut out = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let sink = match part {
+            "metadata" => SinkKind::Metadata,
+            "tags" => SinkKind::Tags,
+            "sidecar" => SinkKind::Sidecar,
+            "queue" => SinkKind::Queue,
+            "none" => continue,
+            other => {
+                return Err(format!(
+                    "unknown sink {other:?}; expected a comma list of metadata, tags, sidecar, queue (or none)"
+                ))
+            }
+        };
+        if !out.contains(&sink) {
+            out.push(sink);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_follow_the_provider() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.labeler_for(Provider::Cos), LabelerKind::CosCi);
+        assert_eq!(c.moderator_for(Provider::Cos), ModeratorKind::Ims);
+        assert_eq!(c.labeler_for(Provider::Obs), LabelerKind::Huawei);
+        assert_eq!(c.moderator_for(Provider::Obs), ModeratorKind::Huawei);
+        assert_eq!(c.labeler_for(Provider::S3), LabelerKind::Local);
+        assert_eq!(c.moderator_for(Provider::Local), ModeratorKind::Local);
+        assert_eq!(c.results_prefix, "triage-results/");
+        assert_eq!(
+            c.sinks,
+            vec![SinkKind::Metadata, SinkKind::Tags, SinkKind::Sidecar]
+        );
+    }
+
+    #[test]
+    fn local_store_makes_local_models_the_default() {
+        let c = cfg(&[("TRIAGE_STORE", "local"), ("TRIAGE_LOCAL_ROOT", "/tmp/x")]).unwrap();
+        assert_eq!(c.labeler_for(Provider::Cos), LabelerKind::Local);
+        assert_eq!(c.moderator_for(Provider::Obs), ModeratorKind::Local);
+        let c = cfg(&[
+            ("TRIAGE_STORE", "local"),
+            ("TRIAGE_LOCAL_ROOT", "/tmp/x"),
+            ("TRIAGE_MODERATOR", "none"),
+        ])
+        .unwrap();
+        assert_eq!(c.moderator_for(Provider::Cos), ModeratorKind::None);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_the_choices() {
+        let e = cfg(&[("TRIAGE_LABELER", "clip")]).unwrap_err().to_string();
+        assert!(e.contains("TRIAGE_LABELER") && e.contains("cos-ci"), "{e}");
+        let e = cfg(&[("TRIAGE_SINKS", "metadata,email")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("email"), "{e}");
+        let e = cfg(&[("TRIAGE_STORE", "local")]).unwrap_err().to_string();
+        assert!(e.contains("TRIAGE_LOCAL_ROOT"), "{e}");
+        let e = cfg(&[("TRIAGE_SINKS", "queue")]).unwrap_err().to_string();
+        assert!(e.contains("TRIAGE_QUEUE"), "{e}");
+        let e = cfg(&[("TRIAGE_COS_ENDPOINT", "localhost:9")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TRIAGE_COS_ENDPOINT"), "{e}");
+        assert!(cfg(&[("TRIAGE_BLOCK_THRESHOLD", "120")]).is_err());
+        assert!(cfg(&[
+            ("TRIAGE_REVIEW_THRESHOLD", "90"),
+            ("TRIAGE_BLOCK_THRESHOLD", "80")
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn queue_implies_the_queue_sink_and_prefixes_are_normalised() {
+        let c = cfg(&[
+            ("TRIAGE_QUEUE", "file:/tmp/q.jsonl"),
+            ("TRIAGE_RESULTS_PREFIX", "/out"),
+            ("TRIAGE_IMS_ENDPOINT", "http://127.0.0.1:9000/"),
+        ])
+        .unwrap();
+        assert!(c.sink_enabled(SinkKind::Queue));
+        assert_eq!(c.results_prefix, "out/");
+        assert_eq!(c.endpoints["ims"], "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn config_hash_changes_with_what_changes_results() {
+        let a = cfg(&[]).unwrap().config_hash(Provider::S3);
+        let b = cfg(&[("TRIAGE_BLOCK_THRESHOLD", "99")])
+            .unwrap()
+            .config_hash(Provider::S3);
+        let c = cfg(&[("TRIAGE_SINKS", "sidecar")])
+            .unwrap()
+            .config_hash(Provider::S3);
+        assert_ne!(a, b);
+        assert_eq!(a, c, "sinks do not change the result itself");
+        assert_eq!(a.len(), 12);
+    }
+}

@@ -1,0 +1,260 @@
+//! The `image-triage` command: the same pipeline the function runs, driven from a shell.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use image_triage::config::{default_cache_dir, Config, StoreKind};
+use image_triage::pipeline::Pipeline;
+use image_triage::{demo, inspect, preflight, runtime, store, Provider};
+
+#[derive(Parser)]
+#[command(
+    name = "image-triage",
+    version,
+    about = "Tag and moderate every image uploaded to a bucket"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProviderArg {
+    Cos,
+    Obs,
+    S3,
+    Local,
+}
+
+impl From<ProviderArg> for Provider {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Cos => Provider::Cos,
+            ProviderArg::Obs => Provider::Obs,
+            ProviderArg::S3 => Provider::S3,
+            ProviderArg::Local => Provider::Local,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Handle one platform event exactly as the function would; one JSON outcome per record on stdout.
+    /// Exit 0 unless a retryable failure remains (1); 2 when the command itself cannot run.
+    Process {
+        /// The event JSON file (`-` for stdin).
+        event: PathBuf,
+        /// The platform the event came from, for S3-shaped events that could be OBS or S3.
+        #[arg(long, value_enum)]
+        provider: Option<ProviderArg>,
+    },
+    /// Show the stored triage result of one object (metadata, tags, sidecar).
+    Inspect {
+        bucket: String,
+        key: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Which store to read when TRIAGE_STORE is not `local`.
+        #[arg(long, value_enum, default_value = "local")]
+        provider: ProviderArg,
+    },
+    /// Upload the demo photos into a local bucket, process their events, and show the results.
+    Demo {
+        /// Where the local bucket lives (also TRIAGE_LOCAL_ROOT).
+        #[arg(long, env = "TRIAGE_LOCAL_ROOT", default_value = "demo-out")]
+        root: PathBuf,
+        /// Folder of photos to upload (default: the ones scripts/fetch-models.sh fetched).
+        #[arg(long)]
+        photos: Option<PathBuf>,
+    },
+    /// Print every analyzer's input limits as a Markdown table.
+    Limits,
+    /// Run as an AWS Lambda function (also the default when AWS_LAMBDA_RUNTIME_API is set).
+    Lambda,
+}
+
+fn init_logs(default: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRIAGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json || std::env::var("TRIAGE_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.with_target(false).init();
+    }
+}
+
+fn config_or_exit() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| {
+        eprintln!("image-triage: {e}");
+        ExitCode::from(2)
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = match cli.command {
+        Some(c) => c,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None => {
+            eprintln!("image-triage: no command given; try `image-triage --help`");
+            return ExitCode::from(2);
+        }
+    };
+    match run(command).await {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+async fn run(command: Command) -> Result<ExitCode, ExitCode> {
+    match command {
+        Command::Process { event, provider } => {
+            init_logs("warn", false);
+            let config = config_or_exit()?;
+            let body = if event.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+            } else {
+                std::fs::read(&event)
+            }
+            .map_err(|e| {
+                eprintln!("image-triage: cannot read {}: {e}", event.display());
+                ExitCode::from(2)
+            })?;
+            let pipeline = Pipeline::new(config);
+            let outcomes = pipeline
+                .handle_event(&body, provider.map(Provider::from))
+                .await;
+            let mut out = std::io::stdout().lock();
+            for o in &outcomes {
+                let _ = writeln!(out, "{}", serde_json::to_string(o).unwrap_or_default());
+            }
+            Ok(if runtime::needs_retry(&outcomes) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Inspect {
+            bucket,
+            key,
+            json,
+            provider,
+        } => {
+            init_logs("warn", false);
+            let config = config_or_exit()?;
+            let store = match (&config.store, Provider::from(provider)) {
+                (StoreKind::Auto, Provider::Local) => {
+                    eprintln!("image-triage: set TRIAGE_LOCAL_ROOT (and TRIAGE_STORE=local) to inspect the embedded bucket");
+                    return Err(ExitCode::from(2));
+                }
+                (_, p) => store::for_provider(&config, p),
+            }
+            .map_err(|e| {
+                eprintln!("image-triage: {e}");
+                ExitCode::from(2)
+            })?;
+            let report = inspect::inspect(&*store, &bucket, &key, &config.results_prefix)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage: {e}");
+                    ExitCode::from(if e.retryable() { 1 } else { 2 })
+                })?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                print!("{}", inspect::render(&report));
+            }
+            Ok(if report.found_anything() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Demo { root, photos } => {
+            init_logs("warn", false);
+            let config = config_or_exit()?;
+            let photos = photos.unwrap_or_else(|| default_cache_dir().join("photos"));
+            let outcomes = demo::run(&root, &photos, config.clone())
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage demo: {e}");
+                    ExitCode::from(2)
+                })?;
+            let store = store::local::LocalStore::new(&root);
+            println!(
+                "Processed {} upload events into {}/{}:\n",
+                outcomes.len(),
+                root.display(),
+                demo::BUCKET
+            );
+            for (key, outcome) in &outcomes {
+                println!("{}", serde_json::to_string(outcome).unwrap_or_default());
+                if let Ok(report) =
+                    inspect::inspect(&store, demo::BUCKET, key, &config.results_prefix).await
+                {
+                    println!("{}", inspect::render(&report));
+                }
+            }
+            println!(
+                "Inspect again with: TRIAGE_STORE=local TRIAGE_LOCAL_ROOT={} image-triage inspect {} <key>",
+                root.display(),
+                demo::BUCKET
+            );
+            let failed = outcomes.iter().any(|(_, o)| o.status == "failed");
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Limits => {
+            println!("| service | formats | bytes | base64 | sides (px) | aspect below |");
+            println!("|---|---|---|---|---|---|");
+            for l in preflight::limits::ALL {
+                let fmts: Vec<&str> = l.formats.iter().map(|f| f.as_str()).collect();
+                println!(
+                    "| {} | {} | {}–{} | {} | {}–{} | {} |",
+                    l.service,
+                    fmts.join(", "),
+                    l.min_bytes,
+                    l.max_bytes
+                        .map(|b| b.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    l.max_base64_bytes
+                        .map(|b| format!("≤ {b}"))
+                        .unwrap_or_else(|| "-".into()),
+                    l.min_side,
+                    l.max_side
+                        .map(|b| b.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    l.max_aspect
+                        .map(|a| format!("{a}:1"))
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lambda => {
+            init_logs("info", true);
+            let config = config_or_exit()?;
+            let pipeline = Arc::new(Pipeline::new(config));
+            runtime::lambda::run(pipeline).await.map_err(|e| {
+                eprintln!("image-triage: lambda runtime: {e}");
+                ExitCode::from(1)
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! The pipeline: one object from event to written results. It names no vendor: stores and
+//! analyzers come from their registries, by the object's provider and the configuration.
+
+pub mod guard;
+mod writeback;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use tracing::{info, warn, Instrument};
+
+use crate::analyzers::{
+    self, AnalyzerError, AnalyzerInput, LabelOutput, Labeler, ModerationOutput, Moderator,
+};
+use crate::config::{Config, LabelerKind, ModeratorKind};
+use crate::events::{self, EventRecord};
+use crate::object::{ObjectRef, Provider};
+use crate::preflight::{self, ImageFacts, Limits, HEADER_BYTES};
+use crate::result::{Stage, StageStatus, TriageResult, SCHEMA_ID};
+use crate::store::{self, ObjectStore, StoreError};
+use crate::verdict::{self, ModerationState};
+
+/// How one event record ended. Printed one per line by `process`, returned by the runtimes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// `done`, `skipped` or `failed`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Stable reason code (`already_processed`, `not_an_image`, `invalid_event`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_key: Option<String>,
+}
+
+impl Outcome {
+    fn new(status: &'static str, obj: Option<&ObjectRef>) -> Self {
+        Outcome {
+            status,
+            bucket: obj.map(|o| o.bucket.clone()),
+            key: obj.map(|o| o.key.clone()),
+            code: None,
+            reason: None,
+            retryable: false,
+            verdict: None,
+            labels: vec![],
+            result_key: None,
+        }
+    }
+    pub fn skipped(obj: Option<&ObjectRef>, code: &str, reason: impl Into<String>) -> Self {
+        Outcome {
+            code: Some(code.into()),
+            reason: Some(reason.into()),
+            ..Outcome::new("skipped", obj)
+        }
+    }
+    pub fn failed(
+        obj: Option<&ObjectRef>,
+        code: &str,
+        reason: impl Into<String>,
+        retryable: bool,
+    ) -> Self {
+        Outcome {
+            code: Some(code.into()),
+            reason: Some(reason.into()),
+            retryable,
+            ..Outcome::new("failed", obj)
+        }
+    }
+    fn store_failed(obj: &ObjectRef, e: &StoreError) -> Self {
+        Outcome::failed(Some(obj), "store_error", e.to_string(), e.retryable())
+    }
+}
+
+type Built<T> = Result<Option<Arc<T>>, AnalyzerError>;
+/// Analyzers given by the caller instead of the configured ones.
+type FixedAnalyzers = (Option<Arc<dyn Labeler>>, Option<Arc<dyn Moderator>>);
+
+/// Holds the configuration and everything worth keeping between invocations (loaded models,
+/// store clients), so a warm function does not rebuild them per event.
+pub struct Pipeline {
+    config: Config,
+    fixed_store: Option<Arc<dyn ObjectStore>>,
+    labelers: Mutex<HashMap<LabelerKind, Built<dyn Labeler>>>,
+    moderators: Mutex<HashMap<ModeratorKind, Built<dyn Moderator>>>,
+    fixed_analyzers: Option<FixedAnalyzers>,
+}
+
+impl Pipeline {
+    pub fn new(config: Config) -> Self {
+        Pipeline {
+            config,
+            fixed_store: None,
+            labelers: Mutex::default(),
+            moderators: Mutex::default(),
+            fixed_analyzers: None,
+        }
+    }
+
+    /// Use these analyzers for every object instead of the configured ones (tests, benchmarks
+    /// of the vendor path, embedding in another program).
+    pub fn with_analyzers(
+        mut self,
+        labeler: Option<Arc<dyn Labeler>>,
+        moderator: Option<Arc<dyn Moderator>>,
+    ) -> Self {
+        self.fixed_analyzers = Some((labeler, moderator));
+        self
+    }
+
+    /// Every object is read from and written to `store` (tests, benchmarks, backfill).
+    pub fn with_store(config: Config, store: Arc<dyn ObjectStore>) -> Self {
+        Pipeline {
+            fixed_store: Some(store),
+            ..Pipeline::new(config)
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handle one platform event (any shape): one outcome per record, never a panic.
+    pub async fn handle_event(&self, body: &[u8], hint: Option<Provider>) -> Vec<Outcome> {
+        let records = match events::parse_event(body, hint) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "event rejected");
+                return vec![Outcome::failed(None, "invalid_event", e.to_string(), false)];
+            }
+        };
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            out.push(self.handle_record(record).await);
+        }
+        out
+    }
+
+    pub async fn handle_record(&self, record: EventRecord) -> Outcome {
+        let outcome = match record {
+            EventRecord::Process(obj) => self.process(obj).await,
+            EventRecord::Skip { object, reason } => {
+                Outcome::skipped(object.as_ref(), reason.code(), reason.to_string())
+            }
+            EventRecord::Invalid { index, reason } => Outcome::failed(
+                None,
+                "invalid_record",
+                format!("record {index}: {reason}"),
+                false,
+            ),
+        };
+        info!(
+            status = outcome.status,
+            bucket = outcome.bucket.as_deref(),
+            key = outcome.key.as_deref(),
+            code = outcome.code.as_deref(),
+            verdict = outcome.verdict.as_deref(),
+            "outcome"
+        );
+        outcome
+    }
+
+    /// Triage one object, with a span that names it.
+    pub async fn process(&self, obj: ObjectRef) -> Outcome {
+        let span = tracing::info_span!("object", provider = %obj.provider, bucket = %obj.bucket, key = %obj.key);
+        self.process_inner(obj).instrument(span).await
+    }
+
+    fn store_for(&self, provider: Provider) -> Result<Arc<dyn ObjectStore>, StoreError> {
+        match &self.fixed_store {
+            Some(s) => Ok(s.clone()),
+            None => store::for_provider(&self.config, provider),
+        }
+    }
+
+    fn labeler(&self, kind: LabelerKind) -> Built<dyn Labeler> {
+        if let Some((l, _)) = &self.fixed_analyzers {
+            return Ok(l.clone());
+        }
+        let mut cache = self.labelers.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(kind)
+            .or_insert_with(|| analyzers::build_labeler(kind, &self.config))
+            .clone()
+    }
+
+    fn moderator(&self, kind: ModeratorKind) -> Built<dyn Moderator> {
+        if let Some((_, m)) = &self.fixed_analyzers {
+            return Ok(m.clone());
+        }
+        let mut cache = self.moderators.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(kind)
+            .or_insert_with(|| analyzers::build_moderator(kind, &self.config))
+            .clone()
+    }
+
+    async fn process_inner(&self, mut obj: ObjectRef) -> Outcome {
+        let started = Instant::now();
+        if let Some(skip) = guard::own_output(&obj, &self.config) {
+            return Outcome::skipped(Some(&obj), skip.code, skip.reason);
+        }
+        let store = match self.store_for(obj.provider) {
+            Ok(s) => s,
+            Err(e) => return Outcome::store_failed(&obj, &e),
+        };
+        let meta = match store.head(&obj.bucket, &obj.key).await {
+            Ok(m) => m,
+            Err(StoreError::NotFound { .. }) => {
+                // Deleted or moved since the upload: nothing left to triage.
+                return Outcome::skipped(Some(&obj), "object_gone", "the object no longer exists");
+            }
+            Err(e) => return Outcome::store_failed(&obj, &e),
+        };
+        let etag = guard::normalize_etag(&meta.etag);
+        let config_hash = self.config.config_hash(obj.provider);
+        if let Some(skip) = guard::already_done(&obj, &meta.metadata, &etag, &config_hash) {
+            // The sidecar is written after the marker; if it is missing, the earlier run died
+            // in between and the work is not finished.
+            let sidecar = crate::result::sidecar_key(&self.config.results_prefix, &obj.key);
+            let finished = !self.config.sink_enabled(crate::config::SinkKind::Sidecar)
+                || store.head(&obj.bucket, &sidecar).await.is_ok();
+            if finished {
+                let mut o = Outcome::skipped(Some(&obj), skip.code, skip.reason);
+                o.verdict = skip.existing_verdict;
+                o.result_key = Some(sidecar);
+                return o;
+            }
+        }
+        obj.size = Some(meta.size);
+        obj.etag = Some(etag.clone());
+
+        let mut timings = BTreeMap::new();
+        let t = Instant::now();
+        let head = match store
+            .get_range(&obj.bucket, &obj.key, 0..HEADER_BYTES)
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => return Outcome::store_failed(&obj, &e),
+        };
+        let facts = preflight::inspect_header(&head, meta.size);
+        timings.insert("preflight".to_string(), ms(t));
+
+        let mut result = TriageResult {
+            schema: SCHEMA_ID.into(),
+            object: obj.clone(),
+            image: None,
+            labels: Stage::disabled(),
+            moderation: Stage::disabled(),
+            verdict: None,
+            skip_reason: None,
+            actions: vec![],
+            timings_ms: BTreeMap::new(),
+            notes: vec![],
+            config_hash,
+            processed_at: chrono::Utc::now(),
+            tool: TriageResult::tool(),
+        };
+        let skip_code = match facts {
+            Err(not_image) => {
+                result.skip_reason = Some(not_image.to_string());
+                Some(not_image.code())
+            }
+            Ok(facts) => {
+                result.image = Some(facts.clone());
+                let t = Instant::now();
+                match self
+                    .analyze(&obj, &*store, facts, &mut result, &mut timings)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(e) => return Outcome::store_failed(&obj, &e),
+                }
+                timings.insert("analyze".to_string(), ms(t));
+                None
+            }
+        };
+
+        // A retryable analyzer failure means the platform should try the whole event again;
+        // writing results now would make that retry look like finished work.
+        let retry = [&result.labels.status, &result.moderation.status]
+            .iter()
+            .zip([result.labels.retryable, result.moderation.retryable])
+            .find(|(s, r)| ***s == StageStatus::Failed && *r)
+            .is_some();
+        if retry {
+            let why = [&result.labels.reason, &result.moderation.reason]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Outcome::failed(Some(&obj), "analyzer_unavailable", why, true);
+        }
+
+        result.timings_ms = timings;
+        let written = writeback::write(&self.config, &*store, &mut result, &etag, started).await;
+        let mut outcome = match (skip_code, written) {
+            (_, Err(o)) => return *o,
+            (Some(code), Ok(key)) => {
+                let mut o = Outcome::skipped(
+                    Some(&obj),
+                    code,
+                    result.skip_reason.clone().unwrap_or_default(),
+                );
+                o.result_key = key;
+                o
+            }
+            (None, Ok(key)) => Outcome {
+                result_key: key,
+                ..Outcome::new("done", Some(&obj))
+            },
+        };
+        outcome.verdict = result
+            .verdict
+            .as_ref()
+            .map(|v| v.decision.as_str().to_string());
+        outcome.labels = result.labels().iter().map(|l| l.name.clone()).collect();
+        outcome
+    }
+
+    /// Preflight limits, then labels and moderation side by side, then the verdict.
+    async fn analyze(
+        &self,
+        obj: &ObjectRef,
+        store: &dyn ObjectStore,
+        facts: ImageFacts,
+        result: &mut TriageResult,
+        timings: &mut BTreeMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        let labeler_kind = self.config.labeler_for(obj.provider);
+        let moderator_kind = self.config.moderator_for(obj.provider);
+        let labeler = admit(
+            labeler_kind.as_str(),
+            self.labeler(labeler_kind),
+            &facts,
+            |l| l.limits(),
+            |l| l.name(),
+        );
+        let moderator = admit(
+            moderator_kind.as_str(),
+            self.moderator(moderator_kind),
+            &facts,
+            |m| m.limits(),
+            |m| m.name(),
+        );
+        let needs_bytes = matches!(&labeler, Ok(l) if l.needs_bytes())
+            || matches!(&moderator, Ok(m) if m.needs_bytes());
+        let bytes = if needs_bytes {
+            Some(store.get(&obj.bucket, &obj.key).await?)
+        } else {
+            None
+        };
+        let input = AnalyzerInput {
+            object: obj.clone(),
+            facts,
+            bytes,
+        };
+        let labels_fut = async {
+            let t = Instant::now();
+            let stage: Stage<LabelOutput> = match &labeler {
+                Err(stage) => stage.clone(),
+                Ok(l) => match l.label(&input).await {
+                    Ok(mut out) => {
+                        out.labels
+                            .retain(|x| x.confidence >= self.config.min_label_confidence);
+                        out.labels.truncate(self.config.max_labels);
+                        Stage::done(l.name(), out)
+                    }
+                    Err(e) => Stage::failed(l.name(), &e),
+                },
+            };
+            (stage, ms(t))
+        };
+        let moderation_fut = async {
+            let t = Instant::now();
+            let stage: Stage<ModerationOutput> = match &moderator {
+                Err(stage) => stage.clone(),
+                Ok(m) => match m.moderate(&input).await {
+                    Ok(out) => Stage::done(m.name(), out),
+                    Err(e) => Stage::failed(m.name(), &e),
+                },
+            };
+            (stage, ms(t))
+        };
+        let ((labels, t_labels), (moderation, t_moderation)) =
+            tokio::join!(labels_fut, moderation_fut);
+        timings.insert("labels".into(), t_labels);
+        timings.insert("moderation".into(), t_moderation);
+        let state = match (&moderation.status, &moderation.output) {
+            (StageStatus::Done, Some(out)) => ModerationState::Done(out),
+            (StageStatus::Disabled, _) => ModerationState::Disabled,
+            _ => ModerationState::Unavailable(moderation.reason.as_deref().unwrap_or("no output")),
+        };
+        result.verdict = Some(verdict::decide(
+            state,
+            &self.config.thresholds,
+            self.config.on_error,
+        ));
+        result.labels = labels;
+        result.moderation = moderation;
+        Ok(())
+    }
+}
+
+/// An analyzer that exists and whose limits the image meets; otherwise the stage to record.
+fn admit<T: ?Sized, O>(
+    configured: &str,
+    built: Built<T>,
+    facts: &ImageFacts,
+    limits: impl Fn(&T) -> &Limits,
+    name: impl Fn(&T) -> &'static str,
+) -> Result<Arc<T>, Stage<O>> {
+    match built {
+        Ok(None) => Err(Stage::disabled()),
+        Err(e) => Err(Stage::failed(configured, &e)),
+        Ok(Some(a)) => match preflight::check(limits(&a), facts) {
+            Ok(()) => Ok(a),
+            Err(v) => Err(Stage::skipped(name(&a), v.code(), v.to_string())),
+        },
+    }
+}
+
+fn ms(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
+}

@@ -1,0 +1,149 @@
+//! The result of triaging one object: the `image-triage/v1` document written as the sidecar,
+//! summarised into metadata and tags, and sent as the queue message.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyzers::{AnalyzerError, LabelOutput, ModerationOutput};
+use crate::object::ObjectRef;
+use crate::preflight::ImageFacts;
+use crate::verdict::Verdict;
+
+pub const SCHEMA_ID: &str = "image-triage/v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    Done,
+    /// Preflight found the object outside the service's limits.
+    Skipped,
+    Failed,
+    /// Switched off by configuration.
+    Disabled,
+}
+
+/// One analyzer's part of the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Stage<T> {
+    /// `local`, `ims`, `cos-ci`, ... or `none`.
+    pub analyzer: String,
+    pub status: StageStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Stable code for the reason (`aspect_ratio`, `format`, the vendor's error code, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub retryable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<T>,
+}
+
+impl<T> Stage<T> {
+    pub fn disabled() -> Self {
+        Stage {
+            analyzer: "none".into(),
+            status: StageStatus::Disabled,
+            reason: None,
+            code: None,
+            retryable: false,
+            output: None,
+        }
+    }
+    pub fn skipped(analyzer: &str, code: &str, reason: String) -> Self {
+        Stage {
+            analyzer: analyzer.into(),
+            status: StageStatus::Skipped,
+            reason: Some(reason),
+            code: Some(code.into()),
+            retryable: false,
+            output: None,
+        }
+    }
+    pub fn failed(analyzer: &str, e: &AnalyzerError) -> Self {
+        Stage {
+            analyzer: analyzer.into(),
+            status: StageStatus::Failed,
+            reason: Some(e.to_string()),
+            code: e.code.clone(),
+            retryable: e.retryable,
+            output: None,
+        }
+    }
+    pub fn done(analyzer: &str, output: T) -> Self {
+        Stage {
+            analyzer: analyzer.into(),
+            status: StageStatus::Done,
+            reason: None,
+            code: None,
+            retryable: false,
+            output: Some(output),
+        }
+    }
+}
+
+/// One write-back or block action, as it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// `metadata`, `tags`, `sidecar`, `queue`, `block:quarantine`, ...
+    pub action: String,
+    /// `done`, `failed` or `skipped`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriageResult {
+    pub schema: String,
+    pub object: ObjectRef,
+    /// `None` when the object is not an image at all (see `skip_reason`).
+    pub image: Option<ImageFacts>,
+    pub labels: Stage<LabelOutput>,
+    pub moderation: Stage<ModerationOutput>,
+    /// `None` when the whole object was skipped.
+    pub verdict: Option<Verdict>,
+    /// Set when the object itself could not be triaged (not an image, truncated, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    pub actions: Vec<ActionRecord>,
+    /// Milliseconds per stage: `preflight`, `analyze`, `labels`, `moderation`, `sinks`, `total`.
+    pub timings_ms: BTreeMap<String, u64>,
+    /// Things a reader should know: tags dropped for the budget, metadata trimmed, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub config_hash: String,
+    pub processed_at: chrono::DateTime<chrono::Utc>,
+    pub tool: ToolInfo,
+}
+
+impl TriageResult {
+    pub fn tool() -> ToolInfo {
+        ToolInfo {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    /// The labels, best first (empty when labeling did not run).
+    pub fn labels(&self) -> &[crate::analyzers::Label] {
+        self.labels
+            .output
+            .as_ref()
+            .map(|o| o.labels.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+/// Where the sidecar for `key` lives: `<results_prefix><key>.json`.
+pub fn sidecar_key(results_prefix: &str, key: &str) -> String {
+    format!("{results_prefix}{key}.json")
+}

@@ -1,0 +1,10 @@
+//! Platform entry points. Each is thin glue around [`crate::pipeline::Pipeline::handle_event`].
+
+pub mod lambda;
+
+use crate::pipeline::Outcome;
+
+/// True when a platform retry could still help one of these records.
+pub fn needs_retry(outcomes: &[Outcome]) -> bool {
+    outcomes.iter().any(|o| o.status == "failed" && o.retryable)
+}

@@ -1,0 +1,178 @@
+//! One message per triaged object. `TRIAGE_QUEUE`'s URL scheme picks the queue; this build
+//! knows `file:PATH`, an append-only JSON-lines file (the embedded default).
+//!
+//! Delivery is at-least-once upstream (platforms re-deliver events), so every message carries a
+//! dedupe key and the file queue refuses a key it already holds.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::result::TriageResult;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH")]
+    Unsupported(String),
+    #[error("queue {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl QueueError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, QueueError::Io { .. })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Queue {
+    File(PathBuf),
+}
+
+impl Queue {
+    pub fn from_url(url: &str) -> Result<Queue, QueueError> {
+        match url.strip_prefix("file:") {
+            Some(path) if !path.is_empty() => {
+                Ok(Queue::File(PathBuf::from(path.trim_start_matches("//"))))
+            }
+            _ => Err(QueueError::Unsupported(url.to_string())),
+        }
+    }
+
+    /// Publish `message` unless one with the same dedupe key was published before.
+    /// Returns false for a duplicate.
+    pub async fn publish(&self, message: &QueueMessage<'_>) -> Result<bool, QueueError> {
+        match self {
+            Queue::File(path) => {
+                let io = |source| QueueError::Io {
+                    path: path.display().to_string(),
+                    source,
+                };
+                let needle = format!("\"dedupe_key\":\"{}\"", message.dedupe_key);
+                match tokio::fs::read_to_string(path).await {
+                    Ok(existing) if existing.contains(&needle) => return Ok(false),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(e)),
+                }
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+                }
+                let mut line =
+                    serde_json::to_string(message).map_err(|e| io(std::io::Error::other(e)))?;
+                line.push('\n');
+                // One write of one line with O_APPEND: concurrent writers do not interleave.
+                let mut f = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await
+                    .map_err(io)?;
+                f.write_all(line.as_bytes()).await.map_err(io)?;
+                f.flush().await.map_err(io)?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// The queue message: small, self-describing, with what consumers filter on.
+#[derive(Debug, Serialize)]
+pub struct QueueMessage<'a> {
+    pub schema: &'static str,
+    pub dedupe_key: String,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub etag: &'a str,
+    pub verdict: Option<&'static str>,
+    pub labels: Vec<&'a str>,
+    pub result_key: Option<&'a str>,
+    pub processed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// (bucket, key, etag, config hash): the same object content under the same configuration.
+pub fn dedupe_key(bucket: &str, key: &str, etag: &str, config_hash: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [bucket, key, etag, config_hash] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+pub fn message<'a>(
+    result: &'a TriageResult,
+    etag: &'a str,
+    result_key: Option<&'a str>,
+) -> QueueMessage<'a> {
+    QueueMessage {
+        schema: crate::result::SCHEMA_ID,
+        dedupe_key: dedupe_key(
+            &result.object.bucket,
+            &result.object.key,
+            etag,
+            &result.config_hash,
+        ),
+        bucket: &result.object.bucket,
+        key: &result.object.key,
+        etag,
+        verdict: result.verdict.as_ref().map(|v| v.decision.as_str()),
+        labels: result.labels().iter().map(|l| l.name.as_str()).collect(),
+        result_key,
+        processed_at: result.processed_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(
+            matches!(Queue::from_url("file:/tmp/q.jsonl"), Ok(Queue::File(p)) if p == std::path::Path::new("/tmp/q.jsonl"))
+        );
+        assert!(
+            matches!(Queue::from_url("file:///tmp/q.jsonl"), Ok(Queue::File(p)) if p == std::path::Path::new("/tmp/q.jsonl"))
+        );
+        let e = Queue::from_url("kafka://x").unwrap_err().to_string();
+        assert!(e.contains("file:PATH"), "{e}");
+        assert_ne!(
+            dedupe_key("b", "k", "e", "c"),
+            dedupe_key("b", "k", "e2", "c")
+        );
+        assert_ne!(
+            dedupe_key("b", "ke", "", "c"),
+            dedupe_key("b", "k", "e", "c")
+        );
+    }
+
+    #[tokio::test]
+    async fn file_queue_refuses_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::from_url(&format!("file:{}/q/out.jsonl", dir.path().display())).unwrap();
+        let msg = QueueMessage {
+            schema: "image-triage/v1",
+            dedupe_key: dedupe_key("b", "k", "e", "c"),
+            bucket: "b",
+            key: "k",
+            etag: "e",
+            verdict: Some("pass"),
+            labels: vec!["cat"],
+            result_key: None,
+            processed_at: chrono::Utc::now(),
+        };
+        assert!(q.publish(&msg).await.unwrap());
+        assert!(!q.publish(&msg).await.unwrap());
+        let text = std::fs::read_to_string(dir.path().join("q/out.jsonl")).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(v["labels"][0], "cat");
+    }
+}

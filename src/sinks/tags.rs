@@ -1,0 +1,166 @@
+//! Object tags: at most the store's tag count (10 on S3, COS and OBS), each key and value fitted
+//! to the store's length and character rules. The object's own tags are kept; labels that do
+//! not fit are dropped and the sidecar says so.
+
+use crate::result::TriageResult;
+use crate::store::TagRules;
+
+pub const VERDICT: &str = "triage-verdict";
+pub const LABEL_PREFIX: &str = "triage-label";
+pub const BLOCKED: &str = "triage-blocked";
+
+fn is_ours(key: &str) -> bool {
+    key.starts_with("triage-")
+}
+
+/// Replace characters the store refuses with `_` and cut to the length limit (in chars).
+pub fn sanitize(s: &str, max_chars: usize, rules: &TagRules) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || rules.extra_chars.contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(max_chars)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// The full tag set to write: the object's `existing` non-triage tags first, then ours.
+/// Returns the tags and, when labels were dropped, a note for the sidecar.
+pub fn tag_set(
+    result: &TriageResult,
+    existing: &[(String, String)],
+    blocked: bool,
+    rules: &TagRules,
+) -> (Vec<(String, String)>, Option<String>) {
+    let mut tags: Vec<(String, String)> = existing
+        .iter()
+        .filter(|(k, _)| !is_ours(k))
+        .cloned()
+        .collect();
+    let room = |tags: &Vec<(String, String)>| rules.max_tags.saturating_sub(tags.len());
+    let mut notes = Vec::new();
+    if tags.len() >= rules.max_tags {
+        notes.push(format!(
+            "tags: the object already has {} tags of its own; no triage tags written",
+            tags.len()
+        ));
+        return (tags, Some(notes.join("; ")));
+    }
+    let verdict = result
+        .verdict
+        .as_ref()
+        .map(|v| v.decision.as_str())
+        .unwrap_or("skipped");
+    tags.push((VERDICT.into(), verdict.into()));
+    if blocked && room(&tags) > 0 {
+        tags.push((BLOCKED.into(), "true".into()));
+    }
+    let labels = result.labels();
+    let mut written = 0;
+    for (i, label) in labels.iter().enumerate() {
+        if room(&tags) == 0 {
+            break;
+        }
+        let value = sanitize(&label.name, rules.max_value_chars, rules);
+        if value.is_empty() {
+            continue;
+        }
+        tags.push((format!("{LABEL_PREFIX}{}", i + 1), value));
+        written += 1;
+    }
+    if written < labels.len() {
+        notes.push(format!(
+            "tags: {} of {} labels written; the rest would exceed the {}-tag limit",
+            written,
+            labels.len(),
+            rules.max_tags
+        ));
+    }
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
+    (tags, note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::{Label, LabelOutput};
+    use crate::object::{ObjectRef, Provider};
+    use crate::result::{Stage, SCHEMA_ID};
+    use crate::store::S3_TAG_RULES;
+    use crate::verdict::{Decision, Verdict};
+
+    fn result(n: usize) -> TriageResult {
+        TriageResult {
+            schema: SCHEMA_ID.into(),
+            object: ObjectRef::new(Provider::Local, "b", "k"),
+            image: None,
+            labels: Stage::done(
+                "local",
+                LabelOutput {
+                    labels: (0..n)
+                        .map(|i| Label {
+                            name: format!("label {i}"),
+                            confidence: 50.0,
+                            first_category: None,
+                            second_category: None,
+                        })
+                        .collect(),
+                    raw: serde_json::Value::Null,
+                },
+            ),
+            moderation: Stage::disabled(),
+            verdict: Some(Verdict {
+                decision: Decision::Pass,
+                reason: String::new(),
+                on_error_applied: false,
+            }),
+            skip_reason: None,
+            actions: vec![],
+            timings_ms: Default::default(),
+            notes: vec![],
+            config_hash: String::new(),
+            processed_at: chrono::Utc::now(),
+            tool: TriageResult::tool(),
+        }
+    }
+
+    #[test]
+    fn at_most_ten_tags_and_user_tags_are_kept() {
+        let existing: Vec<(String, String)> =
+            (0..6).map(|i| (format!("team{i}"), "x".into())).collect();
+        let (tags, note) = tag_set(&result(8), &existing, false, &S3_TAG_RULES);
+        assert_eq!(tags.len(), 10);
+        assert_eq!(&tags[..6], &existing[..]);
+        assert_eq!(tags[6], ("triage-verdict".into(), "pass".into()));
+        assert!(note.unwrap().contains("3 of 8 labels"));
+        // Old triage tags are replaced, not accumulated.
+        let (again, _) = tag_set(&result(2), &tags, true, &S3_TAG_RULES);
+        assert_eq!(again.len(), 6 + 4);
+        assert!(again.contains(&("triage-blocked".into(), "true".into())));
+    }
+
+    #[test]
+    fn full_object_tag_set_leaves_ours_out_with_a_note() {
+        let existing: Vec<(String, String)> =
+            (0..10).map(|i| (format!("t{i}"), "x".into())).collect();
+        let (tags, note) = tag_set(&result(1), &existing, false, &S3_TAG_RULES);
+        assert_eq!(tags, existing);
+        assert!(note.unwrap().contains("no triage tags"));
+    }
+
+    #[test]
+    fn values_are_fitted_to_the_charset_and_length() {
+        assert_eq!(sanitize("天空 (sky)", 255, &S3_TAG_RULES), "天空 _sky_");
+        assert_eq!(sanitize("a#b", 255, &S3_TAG_RULES), "a_b");
+        assert_eq!(sanitize(&"x".repeat(300), 255, &S3_TAG_RULES).len(), 255);
+        assert_eq!(
+            sanitize("email@x.com:8/a+b=c", 255, &S3_TAG_RULES),
+            "email@x.com:8/a+b=c"
+        );
+    }
+}

@@ -1,0 +1,407 @@
+//! The embedded bucket: a local directory. `ROOT/BUCKET/KEY` is the object; its metadata, tags
+//! and ACL live in `ROOT/.attrs/BUCKET/KEY.json` (bucket names cannot start with a dot, so the
+//! attribute tree never collides with a bucket). Files copied in by hand are objects too: their
+//! ETag is computed on first HEAD, and a file whose size or mtime changed counts as a new upload
+//! (its old metadata and tags are dropped, as a new PUT does on S3).
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::{ObjectMeta, ObjectStore, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Attrs {
+    etag: String,
+    size: u64,
+    mtime_ns: u128,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_type: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    tags: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acl: Option<String>,
+}
+
+impl LocalStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalStore { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn object_path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
+        validate(bucket, key)?;
+        Ok(self.root.join(bucket).join(key))
+    }
+
+    fn attrs_path(&self, bucket: &str, key: &str) -> PathBuf {
+        self.root
+            .join(".attrs")
+            .join(bucket)
+            .join(format!("{key}.json"))
+    }
+
+    async fn stat(&self, bucket: &str, key: &str) -> Result<(PathBuf, u64, u128), StoreError> {
+        let path = self.object_path(bucket, key)?;
+        let md = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| io_err(bucket, key, "head", e))?;
+        if !md.is_file() {
+            return Err(StoreError::NotFound {
+                bucket: bucket.into(),
+                key: key.into(),
+            });
+        }
+        let mtime_ns = md
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Ok((path, md.len(), mtime_ns))
+    }
+
+    /// The object's attributes, reset when the file changed behind our back.
+    async fn attrs(&self, bucket: &str, key: &str) -> Result<Attrs, StoreError> {
+        let (path, size, mtime_ns) = self.stat(bucket, key).await?;
+        let stored: Option<Attrs> = match tokio::fs::read(self.attrs_path(bucket, key)).await {
+            Ok(raw) => serde_json::from_slice(&raw).ok(),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(bucket, key, "read attributes", e)),
+        };
+        if let Some(a) = stored.filter(|a| a.size == size && a.mtime_ns == mtime_ns) {
+            return Ok(a);
+        }
+        let body = tokio::fs::read(&path)
+            .await
+            .map_err(|e| io_err(bucket, key, "hash", e))?;
+        let attrs = Attrs {
+            etag: etag_of(&body),
+            size,
+            mtime_ns,
+            ..Attrs::default()
+        };
+        self.write_attrs(bucket, key, &attrs).await?;
+        Ok(attrs)
+    }
+
+    async fn write_attrs(&self, bucket: &str, key: &str, attrs: &Attrs) -> Result<(), StoreError> {
+        let raw = serde_json::to_vec_pretty(attrs)
+            .map_err(|e| io_err(bucket, key, "write attributes", std::io::Error::other(e)))?;
+        write_atomic(&self.attrs_path(bucket, key), &raw)
+            .await
+            .map_err(|e| io_err(bucket, key, "write attributes", e))
+    }
+
+    async fn modify_attrs(
+        &self,
+        bucket: &str,
+        key: &str,
+        f: impl FnOnce(&mut Attrs),
+    ) -> Result<(), StoreError> {
+        let mut attrs = self.attrs(bucket, key).await?;
+        f(&mut attrs);
+        self.write_attrs(bucket, key, &attrs).await
+    }
+}
+
+/// The local store's ETag: the first 128 bits of SHA-256 in hex (S3 uses MD5 of the same bytes;
+/// either way equal content gives an equal ETag).
+pub fn etag_of(body: &[u8]) -> String {
+    hex::encode(&Sha256::digest(body)[..16])
+}
+
+fn io_err(bucket: &str, key: &str, op: &'static str, e: std::io::Error) -> StoreError {
+    if e.kind() == ErrorKind::NotFound {
+        StoreError::NotFound {
+            bucket: bucket.into(),
+            key: key.into(),
+        }
+    } else {
+        StoreError::Io {
+            bucket: bucket.into(),
+            key: key.into(),
+            op,
+            source: e,
+        }
+    }
+}
+
+/// Keys come from events, i.e. from outside: refuse anything that could leave the bucket's
+/// directory or that a file system cannot hold.
+fn validate(bucket: &str, key: &str) -> Result<(), StoreError> {
+    let bad = |reason: &str| {
+        Err(StoreError::InvalidKey {
+            bucket: bucket.into(),
+            key: key.into(),
+            reason: reason.into(),
+        })
+    };
+    if bucket.is_empty() || bucket.starts_with('.') || bucket.contains(['/', '\\', '\0']) {
+        return bad(
+            "bucket names must be non-empty, not start with '.', and hold no '/', '\\' or NUL",
+        );
+    }
+    if key.is_empty() || key.len() > 1024 {
+        return bad("keys must be 1 to 1024 bytes long");
+    }
+    if key.contains('\0') || key.contains('\\') {
+        return bad("NUL and '\\' are not allowed in keys of the local store");
+    }
+    if key.starts_with('/')
+        || key.ends_with('/')
+        || key
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return bad(
+            "empty, '.' and '..' path segments (and leading or trailing '/') are not allowed",
+        );
+    }
+    if Path::new(key)
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return bad("the key must be a relative path");
+    }
+    Ok(())
+}
+
+async fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    tokio::fs::create_dir_all(dir).await?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("obj");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    tokio::fs::write(&tmp, data).await?;
+    tokio::fs::rename(&tmp, path).await
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+        let a = self.attrs(bucket, key).await?;
+        let secs = (a.mtime_ns / 1_000_000_000) as i64;
+        Ok(ObjectMeta {
+            size: a.size,
+            etag: a.etag,
+            content_type: a.content_type,
+            metadata: a.metadata,
+            last_modified: chrono::DateTime::from_timestamp(secs, 0),
+        })
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        let (path, size, _) = self.stat(bucket, key).await?;
+        let start = range.start.min(size);
+        let len = range.end.min(size).saturating_sub(start);
+        let mut f = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| io_err(bucket, key, "get", e))?;
+        f.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| io_err(bucket, key, "get", e))?;
+        let mut buf = Vec::with_capacity(len as usize);
+        f.take(len)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| io_err(bucket, key, "get", e))?;
+        Ok(Bytes::from(buf))
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Bytes, StoreError> {
+        let path = self.object_path(bucket, key)?;
+        tokio::fs::read(&path)
+            .await
+            .map(Bytes::from)
+            .map_err(|e| io_err(bucket, key, "get", e))
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        let path = self.object_path(bucket, key)?;
+        write_atomic(&path, &body)
+            .await
+            .map_err(|e| io_err(bucket, key, "put", e))?;
+        let (_, size, mtime_ns) = self.stat(bucket, key).await?;
+        let attrs = Attrs {
+            etag: etag_of(&body),
+            size,
+            mtime_ns,
+            content_type: Some(content_type.to_string()),
+            ..Attrs::default()
+        };
+        self.write_attrs(bucket, key, &attrs).await
+    }
+
+    async fn update_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        self.modify_attrs(bucket, key, |a| {
+            for (k, v) in entries {
+                a.metadata.insert(k.to_ascii_lowercase(), v.clone());
+            }
+        })
+        .await
+    }
+
+    async fn put_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        self.modify_attrs(bucket, key, |a| a.tags = tags.to_vec())
+            .await
+    }
+
+    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self.attrs(bucket, key).await?.tags)
+    }
+
+    async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        self.modify_attrs(bucket, key, |a| a.acl = Some("private".into()))
+            .await
+    }
+
+    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        let src = self.object_path(bucket, from)?;
+        let dst = self.object_path(bucket, to)?;
+        let attrs = self.attrs(bucket, from).await?;
+        if let Some(dir) = dst.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| io_err(bucket, to, "move", e))?;
+        }
+        tokio::fs::rename(&src, &dst)
+            .await
+            .map_err(|e| io_err(bucket, from, "move", e))?;
+        // rename keeps the mtime, so the attributes stay valid for the new key.
+        self.write_attrs(bucket, to, &attrs).await?;
+        let _ = tokio::fs::remove_file(self.attrs_path(bucket, from)).await;
+        Ok(())
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let path = self.object_path(bucket, key)?;
+        tokio::fs::remove_file(&path)
+            .await
+            .map_err(|e| io_err(bucket, key, "delete", e))?;
+        let _ = tokio::fs::remove_file(self.attrs_path(bucket, key)).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn round_trip_metadata_tags_and_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        s.put(
+            "b",
+            "a/cat.jpg",
+            Bytes::from_static(b"0123456789"),
+            "image/jpeg",
+        )
+        .await
+        .unwrap();
+        let m = s.head("b", "a/cat.jpg").await.unwrap();
+        assert_eq!((m.size, m.etag.len()), (10, 32));
+        assert_eq!(s.get_range("b", "a/cat.jpg", 2..5).await.unwrap(), "234");
+        assert_eq!(s.get_range("b", "a/cat.jpg", 8..100).await.unwrap(), "89");
+        let mut e = BTreeMap::new();
+        e.insert("Triage-Verdict".to_string(), "pass".to_string());
+        s.update_metadata("b", "a/cat.jpg", &e).await.unwrap();
+        s.put_tags("b", "a/cat.jpg", &[("k".into(), "v".into())])
+            .await
+            .unwrap();
+        let m2 = s.head("b", "a/cat.jpg").await.unwrap();
+        assert_eq!(m2.metadata["triage-verdict"], "pass");
+        assert_eq!(m2.etag, m.etag, "metadata writes keep the ETag");
+        assert_eq!(s.get_tags("b", "a/cat.jpg").await.unwrap().len(), 1);
+        s.rename("b", "a/cat.jpg", "q/a/cat.jpg").await.unwrap();
+        assert!(matches!(
+            s.head("b", "a/cat.jpg").await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(
+            s.head("b", "q/a/cat.jpg").await.unwrap().metadata["triage-verdict"],
+            "pass"
+        );
+        s.delete("b", "q/a/cat.jpg").await.unwrap();
+        assert!(s.get("b", "q/a/cat.jpg").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_file_replaced_by_hand_is_a_new_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("b")).unwrap();
+        std::fs::write(dir.path().join("b/x.png"), b"first").unwrap();
+        let first = s.head("b", "x.png").await.unwrap();
+        s.update_metadata("b", "x.png", &BTreeMap::from([("m".into(), "1".into())]))
+            .await
+            .unwrap();
+        std::fs::write(dir.path().join("b/x.png"), b"second!").unwrap();
+        let second = s.head("b", "x.png").await.unwrap();
+        assert_ne!(first.etag, second.etag);
+        assert!(second.metadata.is_empty());
+    }
+
+    #[test]
+    fn keys_cannot_escape_the_bucket() {
+        for key in [
+            "../etc/passwd",
+            "a/../../x",
+            "/abs",
+            "a//b",
+            "./a",
+            "dir/",
+            "",
+            "a\\b",
+            "a\0b",
+        ] {
+            assert!(validate("b", key).is_err(), "{key:?} must be refused");
+        }
+        for bucket in ["", ".attrs", "a/b", ".."] {
+            assert!(validate(bucket, "k").is_err(), "{bucket:?} must be refused");
+        }
+        assert!(validate("b", "photos/中 文.jpg").is_ok());
+    }
+}

@@ -1,0 +1,173 @@
+//! Object stores: the few operations the pipeline needs, behind one trait.
+//!
+//! Each backend is its own module; behaviour that applies to any backend is a small wrapper
+//! (see [`counting::CountingStore`]).
+
+pub mod counting;
+pub mod local;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::Serialize;
+
+/// What a HEAD tells.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ObjectMeta {
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+    pub content_type: Option<String>,
+    /// User metadata, keys lower-case and without the vendor prefix (`x-amz-meta-` etc.).
+    pub metadata: BTreeMap<String, String>,
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{bucket}/{key}: object not found")]
+    NotFound { bucket: String, key: String },
+    #[error("{bucket}/{key}: invalid object key: {reason}")]
+    InvalidKey {
+        bucket: String,
+        key: String,
+        reason: String,
+    },
+    #[error("{bucket}/{key}: {op} failed: {source}")]
+    Io {
+        bucket: String,
+        key: String,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{bucket}/{key}: {op} failed: HTTP {status} {code}: {message}")]
+    Remote {
+        bucket: String,
+        key: String,
+        op: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+    #[error("{op} is not supported by the {store} store")]
+    Unsupported {
+        store: &'static str,
+        op: &'static str,
+    },
+}
+
+impl StoreError {
+    /// Whether trying again can help.
+    pub fn retryable(&self) -> bool {
+        match self {
+            StoreError::Remote { retryable, .. } => *retryable,
+            StoreError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::WouldBlock
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Object-tag rules differ per vendor; sinks fit tags to the store's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagRules {
+    pub max_tags: usize,
+    pub max_key_chars: usize,
+    pub max_value_chars: usize,
+    /// Characters allowed besides ASCII letters and digits.
+    pub extra_chars: &'static str,
+}
+
+/// S3's rules, intersected with COS's (127/255 and `+ - = . _ : / @` plus space), so one tag
+/// set is valid on both.
+pub const S3_TAG_RULES: TagRules = TagRules {
+    max_tags: 10,
+    max_key_chars: 127,
+    max_value_chars: 255,
+    extra_chars: " +-=._:/@",
+};
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug {
+    /// Short name for logs and errors.
+    fn name(&self) -> &'static str;
+    fn tag_rules(&self) -> TagRules {
+        S3_TAG_RULES
+    }
+    /// Total budget for user metadata (keys + values) in bytes.
+    fn metadata_budget(&self) -> usize {
+        2048
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError>;
+    /// Bytes `range.start..range.end` (end exclusive, clamped to the object's size).
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError>;
+    async fn get(&self, bucket: &str, key: &str) -> Result<Bytes, StoreError>;
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), StoreError>;
+    /// Set these user-metadata entries, keeping the object's other user metadata.
+    async fn update_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError>;
+    /// Replace the object's tags.
+    async fn put_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError>;
+    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Make the object readable by its owner only.
+    async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
+    /// Move within the bucket (copy + delete on stores without rename).
+    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError>;
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
+}
+
+/// The store for objects of `provider` under `config`. Each vendor registers one line here.
+pub fn for_provider(
+    config: &crate::config::Config,
+    provider: crate::object::Provider,
+) -> Result<std::sync::Arc<dyn ObjectStore>, StoreError> {
+    use crate::config::StoreKind;
+    use crate::object::Provider;
+    match (&config.store, provider) {
+        (StoreKind::Local(root), _) => Ok(std::sync::Arc::new(local::LocalStore::new(root))),
+        (StoreKind::Auto, Provider::Local) => Err(StoreError::Unsupported {
+            store: "local",
+            op: "opening the embedded bucket without TRIAGE_STORE=local and TRIAGE_LOCAL_ROOT",
+        }),
+        (StoreKind::Auto, Provider::Cos) => Err(StoreError::Unsupported {
+            store: "cos",
+            op: "reading COS objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
+        }),
+        (StoreKind::Auto, Provider::Obs) => Err(StoreError::Unsupported {
+            store: "obs",
+            op: "reading OBS objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
+        }),
+        (StoreKind::Auto, Provider::S3) => Err(StoreError::Unsupported {
+            store: "s3",
+            op: "reading S3 objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
+        }),
+    }
+}

@@ -1,0 +1,246 @@
+//! pass / review / block from moderation scores, with per-category thresholds and an explicit
+//! policy for when moderation could not say anything.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyzers::{ModerationOutput, Suggestion};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Pass,
+    Review,
+    Block,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Pass => "pass",
+            Decision::Review => "review",
+            Decision::Block => "block",
+        }
+    }
+}
+
+impl From<Suggestion> for Decision {
+    fn from(s: Suggestion) -> Self {
+        match s {
+            Suggestion::Pass => Decision::Pass,
+            Suggestion::Review => Decision::Review,
+            Suggestion::Block => Decision::Block,
+        }
+    }
+}
+
+/// Scores (0–100) at or above which a category asks for review / block.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Threshold {
+    pub review: f32,
+    pub block: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Thresholds {
+    pub default: Threshold,
+    /// Per category (lower-case vendor category such as `porn`, `terrorism`, `politics`).
+    pub per_category: BTreeMap<String, Threshold>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        // open_nsfw's authors call < 0.2 safe and > 0.8 NSFW; vendors' own "review" band sits
+        // in the middle. A user tunes these per category.
+        Thresholds {
+            default: Threshold {
+                review: 50.0,
+                block: 80.0,
+            },
+            per_category: BTreeMap::new(),
+        }
+    }
+}
+
+impl Thresholds {
+    pub fn for_category(&self, category: &str) -> Threshold {
+        self.per_category
+            .get(&category.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(self.default)
+    }
+
+    /// `porn:60/90,terrorism:40/70` — category:review/block.
+    pub fn parse_overrides(&mut self, spec: &str) -> Result<(), String> {
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let err = || format!("{part:?}: expected category:REVIEW/BLOCK, e.g. porn:60/90");
+            let (cat, scores) = part.split_once(':').ok_or_else(err)?;
+            let (r, b) = scores.split_once('/').ok_or_else(err)?;
+            let review: f32 = r.trim().parse().map_err(|_| err())?;
+            let block: f32 = b.trim().parse().map_err(|_| err())?;
+            self.per_category
+                .insert(cat.trim().to_ascii_lowercase(), Threshold { review, block });
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let all = std::iter::once(("default", &self.default))
+            .chain(self.per_category.iter().map(|(k, v)| (k.as_str(), v)));
+        for (name, t) in all {
+            let in_range = |s: f32| (0.0..=100.0).contains(&s);
+            if !in_range(t.review) || !in_range(t.block) || t.review > t.block {
+                return Err(format!(
+                    "{name}: thresholds must satisfy 0 <= review ({}) <= block ({}) <= 100",
+                    t.review, t.block
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The decision plus why, as stored in the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub reason: String,
+    /// True when `on_error` decided because moderation failed or was skipped.
+    pub on_error_applied: bool,
+}
+
+/// What the moderation stage produced, as far as the verdict cares.
+pub enum ModerationState<'a> {
+    Done(&'a ModerationOutput),
+    /// Moderation switched off by configuration (`TRIAGE_MODERATOR=none`).
+    Disabled,
+    /// Failed or skipped by preflight: nothing is known about the content.
+    Unavailable(&'a str),
+}
+
+pub fn decide(state: ModerationState<'_>, thresholds: &Thresholds, on_error: Decision) -> Verdict {
+    match state {
+        ModerationState::Disabled => Verdict {
+            decision: Decision::Pass,
+            reason: "moderation disabled (TRIAGE_MODERATOR=none)".into(),
+            on_error_applied: false,
+        },
+        ModerationState::Unavailable(why) => Verdict {
+            decision: on_error,
+            reason: format!("moderation unavailable ({why}); on_error policy applied"),
+            on_error_applied: true,
+        },
+        ModerationState::Done(m) => {
+            let mut decision = Decision::from(m.suggestion);
+            let mut reason = format!("service suggested {}", decision.as_str());
+            for c in &m.categories {
+                let t = thresholds.for_category(&c.category);
+                let by_score = if c.score >= t.block {
+                    Decision::Block
+                } else if c.score >= t.review {
+                    Decision::Review
+                } else {
+                    Decision::Pass
+                };
+                if by_score > decision {
+                    decision = by_score;
+                    reason = format!(
+                        "{} score {:.1} >= {} threshold {:.1}",
+                        c.category,
+                        c.score,
+                        by_score.as_str(),
+                        if by_score == Decision::Block {
+                            t.block
+                        } else {
+                            t.review
+                        }
+                    );
+                }
+            }
+            Verdict {
+                decision,
+                reason,
+                on_error_applied: false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::CategoryScore;
+
+    fn moderation(suggestion: Suggestion, cats: &[(&str, f32)]) -> ModerationOutput {
+        ModerationOutput {
+            suggestion,
+            label: "Normal".into(),
+            sub_label: None,
+            score: cats.iter().map(|c| c.1).fold(0.0, f32::max),
+            categories: cats
+                .iter()
+                .map(|(c, s)| CategoryScore {
+                    category: c.to_string(),
+                    score: *s,
+                    label: None,
+                })
+                .collect(),
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn thresholds_are_inclusive_and_per_category() {
+        let mut t = Thresholds::default();
+        t.parse_overrides("porn:30/60").unwrap();
+        let d = |cats: &[(&str, f32)]| {
+            decide(
+                ModerationState::Done(&moderation(Suggestion::Pass, cats)),
+                &t,
+                Decision::Review,
+            )
+            .decision
+        };
+        assert_eq!(d(&[("porn", 29.9)]), Decision::Pass);
+        assert_eq!(d(&[("porn", 30.0)]), Decision::Review);
+        assert_eq!(d(&[("porn", 60.0)]), Decision::Block);
+        assert_eq!(d(&[("terrorism", 60.0)]), Decision::Review);
+        assert_eq!(d(&[("terrorism", 80.0)]), Decision::Block);
+        assert_eq!(d(&[("terrorism", 49.0), ("porn", 10.0)]), Decision::Pass);
+    }
+
+    #[test]
+    fn vendor_suggestion_is_a_floor() {
+        let v = decide(
+            ModerationState::Done(&moderation(Suggestion::Block, &[("porn", 1.0)])),
+            &Thresholds::default(),
+            Decision::Pass,
+        );
+        assert_eq!(v.decision, Decision::Block);
+        assert!(v.reason.contains("service suggested block"));
+    }
+
+    #[test]
+    fn on_error_policy_and_disabled() {
+        let t = Thresholds::default();
+        for policy in [Decision::Pass, Decision::Review, Decision::Block] {
+            let v = decide(ModerationState::Unavailable("timeout"), &t, policy);
+            assert_eq!(v.decision, policy);
+            assert!(v.on_error_applied && v.reason.contains("timeout"));
+        }
+        let v = decide(ModerationState::Disabled, &t, Decision::Block);
+        assert_eq!(v.decision, Decision::Pass);
+    }
+
+    #[test]
+    fn override_syntax_errors_are_specific() {
+        let mut t = Thresholds::default();
+        assert!(t
+            .parse_overrides("porn=30")
+            .unwrap_err()
+            .contains("porn:60/90"));
+        t.parse_overrides("porn:90/30").unwrap();
+        assert!(t.validate().is_err());
+    }
+}

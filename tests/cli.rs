@@ -1,0 +1,136 @@
+//! The `image-triage` command as a user runs it: exit codes, stdout, stderr.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn bin(root: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_image-triage"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", root)
+        .env("TRIAGE_STORE", "local")
+        .env("TRIAGE_LOCAL_ROOT", root)
+        .env("TRIAGE_MODEL_DIR", model_dir());
+    c
+}
+
+#[test]
+fn process_then_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(BUCKET).join("in")).unwrap();
+    std::fs::write(
+        dir.path().join(BUCKET).join("in/coffee cup.png"),
+        photo("coffee.png"),
+    )
+    .unwrap();
+    let event = dir.path().join("event.json");
+    // Keys arrive form-encoded: "coffee cup.png" is "coffee+cup.png" in the event.
+    std::fs::write(
+        &event,
+        event_for(BUCKET, "in/coffee cup.png", "ObjectCreated:Put"),
+    )
+    .unwrap();
+    let text =
+        String::from_utf8(event_for(BUCKET, "in/coffee cup.png", "ObjectCreated:Put")).unwrap();
+    assert!(text.contains("in%2Fcoffee+cup.png"), "{text}");
+
+    let out = bin(dir.path()).arg("process").arg(&event).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["status"], "done");
+    assert_eq!(lines[0]["key"], "in/coffee cup.png");
+
+    let out = bin(dir.path())
+        .args(["inspect", BUCKET, "in/coffee cup.png"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let human = String::from_utf8(out.stdout).unwrap();
+    assert!(human.contains("verdict     PASS"), "{human}");
+    let out = bin(dir.path())
+        .args(["inspect", BUCKET, "in/coffee cup.png", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["result"]["schema"], "image-triage/v1");
+    assert_eq!(v["metadata"]["triage-verdict"], "pass");
+
+    let out = bin(dir.path())
+        .args(["inspect", BUCKET, "in/nothing.png"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no triage result"));
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{not json").unwrap();
+    let out = bin(dir.path()).arg("process").arg(&junk).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a bad event is not worth a retry"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["code"].as_str()),
+        (Some("failed"), Some("invalid_event"))
+    );
+
+    let out = bin(dir.path())
+        .args(["process", "/nonexistent/event.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/event.json"));
+
+    let out = bin(dir.path())
+        .env("TRIAGE_BLOCK_ACTION", "burn")
+        .arg("process")
+        .arg(&junk)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("TRIAGE_BLOCK_ACTION") && err.contains("quarantine"),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_runs_on_the_fetched_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("bucket-root");
+    let out = bin(dir.path())
+        .args(["demo", "--root"])
+        .arg(&root)
+        .arg("--photos")
+        .arg(photos_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[animal/cat]"), "{stdout}");
+    assert!(stdout.contains("espresso"), "{stdout}");
+    assert!(root.join("events/chelsea.png.json").is_file());
+}

@@ -1,0 +1,87 @@
+//! Shared set-up for the integration tests: a temporary embedded bucket, the real models, and
+//! the real demo photos (both fetched by scripts/fetch-models.sh, which the test command runs).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use image_triage::config::Config;
+use image_triage::store::local::LocalStore;
+
+pub const BUCKET: &str = "uploads-bucket";
+
+pub fn cache_dir() -> PathBuf {
+    image_triage::config::default_cache_dir()
+}
+
+pub fn model_dir() -> PathBuf {
+    let dir = std::env::var_os("TRIAGE_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("models"));
+    assert!(
+        dir.join("open_nsfw.onnx").is_file() && dir.join("efficientnet_lite0.onnx").is_file(),
+        "the models are not in {}: run scripts/fetch-models.sh (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn photos_dir() -> PathBuf {
+    let dir = std::env::var_os("TRIAGE_PHOTOS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("photos"));
+    assert!(
+        dir.join("chelsea.png").is_file(),
+        "demo photos are not in {}: run scripts/fetch-models.sh",
+        dir.display()
+    );
+    dir
+}
+
+pub fn photo(name: &str) -> Vec<u8> {
+    std::fs::read(photos_dir().join(name)).expect("demo photo")
+}
+
+/// A config as the environment would give it, with the local store at `root` and the models.
+pub fn config(root: &std::path::Path, pairs: &[(&str, &str)]) -> Config {
+    let mut vars: Vec<(String, String)> = vec![
+        ("TRIAGE_STORE".into(), "local".into()),
+        ("TRIAGE_LOCAL_ROOT".into(), root.display().to_string()),
+        ("TRIAGE_MODEL_DIR".into(), model_dir().display().to_string()),
+    ];
+    vars.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_vars(vars).expect("valid test config")
+}
+
+pub fn store(root: &std::path::Path) -> Arc<LocalStore> {
+    Arc::new(LocalStore::new(root))
+}
+
+/// A PNG header claiming `w`×`h`, padded to `size` bytes: enough for preflight, which never
+/// decodes.
+pub fn png_header(w: u32, h: u32, size: usize) -> Vec<u8> {
+    let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
+    v.extend_from_slice(b"IHDR");
+    v.extend_from_slice(&w.to_be_bytes());
+    v.extend_from_slice(&h.to_be_bytes());
+    v.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    v.resize(size.max(v.len()), 0);
+    v
+}
+
+pub fn event_for(bucket: &str, key: &str, name: &str) -> Vec<u8> {
+    let mut ev = image_triage::demo::s3_put_event(bucket, key, 0, "");
+    ev["Records"][0]["eventName"] = name.into();
+    serde_json::to_vec(&ev).unwrap()
+}
+
+pub fn sidecar(root: &std::path::Path, key: &str) -> serde_json::Value {
+    let path = root
+        .join(BUCKET)
+        .join("triage-results")
+        .join(format!("{key}.json"));
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
