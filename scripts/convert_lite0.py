@@ -26,8 +26,8 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # first pickle in a legacy (non-zip) torc
 STORAGE_DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64}
 BN_EPS = 1e-3  # TF EfficientNet-Lite batch_norm_epsilon (PyTorch's default 1e-5 would be wrong)
 IMAGE = 224
-# (repeats, kernel, first stride, expand ratio, out channels) from efficientnet_lite_builder;
-# the kernel/channels are re-read from the weights, stride is not stored anywhere.
+# (repeats, kernel, first stride, expand ratio, out channels) from efficientnet_lite_builder.
+# Kernel and channels are checked against the weights; the stride is stored nowhere else.
 STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
 
@@ -118,7 +118,7 @@ class Graph:
         b = (beta - mean * scale).astype(np.float32)
         k = w.shape[2]
         # TF "SAME": out = ceil(in/stride), extra padding goes to the bottom/right
-        # (Conv2dStaticSamePadding). For 224 input and stride 2 that is pads (0,1), not (1,1).
+        # (Conv2dStaticSamePadding). The 3x3/2 stem on 224 gets pads (0,1), not PyTorch's (1,1).
         out = -(-hw // stride)
         pad = max((out - 1) * stride + k - hw, 0)
         pads = [pad // 2, pad // 2, pad - pad // 2, pad - pad // 2]  # top, left, bottom, right
@@ -154,8 +154,11 @@ def build(sd):
     g = Graph(sd)
     x, hw = g.conv_bn("input", "_conv_stem", "_bn0", IMAGE, stride=2)
     i = 0
-    for repeats, _k, stride, _e, _c in STAGES:
+    for repeats, k, stride, _expand, c in STAGES:
         for r in range(repeats):
+            dw, proj = sd[f"_blocks.{i}._depthwise_conv.weight"], sd[f"_blocks.{i}._project_conv.weight"]
+            if (dw.shape[2], proj.shape[0]) != (k, c):  # weights disagree with the lite0 table
+                raise ValueError(f"block {i}: kernel {dw.shape[2]}, out {proj.shape[0]}; expected {k}, {c}")
             x, hw = g.mbconv(x, i, hw, stride if r == 0 else 1)
             i += 1
     x, _ = g.conv_bn(x, "_conv_head", "_bn1", hw)

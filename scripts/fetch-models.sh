@@ -18,7 +18,8 @@ set -E  # let the ERR trap (which names the failing step) fire inside functions 
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
-CACHE="${TRIAGE_CACHE:-${HOME:?set TRIAGE_CACHE or HOME}/.cache/image-triage}"
+# Same rule as the Rust side (config::default_cache_dir).
+CACHE="${TRIAGE_CACHE:-${XDG_CACHE_HOME:-${HOME:?set TRIAGE_CACHE or HOME}/.cache}/image-triage}"
 export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # ---- pins ---------------------------------------------------------------------------
@@ -56,7 +57,8 @@ VENV_PINS=(numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 typing_ex
 STEP="setup"
 log() { printf 'fetch-models: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-trap 'rc=$?; log "FAILED (exit $rc) during: $STEP"; exit $rc' ERR
+on_err() { local rc=$?; log "FAILED (exit $rc) during: $STEP"; exit "$rc"; }
+trap on_err ERR
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 matches() { [[ -f "$1" ]] && [[ "$(sha "$1")" == "$2" ]]; }
@@ -212,4 +214,4 @@ fi
 } | write_if_changed "$PHOTOS_DIR/SOURCES.txt"
 
 STEP="done"
-log "done in $((SECONDS - T0)) s: $(ls "$MODELS" | tr '\n' ' ')| $(ls "$PHOTOS_DIR" | tr '\n' ' ')"
+log "done in $((SECONDS - T0)) s: $MODELS/{open_nsfw,efficientnet_lite0}.onnx, $PHOTOS_DIR/"

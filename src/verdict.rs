@@ -133,7 +133,16 @@ pub fn decide(state: ModerationState<'_>, thresholds: &Thresholds, on_error: Dec
         },
         ModerationState::Done(m) => {
             let mut decision = Decision::from(m.suggestion);
-            let mut reason = format!("service suggested {}", decision.as_str());
+            let highest = m
+                .categories
+                .iter()
+                .max_by(|a, b| a.score.total_cmp(&b.score))
+                .map(|c| format!("; highest {} {:.1}", c.category, c.score))
+                .unwrap_or_default();
+            let mut reason = match decision {
+                Decision::Pass => format!("no category reached its review threshold{highest}"),
+                d => format!("service suggested {}{highest}", d.as_str()),
+            };
             for c in &m.categories {
                 let t = thresholds.for_category(&c.category);
                 let by_score = if c.score >= t.block {

@@ -322,3 +322,22 @@ async fn lambda_handler_processes_an_s3_event() {
         .join("triage-results/x/motorcycle.png.json")
         .exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_path_reads_each_byte_once() {
+    use image_triage::store::counting::CountingStore;
+    let dir = tempfile::tempdir().unwrap();
+    let local = image_triage::store::local::LocalStore::new(dir.path());
+    let body = photo("coffee.png");
+    let size = body.len() as u64;
+    assert!(size > 64 * 1024);
+    upload(&local, "c.png", body).await;
+    let counting = std::sync::Arc::new(CountingStore::new(local));
+    let counter = counting.counter();
+    let pipeline = Pipeline::with_store(config(dir.path(), &[]), counting);
+    let out = pipeline
+        .handle_event(&event_for(BUCKET, "c.png", "ObjectCreated:Put"), None)
+        .await;
+    assert_eq!(out[0].status, "done");
+    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), size);
+}

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use bytes::Bytes;
 use serde::Serialize;
 use tracing::{info, warn, Instrument};
 
@@ -278,7 +279,14 @@ impl Pipeline {
                 result.image = Some(facts.clone());
                 let t = Instant::now();
                 match self
-                    .analyze(&obj, &*store, facts, &mut result, &mut timings)
+                    .analyze(
+                        &obj,
+                        &*store,
+                        facts,
+                        head.clone(),
+                        &mut result,
+                        &mut timings,
+                    )
                     .await
                 {
                     Ok(()) => {}
@@ -338,6 +346,7 @@ impl Pipeline {
         obj: &ObjectRef,
         store: &dyn ObjectStore,
         facts: ImageFacts,
+        head: Bytes,
         result: &mut TriageResult,
         timings: &mut BTreeMap<String, u64>,
     ) -> Result<(), StoreError> {
@@ -359,10 +368,19 @@ impl Pipeline {
         );
         let needs_bytes = matches!(&labeler, Ok(l) if l.needs_bytes())
             || matches!(&moderator, Ok(m) if m.needs_bytes());
-        let bytes = if needs_bytes {
-            Some(store.get(&obj.bucket, &obj.key).await?)
-        } else {
+        let bytes = if !needs_bytes {
             None
+        } else if head.len() as u64 >= facts.bytes {
+            Some(head)
+        } else {
+            // Only the rest: preflight already holds the first bytes.
+            let rest = store
+                .get_range(&obj.bucket, &obj.key, head.len() as u64..facts.bytes)
+                .await?;
+            let mut whole = Vec::with_capacity(facts.bytes as usize);
+            whole.extend_from_slice(&head);
+            whole.extend_from_slice(&rest);
+            Some(Bytes::from(whole))
         };
         let input = AnalyzerInput {
             object: obj.clone(),
