@@ -75,16 +75,7 @@ pub(super) async fn write(
         record(result, "tags", "done", Some(format!("{} tags", set.len())));
     }
     if block_action == BlockAction::Private {
-        let detail = action::apply(
-            store,
-            block_action,
-            &bucket,
-            &key,
-            &config.quarantine_prefix,
-        )
-        .await
-        .map_err(|e| store_fail(result, "block action", &e))?;
-        record(result, "block:private", "done", Some(detail));
+        block(config, store, result, block_action).await?;
     }
     if config.sink_enabled(SinkKind::Queue) {
         let url = config.queue.as_deref().unwrap_or_default();
@@ -125,29 +116,12 @@ pub(super) async fn write(
             Some(format!("{} entries", entries.len())),
         );
     }
-    if matches!(block_action, BlockAction::Quarantine | BlockAction::Delete) {
-        let detail = action::apply(
-            store,
-            block_action,
-            &bucket,
-            &key,
-            &config.quarantine_prefix,
-        )
-        .await
-        .map_err(|e| store_fail(result, "block action", &e))?;
-        record(
-            result,
-            &format!("block:{}", block_action.as_str()),
-            "done",
-            Some(detail),
-        );
-    } else if block_action == BlockAction::Tag {
-        record(
-            result,
-            "block:tag",
-            "done",
-            Some("tagged triage-blocked=true".into()),
-        );
+    // After the marker, so that a moved object carries it along.
+    if matches!(
+        block_action,
+        BlockAction::Tag | BlockAction::Quarantine | BlockAction::Delete
+    ) {
+        block(config, store, result, block_action).await?;
     }
     result
         .timings_ms
@@ -163,4 +137,25 @@ pub(super) async fn write(
         return Ok(Some(written));
     }
     Ok(None)
+}
+
+async fn block(
+    config: &Config,
+    store: &dyn ObjectStore,
+    result: &mut TriageResult,
+    block_action: BlockAction,
+) -> Result<(), Box<Outcome>> {
+    let (bucket, key) = (result.object.bucket.clone(), result.object.key.clone());
+    let detail = action::apply(
+        store,
+        block_action,
+        &bucket,
+        &key,
+        &config.quarantine_prefix,
+    )
+    .await
+    .map_err(|e| store_fail(result, "block action", &e))?;
+    let name = format!("block:{}", block_action.as_str());
+    record(result, &name, "done", Some(detail));
+    Ok(())
 }
