@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/fetch-models.sh
+eval "$(bash scripts/install-test-tools.sh)"
 cache="${TRIAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-triage}"
 export TRIAGE_MODEL_DIR="${TRIAGE_MODEL_DIR:-$cache/models}"
 export TRIAGE_PHOTOS_DIR="${TRIAGE_PHOTOS_DIR:-$cache/photos}"

@@ -242,6 +242,23 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Lambda => {
+            // lambda_runtime panics on a missing variable; say which one instead.
+            let missing: Vec<&str> = [
+                "AWS_LAMBDA_RUNTIME_API",
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "AWS_LAMBDA_FUNCTION_VERSION",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            ]
+            .into_iter()
+            .filter(|v| std::env::var_os(v).is_none())
+            .collect();
+            if !missing.is_empty() {
+                eprintln!(
+                    "image-triage lambda: not running under a Lambda Runtime API: {} not set",
+                    missing.join(", ")
+                );
+                return Err(ExitCode::from(2));
+            }
             init_logs("info", true);
             let config = config_or_exit()?;
             let pipeline = Arc::new(Pipeline::new(config));

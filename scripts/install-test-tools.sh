@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Tools the test suite runs against, from PyPI only, into a private venv in the cache:
+#   cargo-lambda: the Lambda Runtime API emulator (`cargo lambda watch --only-lambda-apis`).
+# Prints `export` lines for the test script to eval. Idempotent; non-interactive.
+set -euo pipefail
+cache="${TRIAGE_CACHE:-${XDG_CACHE_HOME:-${HOME:?set TRIAGE_CACHE or HOME}/.cache}/image-triage}"
+tools="$cache/tools"
+CARGO_LAMBDA_VER=1.9.2
+
+if ! "$tools/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VER"; then
+    echo "install-test-tools: installing cargo-lambda==$CARGO_LAMBDA_VER into $tools" >&2
+    rm -rf "$tools"
+    python3 -m venv "$tools" >&2
+    # --no-deps: its only dependency, ziglang (~400 MB), serves cross-compiling, not the emulator.
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$tools/bin/pip" install --quiet --no-input --no-deps \
+        "cargo-lambda==$CARGO_LAMBDA_VER" </dev/null >&2
+fi
+echo "export TRIAGE_CARGO_LAMBDA='$tools/bin/cargo-lambda'"
