@@ -197,6 +197,27 @@ async fn preflight_refusals_are_recorded_not_errors() {
         .await;
     assert_eq!(cut[0].code.as_deref(), Some("truncated_header"));
 
+    // A sound header over a corrupt body: preflight passes, decoding fails, on_error decides.
+    upload(&*store, "corrupt.png", png_header(640, 480, 5000)).await;
+    let corrupt = pipeline
+        .handle_event(&event_for(BUCKET, "corrupt.png", "ObjectCreated:Put"), None)
+        .await;
+    assert_eq!(
+        (corrupt[0].status, corrupt[0].verdict.as_deref()),
+        ("done", Some("review"))
+    );
+    let sc = sidecar(dir.path(), "corrupt.png");
+    assert_eq!(sc["moderation"]["status"], "failed");
+    assert!(
+        sc["moderation"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("decoding image"),
+        "{}",
+        sc["moderation"]
+    );
+    assert_eq!(sc["moderation"]["retryable"], false);
+
     let gone = pipeline
         .handle_event(
             &event_for(BUCKET, "never-uploaded.png", "ObjectCreated:Put"),

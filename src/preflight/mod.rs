@@ -227,6 +227,35 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_after_any_magic_never_panic() {
+        let magics: [&[u8]; 9] = [
+            &[0xFF, 0xD8, 0xFF],
+            b"\x89PNG\r\n\x1a\n",
+            b"GIF89a",
+            b"BM",
+            b"RIFF\0\0\0\0WEBP",
+            b"II*\0",
+            b"MM\0*",
+            b"\0\0\0\x18ftypheic",
+            b"\0\0\0\x1cftypavif",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for round in 0..3000 {
+            let magic = magics[round % magics.len()];
+            let mut buf = magic.to_vec();
+            for _ in 0..(round % 200) {
+                // xorshift: deterministic noise, no dependency.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf.push(x as u8);
+            }
+            let _ = inspect_header(&buf, buf.len() as u64);
+            let _ = inspect_header(&buf, u64::MAX);
+        }
+    }
+
+    #[test]
     fn empty_and_base64() {
         assert_eq!(inspect_header(b"", 0).unwrap_err(), NotAnImage::Empty);
         let f = ImageFacts {
