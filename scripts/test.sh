@@ -11,4 +11,4 @@ export TRIAGE_MODEL_DIR="${TRIAGE_MODEL_DIR:-$cache/models}"
 export TRIAGE_PHOTOS_DIR="${TRIAGE_PHOTOS_DIR:-$cache/photos}"
 
 # Release: the models run ~30x slower in a debug build. Tests, bench and demo share one build.
-cargo test --release --locked --all-targets
+cargo test --release --locked
