@@ -315,7 +315,15 @@ impl Pipeline {
         }
 
         result.timings_ms = timings;
-        let written = writeback::write(&self.config, &*store, &mut result, &etag, started).await;
+        let written = writeback::write(
+            &self.config,
+            &*store,
+            &mut result,
+            &etag,
+            &meta.metadata,
+            started,
+        )
+        .await;
         let mut outcome = match (skip_code, written) {
             (_, Err(o)) => return *o,
             (Some(code), Ok(key)) => {

@@ -3,6 +3,7 @@
 //! the metadata; moving or deleting the object comes after it (the marker travels with a move);
 //! the sidecar comes last so it can record every action.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::Outcome;
@@ -44,6 +45,9 @@ pub(super) async fn write(
     store: &dyn ObjectStore,
     result: &mut TriageResult,
     etag: &str,
+    // The object's user metadata as the pipeline's HEAD saw it: the budget counts it, and the
+    // stores keep it when they replace metadata.
+    existing_metadata: &BTreeMap<String, String>,
     started: Instant,
 ) -> Result<Option<String>, Box<Outcome>> {
     let t = Instant::now();
@@ -93,15 +97,11 @@ pub(super) async fn write(
         record(result, "queue", "done", Some(detail.into()));
     }
     if config.sink_enabled(SinkKind::Metadata) {
-        let head = store
-            .head(&bucket, &key)
-            .await
-            .map_err(|e| store_fail(result, "read metadata", &e))?;
         let (entries, note) = metadata::summary(
             result,
             etag,
             sidecar.as_deref(),
-            &head.metadata,
+            existing_metadata,
             store.metadata_budget(),
         );
         store
