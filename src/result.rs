@@ -72,6 +72,11 @@ impl<T> Stage<T> {
             output: None,
         }
     }
+    /// Why a retry could help, when this stage failed in a way that a retry can fix.
+    pub fn retry_reason(&self) -> Option<String> {
+        (self.status == StageStatus::Failed && self.retryable)
+            .then(|| self.reason.clone().unwrap_or_else(|| self.analyzer.clone()))
+    }
     pub fn done(analyzer: &str, output: T) -> Self {
         Stage {
             analyzer: analyzer.into(),

@@ -63,8 +63,14 @@ fn post(port: u16, path: &str, body: &[u8]) -> (u16, String) {
 
 #[test]
 fn release_binary_answers_invocations_through_the_runtime_api() {
-    let cargo_lambda = std::env::var("TRIAGE_CARGO_LAMBDA")
-        .expect("TRIAGE_CARGO_LAMBDA is not set: run the suite with scripts/test.sh (it installs cargo-lambda)");
+    let cargo_lambda = std::env::var_os("TRIAGE_CARGO_LAMBDA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("tools/bin/cargo-lambda"));
+    assert!(
+        cargo_lambda.is_file(),
+        "{} not found: run scripts/install-test-tools.sh (scripts/test.sh does)",
+        cargo_lambda.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(BUCKET).join("in")).unwrap();
     std::fs::write(

@@ -278,19 +278,11 @@ impl Pipeline {
             Ok(facts) => {
                 result.image = Some(facts.clone());
                 let t = Instant::now();
-                match self
-                    .analyze(
-                        &obj,
-                        &*store,
-                        facts,
-                        head.clone(),
-                        &mut result,
-                        &mut timings,
-                    )
-                    .await
-                {
-                    Ok(()) => {}
-                    Err(e) => return Outcome::store_failed(&obj, &e),
+                let analyzed = self
+                    .analyze(&obj, &*store, facts, head, &mut result, &mut timings)
+                    .await;
+                if let Err(e) = analyzed {
+                    return Outcome::store_failed(&obj, &e);
                 }
                 timings.insert("analyze".to_string(), ms(t));
                 None
@@ -299,19 +291,15 @@ impl Pipeline {
 
         // A retryable analyzer failure means the platform should try the whole event again;
         // writing results now would make that retry look like finished work.
-        let retry = [&result.labels.status, &result.moderation.status]
-            .iter()
-            .zip([result.labels.retryable, result.moderation.retryable])
-            .find(|(s, r)| ***s == StageStatus::Failed && *r)
-            .is_some();
-        if retry {
-            let why = [&result.labels.reason, &result.moderation.reason]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Outcome::failed(Some(&obj), "analyzer_unavailable", why, true);
+        let retry: Vec<String> = [
+            result.labels.retry_reason(),
+            result.moderation.retry_reason(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !retry.is_empty() {
+            return Outcome::failed(Some(&obj), "analyzer_unavailable", retry.join("; "), true);
         }
 
         result.timings_ms = timings;
