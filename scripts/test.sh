@@ -11,4 +11,8 @@ export TRIAGE_MODEL_DIR="${TRIAGE_MODEL_DIR:-$cache/models}"
 export TRIAGE_PHOTOS_DIR="${TRIAGE_PHOTOS_DIR:-$cache/photos}"
 
 # Release: the models run ~30x slower in a debug build. Tests, bench and demo share one build.
-cargo test --release --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --release --locked 2>&1 | tee "$log"
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\nimage-triage: %d passed, %d failed\n", p, f }' "$log"
