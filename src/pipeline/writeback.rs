@@ -45,8 +45,7 @@ pub(super) async fn write(
     store: &dyn ObjectStore,
     result: &mut TriageResult,
     etag: &str,
-    // The object's user metadata as the pipeline's HEAD saw it: the budget counts it, and the
-    // stores keep it when they replace metadata.
+    // The object's user metadata as the pipeline's HEAD saw it: the metadata budget counts it.
     existing_metadata: &BTreeMap<String, String>,
     started: Instant,
 ) -> Result<Option<String>, Box<Outcome>> {
