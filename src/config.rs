@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::client::{CredentialSlots, Tuning};
 use crate::object::Provider;
 use crate::verdict::{Decision, Thresholds};
 
@@ -159,6 +160,27 @@ pub struct Config {
     pub model_dir: PathBuf,
     /// `TRIAGE_<SERVICE>_ENDPOINT` overrides, keyed by the lower-case service name.
     pub endpoints: BTreeMap<String, String>,
+    /// Every variable the config was built from; vendor builders read their own settings here.
+    pub env: Env,
+    /// Current credentials per cloud (from the SDK variables; runtimes may replace them).
+    pub credentials: CredentialSlots,
+}
+
+/// The variables a config was built from. Debug lists names only: values may be secrets.
+#[derive(Clone, Default)]
+pub struct Env(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl Env {
+    /// A set, non-blank variable, trimmed.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
 }
 
 impl Default for Config {
@@ -178,6 +200,8 @@ impl Default for Config {
             min_label_confidence: 10.0,
             model_dir: default_cache_dir().join("models"),
             endpoints: BTreeMap::new(),
+            env: Env::default(),
+            credentials: CredentialSlots::default(),
         }
     }
 }
@@ -205,11 +229,17 @@ impl Config {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let vars: BTreeMap<String, String> = vars
-            .into_iter()
+        let all: BTreeMap<String, String> = vars.into_iter().collect();
+        let vars: BTreeMap<String, String> = all
+            .iter()
             .filter(|(k, _)| k.starts_with("TRIAGE_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let mut cfg = Config::default();
+        let mut cfg = Config {
+            credentials: CredentialSlots::from_vars(&all),
+            env: Env(all),
+            ..Config::default()
+        };
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let bad = |var: &str, value: &str, reason: &str| ConfigError {
             var: var.into(),
@@ -346,6 +376,9 @@ impl Config {
                     value.trim_end_matches('/').into(),
                 );
             }
+            if let Some((_, suffix)) = TUNING_SUFFIXES.iter().find(|(s, _)| name.ends_with(s)) {
+                parse_tuning_value(suffix, value.trim()).map_err(|r| bad(name, value, &r))?;
+            }
         }
         Ok(cfg)
     }
@@ -376,7 +409,7 @@ impl Config {
     /// A short hash of everything that changes what a result says. A stored marker with another
     /// hash means "processed under a different configuration": process again.
     pub fn config_hash(&self, provider: Provider) -> String {
-        let basis = serde_json::json!({
+        let mut basis = serde_json::json!({
             "labeler": self.labeler_for(provider),
             "moderator": self.moderator_for(provider),
             "thresholds": self.thresholds,
@@ -385,8 +418,80 @@ impl Config {
             "min_label_confidence": self.min_label_confidence,
             "schema": crate::result::SCHEMA_ID,
         });
+        let settings = self.analyzer_settings();
+        // Only when set, so hashes (and stored markers) from before vendor settings stay valid.
+        if !settings.is_empty() {
+            basis["analyzer_settings"] = serde_json::json!(settings);
+        }
         let digest = Sha256::digest(basis.to_string().as_bytes());
         hex::encode(&digest[..6])
+    }
+}
+
+/// `TRIAGE_<SERVICE>_<SUFFIX>` tuning variables and what each holds.
+const TUNING_SUFFIXES: [(&str, TuningField); 3] = [
+    ("_QPS", TuningField::Qps),
+    ("_TIMEOUT", TuningField::Timeout),
+    ("_MAX_ATTEMPTS", TuningField::MaxAttempts),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum TuningField {
+    Qps,
+    Timeout,
+    MaxAttempts,
+}
+
+fn parse_tuning_value(field: &TuningField, v: &str) -> Result<f64, String> {
+    let n: f64 = v.parse().map_err(|_| "expected a number".to_string())?;
+    match field {
+        TuningField::Qps if n > 0.0 && n.is_finite() => Ok(n),
+        TuningField::Qps => Err("expected a positive number of calls per second".into()),
+        TuningField::Timeout if n > 0.0 && n <= 900.0 => Ok(n),
+        TuningField::Timeout => Err("expected seconds, more than 0 and at most 900".into()),
+        TuningField::MaxAttempts if (1.0..=20.0).contains(&n) && n.fract() == 0.0 => Ok(n),
+        TuningField::MaxAttempts => Err("expected a whole number 1-20".into()),
+    }
+}
+
+impl Config {
+    /// The endpoint override for `service` (`TRIAGE_<SERVICE>_ENDPOINT`), without a trailing `/`.
+    pub fn endpoint(&self, service: &str) -> Option<&str> {
+        self.endpoints
+            .get(&service.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// `defaults` for `service`, overridden by `TRIAGE_<SERVICE>_QPS`, `_TIMEOUT` (seconds) and
+    /// `_MAX_ATTEMPTS` (values were validated when the config was built).
+    pub fn tuning(&self, service: &str, defaults: Tuning) -> Tuning {
+        let mut t = defaults;
+        let prefix = format!("TRIAGE_{}", service.to_ascii_uppercase().replace('-', "_"));
+        for (suffix, field) in &TUNING_SUFFIXES {
+            let Some(v) = self.env.get(&format!("{prefix}{suffix}")) else {
+                continue;
+            };
+            let Ok(n) = parse_tuning_value(field, v) else {
+                continue;
+            };
+            match field {
+                TuningField::Qps => t.qps = Some(n),
+                TuningField::Timeout => t.timeout = std::time::Duration::from_secs_f64(n),
+                TuningField::MaxAttempts => t.max_attempts = n as u32,
+            }
+        }
+        t
+    }
+
+    /// Settings that change what an analyzer says: every `TRIAGE_LABEL_*` and
+    /// `TRIAGE_MODERATION_*` variable (scenes, language, biz type, ...). Part of the config hash.
+    pub fn analyzer_settings(&self) -> BTreeMap<&str, &str> {
+        self.env
+            .0
+            .iter()
+            .filter(|(k, _)| k.starts_with("TRIAGE_LABEL_") || k.starts_with("TRIAGE_MODERATION_"))
+            .map(|(k, v)| (k.as_str(), v.trim()))
+            .collect()
     }
 }
 
@@ -516,5 +621,47 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, c, "sinks do not change the result itself");
         assert_eq!(a.len(), 12);
+    }
+
+    #[test]
+    fn service_tuning_and_analyzer_settings() {
+        let d = Tuning::new(Some(20.0), std::time::Duration::from_secs(5), 3);
+        let c = cfg(&[
+            ("TRIAGE_IMS_QPS", "7.5"),
+            ("TRIAGE_IMS_TIMEOUT", "0.25"),
+            ("TRIAGE_COS_CI_MAX_ATTEMPTS", "1"),
+        ])
+        .unwrap();
+        let ims = c.tuning("ims", d);
+        assert_eq!(ims.qps, Some(7.5));
+        assert_eq!(ims.timeout, std::time::Duration::from_millis(250));
+        assert_eq!(ims.max_attempts, 3);
+        assert_eq!(c.tuning("cos-ci", d).max_attempts, 1);
+        assert_eq!(c.tuning("tiia", d), d);
+
+        for (var, value) in [
+            ("TRIAGE_IMS_QPS", "0"),
+            ("TRIAGE_IMS_TIMEOUT", "soon"),
+            ("TRIAGE_X_MAX_ATTEMPTS", "2.5"),
+        ] {
+            let e = cfg(&[(var, value)]).unwrap_err();
+            assert_eq!(e.var, var);
+        }
+
+        let plain = cfg(&[]).unwrap().config_hash(Provider::Cos);
+        let scenes = cfg(&[("TRIAGE_LABEL_SCENES", "web")]).unwrap();
+        assert_ne!(scenes.config_hash(Provider::Cos), plain);
+        let tuned = cfg(&[("TRIAGE_IMS_QPS", "3")]).unwrap();
+        assert_eq!(
+            tuned.config_hash(Provider::Cos),
+            plain,
+            "tuning does not change results"
+        );
+        assert_eq!(
+            cfg(&[("TRIAGE_CI_ENDPOINT", "http://127.0.0.1:1")])
+                .unwrap()
+                .endpoint("CI"),
+            Some("http://127.0.0.1:1")
+        );
     }
 }

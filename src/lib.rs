@@ -8,6 +8,7 @@
 //! platform entry points (CLI, Lambda).
 
 pub mod analyzers;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod events;

@@ -65,13 +65,27 @@ pub struct ModerationOutput {
     pub raw: serde_json::Value,
 }
 
-/// What an analyzer gets: the object, what preflight learned, and the bytes when the analyzer
-/// said it needs them (services that pull the object by URL get none).
-#[derive(Debug, Clone)]
+/// What an analyzer gets: the object, what preflight learned, the bytes when the analyzer said
+/// it needs them (services that pull the object by URL get none), and a short-lived presigned
+/// GET URL when it said it needs one (`None` if the store could not presign).
+#[derive(Clone)]
 pub struct AnalyzerInput {
     pub object: ObjectRef,
     pub facts: ImageFacts,
     pub bytes: Option<Bytes>,
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for AnalyzerInput {
+    // A presigned URL's signature is a bearer credential: never in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnalyzerInput")
+            .field("object", &self.object)
+            .field("facts", &self.facts)
+            .field("bytes", &self.bytes.as_ref().map(|b| b.len()))
+            .field("url", &self.url.as_ref().map(|_| "<presigned>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
@@ -102,6 +116,10 @@ pub trait Labeler: Send + Sync {
     fn limits(&self) -> &Limits;
     /// True for in-process models; false for services that fetch the object themselves.
     fn needs_bytes(&self) -> bool;
+    /// True for services that fetch the object from a presigned URL.
+    fn needs_url(&self) -> bool {
+        false
+    }
     async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError>;
 }
 
@@ -110,6 +128,10 @@ pub trait Moderator: Send + Sync {
     fn name(&self) -> &'static str;
     fn limits(&self) -> &Limits;
     fn needs_bytes(&self) -> bool;
+    /// True for services that fetch the object from a presigned URL.
+    fn needs_url(&self) -> bool {
+        false
+    }
     async fn moderate(&self, input: &AnalyzerInput) -> Result<ModerationOutput, AnalyzerError>;
 }
 

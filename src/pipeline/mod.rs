@@ -94,6 +94,7 @@ type FixedAnalyzers = (Option<Arc<dyn Labeler>>, Option<Arc<dyn Moderator>>);
 pub struct Pipeline {
     config: Config,
     fixed_store: Option<Arc<dyn ObjectStore>>,
+    stores: Mutex<HashMap<Provider, Arc<dyn ObjectStore>>>,
     labelers: Mutex<HashMap<LabelerKind, Built<dyn Labeler>>>,
     moderators: Mutex<HashMap<ModeratorKind, Built<dyn Moderator>>>,
     fixed_analyzers: Option<FixedAnalyzers>,
@@ -104,6 +105,7 @@ impl Pipeline {
         Pipeline {
             config,
             fixed_store: None,
+            stores: Mutex::default(),
             labelers: Mutex::default(),
             moderators: Mutex::default(),
             fixed_analyzers: None,
@@ -180,10 +182,17 @@ impl Pipeline {
     }
 
     fn store_for(&self, provider: Provider) -> Result<Arc<dyn ObjectStore>, StoreError> {
-        match &self.fixed_store {
-            Some(s) => Ok(s.clone()),
-            None => store::for_provider(&self.config, provider),
+        if let Some(s) = &self.fixed_store {
+            return Ok(s.clone());
         }
+        // One client per provider for the life of a warm function (connection reuse).
+        let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = stores.get(&provider) {
+            return Ok(s.clone());
+        }
+        let s = store::for_provider(&self.config, provider)?;
+        stores.insert(provider, s.clone());
+        Ok(s)
     }
 
     fn labeler(&self, kind: LabelerKind) -> Built<dyn Labeler> {
@@ -364,6 +373,20 @@ impl Pipeline {
         );
         let needs_bytes = matches!(&labeler, Ok(l) if l.needs_bytes())
             || matches!(&moderator, Ok(m) if m.needs_bytes());
+        let needs_url = matches!(&labeler, Ok(l) if l.needs_url())
+            || matches!(&moderator, Ok(m) if m.needs_url());
+        let url = if needs_url {
+            match store.presign(&obj.bucket, &obj.key, PRESIGN_TTL).await {
+                Ok(u) => Some(u),
+                // The analyzer that wanted it reports the missing URL as its own failure.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot presign a URL for the analyzers");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let bytes = if !needs_bytes {
             None
         } else if head.len() as u64 >= facts.bytes {
@@ -382,6 +405,7 @@ impl Pipeline {
             object: obj.clone(),
             facts,
             bytes,
+            url,
         };
         let labels_fut = async {
             let t = Instant::now();
@@ -447,6 +471,10 @@ fn admit<T: ?Sized, O>(
         },
     }
 }
+
+/// Lifetime of the presigned GET URL handed to services that fetch the object themselves: long
+/// enough for their download and retries, short enough to be useless once leaked.
+pub const PRESIGN_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 fn ms(t: Instant) -> u64 {
     t.elapsed().as_millis() as u64

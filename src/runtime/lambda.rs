@@ -35,7 +35,10 @@ pub async fn handle(pipeline: &Pipeline, payload: Value) -> Result<Value, Handle
 pub async fn run(pipeline: Arc<Pipeline>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let pipeline = pipeline.clone();
-        async move { handle(&pipeline, event.payload).await }
+        let deadline = crate::client::deadline::from_epoch_ms(event.context.deadline);
+        async move {
+            crate::client::deadline::scope(deadline, handle(&pipeline, event.payload)).await
+        }
     }))
     .await
 }

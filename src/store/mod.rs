@@ -142,6 +142,20 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Move within the bucket (copy + delete on stores without rename).
     async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError>;
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
+    /// A GET URL for this object that works without credentials until `expires` has passed
+    /// (for services that fetch the object themselves).
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: std::time::Duration,
+    ) -> Result<String, StoreError> {
+        let _ = (bucket, key, expires);
+        Err(StoreError::Unsupported {
+            store: self.name(),
+            op: "presigned URLs",
+        })
+    }
 }
 
 /// The store for objects of `provider` under `config`. Each vendor registers one line here.
