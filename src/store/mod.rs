@@ -76,6 +76,22 @@ impl StoreError {
     }
 }
 
+/// One page of a bucket listing, in key order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    pub objects: Vec<ListedObject>,
+    /// Pass as `start_after` for the next page; `None` on the last page.
+    pub next_marker: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+}
+
 /// Object-tag rules differ per vendor; sinks fit tags to the store's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TagRules {
@@ -142,6 +158,20 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Move within the bucket (copy + delete on stores without rename).
     async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError>;
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
+    /// Up to `limit` objects under `prefix` whose keys sort after `start_after` (backfill).
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        let _ = (bucket, prefix, start_after, limit);
+        Err(StoreError::Unsupported {
+            store: self.name(),
+            op: "listing",
+        })
+    }
     /// A GET URL for this object that works without credentials until `expires` has passed
     /// (for services that fetch the object themselves).
     async fn presign(
