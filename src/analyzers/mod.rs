@@ -5,6 +5,7 @@
 
 #[cfg(feature = "local")]
 pub mod local;
+pub mod tencent;
 
 use std::sync::Arc;
 

@@ -3,6 +3,7 @@
 //! Each backend is its own module; behaviour that applies to any backend is a small wrapper
 //! (see [`counting::CountingStore`]).
 
+pub mod cos;
 pub mod counting;
 pub mod local;
 
