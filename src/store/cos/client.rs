@@ -73,6 +73,9 @@ pub fn retryable_code(status: u16, code: &str) -> bool {
             | "TooManyRequests"
     ) || status == 429
         || status >= 500
+        || code
+            .parse::<i64>()
+            .is_ok_and(crate::analyzers::tencent::errors::retryable_number)
 }
 
 #[derive(Debug, serde::Deserialize, Default)]
@@ -293,10 +296,7 @@ impl CosClient {
         }
         if status >= 300 {
             // HEAD and some CI errors carry no XML body.
-            let code = match status {
-                404 => "NoSuchKey".to_string(),
-                _ => format!("HTTP{status}"),
-            };
+            let code = error_code_without_xml(status, &headers, &body);
             return Err(CosError {
                 retryable: retryable_code(status, &code),
                 status,
@@ -353,6 +353,25 @@ impl CosClient {
                 .collect::<Vec<_>>()
                 .join("&")
         ))
+    }
+}
+
+/// HEAD errors carry no body; CI endpoints may answer JSON `{"code": n, "message": ...}` or put a
+/// (negative) error number in `X-ErrNo` (tencent.md §6.3).
+fn error_code_without_xml(status: u16, headers: &HeaderMap, body: &[u8]) -> String {
+    if let Some(n) = headers.get("x-errno").and_then(|v| v.to_str().ok()) {
+        return n.trim().to_string();
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        match &v["code"] {
+            serde_json::Value::Number(n) => return n.to_string(),
+            serde_json::Value::String(c) if !c.is_empty() => return c.clone(),
+            _ => {}
+        }
+    }
+    match status {
+        404 => "NoSuchKey".to_string(),
+        _ => format!("HTTP{status}"),
     }
 }
 
