@@ -24,5 +24,6 @@ pub fn build(config: &Config) -> CosStore {
     CosStore {
         client: client(config, "cos"),
         service: Service::new("cos", config.tuning("cos", COS_TUNING)),
+        made_private: Default::default(),
     }
 }

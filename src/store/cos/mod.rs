@@ -23,6 +23,10 @@ use crate::client::Service;
 pub struct CosStore {
     pub client: CosClient,
     pub service: Service,
+    /// Objects this process made private. A copy resets an object's ACL to the bucket's
+    /// default (COS doc, PUT Object - Copy), and the metadata write-back copies the object
+    /// after the block action ran, so the copy must ask for `private` again.
+    pub made_private: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
 }
 
 const META_PREFIX: &str = "x-cos-meta-";
@@ -252,6 +256,14 @@ impl ObjectStore for CosStore {
                 .map(|(k, v)| (format!("{META_PREFIX}{k}"), v)),
         );
         extra.push(("x-cos-metadata-directive".into(), "Replaced".into()));
+        let private = self
+            .made_private
+            .lock()
+            .map(|s| s.contains(&(bucket.to_string(), key.to_string())))
+            .unwrap_or(false);
+        if private {
+            extra.push(("x-cos-acl".into(), "private".into()));
+        }
         self.copy(bucket, key, key, extra).await
     }
 
@@ -289,7 +301,11 @@ impl ObjectStore for CosStore {
         let req = Req::new(Method::PUT, bucket, key)
             .param("acl", "")
             .header("x-cos-acl", "private");
-        self.send("put acl", req).await.map(|_| ())
+        self.send("put acl", req).await?;
+        if let Ok(mut s) = self.made_private.lock() {
+            s.insert((bucket.to_string(), key.to_string()));
+        }
+        Ok(())
     }
 
     async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
