@@ -116,6 +116,12 @@ pub fn remember_region(bucket: &str, region: &str) {
     }
 }
 
+/// The region of the function itself (SCF's `X-Scf-Region`), used when neither the event nor
+/// `TENCENTCLOUD_REGION` names one: COS triggers only bind buckets of the function's region.
+pub fn remember_default_region(region: &str) {
+    remember_region("", region);
+}
+
 fn regions() -> &'static RwLock<HashMap<String, String>> {
     static R: OnceLock<RwLock<HashMap<String, String>>> = OnceLock::new();
     R.get_or_init(Default::default)
@@ -191,7 +197,8 @@ impl CosClient {
         if let Some(r) = regions().read().ok().and_then(|m| m.get(bucket).cloned()) {
             return Ok(r);
         }
-        self.default_region.clone().ok_or_else(|| {
+        let fallback = regions().read().ok().and_then(|m| m.get("").cloned());
+        self.default_region.clone().or(fallback).ok_or_else(|| {
             CosError::local(
                 "NoRegion",
                 format!("the region of bucket {bucket} is unknown: set TENCENTCLOUD_REGION"),
