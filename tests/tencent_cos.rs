@@ -56,7 +56,13 @@ fn sidecar(emu: &Emulator, key: &str) -> serde_json::Value {
 async fn cos_event_to_labels_verdict_metadata_tags_and_sidecar() {
     let emu = Emulator::start().await;
     upload(&emu, KEY, 200_000).await;
-    let p = Pipeline::new(config(&emu, &[("TRIAGE_LABEL_SCENES", "camera,web")]));
+    let p = Pipeline::new(config(
+        &emu,
+        &[
+            ("TRIAGE_LABEL_SCENES", "camera,web"),
+            ("TRIAGE_QUEUE", "cmq://image-results?region=ap-guangzhou"),
+        ],
+    ));
     let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
     assert_eq!(o.status, "done", "{o:?}");
     assert_eq!(o.verdict.as_deref(), Some("pass"));
@@ -87,6 +93,17 @@ async fn cos_event_to_labels_verdict_metadata_tags_and_sidecar() {
     assert_eq!(s["moderation"]["output"]["suggestion"], "pass");
     assert_eq!(s["object"]["region"], "ap-guangzhou");
 
+    // One queue message, through TDMQ SendCmqMsg.
+    let msgs = emu.messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(msgs[0].0, "image-results");
+    let m: serde_json::Value = serde_json::from_str(&msgs[0].1).unwrap();
+    assert_eq!(
+        (m["key"].as_str(), m["verdict"].as_str()),
+        (Some(KEY), Some("pass"))
+    );
+    assert_eq!(m["result_key"], format!("triage-results/{KEY}.json"));
+
     // The detect-label call named both scenes; IMS got a presigned URL and a DataId it accepts.
     let log = emu.log();
     let label_call = log.iter().find(|l| l.op == "ci:detect-label").unwrap();
@@ -112,6 +129,7 @@ async fn cos_event_to_labels_verdict_metadata_tags_and_sidecar() {
     let o = run(&p, KEY, "cos:ObjectCreated:Copy", &obj.meta).await;
     assert_eq!(o.code.as_deref(), Some("write_back_copy"), "{o:?}");
     assert_eq!(emu.count("ims"), 1, "no second moderation");
+    assert_eq!(emu.messages().len(), 1, "no second message");
 }
 
 #[tokio::test]

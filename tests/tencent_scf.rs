@@ -153,6 +153,7 @@ async fn custom_runtime_protocol_end_to_end() {
     envs.push(("SCF_RUNTIME_API".into(), "127.0.0.1".into()));
     envs.push(("SCF_RUNTIME_API_PORT".into(), port.to_string()));
     envs.push(("TRIAGE_IMS_MAX_ATTEMPTS".into(), "1".into()));
+    envs.push(("TRIAGE_QUEUE".into(), "cmq://image-results".into()));
     // No command: SCF_RUNTIME_API selects the custom runtime, as `bootstrap` runs it.
     let _child = binary(&envs, &[]);
 
@@ -180,6 +181,9 @@ async fn custom_runtime_protocol_end_to_end() {
     assert!(emu
         .object(BUCKET, &format!("triage-results/{KEY}.json"))
         .is_some());
+    let msgs = emu.messages();
+    assert_eq!(msgs.len(), 1, "one queue message for the object: {msgs:?}");
+    assert!(msgs[0].1.contains("\"verdict\":\"pass\""), "{}", msgs[0].1);
 
     // The Copy event the metadata write caused: skipped.
     rt.lock()
