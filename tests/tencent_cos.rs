@@ -56,6 +56,13 @@ fn sidecar(emu: &Emulator, key: &str) -> serde_json::Value {
 async fn cos_event_to_labels_verdict_metadata_tags_and_sidecar() {
     let emu = Emulator::start().await;
     upload(&emu, KEY, 200_000).await;
+    emu.edit(BUCKET, KEY, |o| {
+        o.meta.insert("author".into(), "张三".into());
+        o.headers
+            .insert("cache-control".into(), "max-age=600".into());
+        o.headers
+            .insert("x-cos-storage-class".into(), "STANDARD_IA".into());
+    });
     let p = Pipeline::new(config(
         &emu,
         &[
@@ -76,6 +83,12 @@ async fn cos_event_to_labels_verdict_metadata_tags_and_sidecar() {
         obj.content_type, "image/png",
         "the metadata copy re-sent Content-Type"
     );
+    assert_eq!(
+        obj.meta["author"], "张三",
+        "existing user metadata kept, UTF-8 intact"
+    );
+    assert_eq!(obj.headers["cache-control"], "max-age=600");
+    assert_eq!(obj.headers["x-cos-storage-class"], "STANDARD_IA");
     assert!(
         obj.tags.contains(&("triage-verdict".into(), "pass".into())),
         "{:?}",
@@ -197,7 +210,17 @@ async fn block_verdict_moves_the_object_once() {
 async fn retryable_errors_are_retried_within_the_call() {
     let emu = Emulator::start().await;
     upload(&emu, KEY, 5_000).await;
-    emu.inject("ims", Fault::ApiError("RequestLimitExceeded"), 2);
+    emu.inject("ims", Fault::ApiError("RequestLimitExceeded"), 1);
+    emu.inject(
+        "ims",
+        Fault::Reply(502, "text/html", "<html>bad gateway</html>".into()),
+        1,
+    );
+    emu.inject(
+        "cos:tagging",
+        Fault::Reply(429, "text/plain", "Too Many Requests".into()),
+        1,
+    );
     emu.inject(
         "cos:HEAD",
         Fault::Reply(

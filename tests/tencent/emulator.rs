@@ -34,7 +34,18 @@ pub struct Object {
     pub tags: Vec<(String, String)>,
     pub acl: Option<String>,
     pub etag: String,
+    /// Cache-Control, Content-Disposition, Content-Encoding, Expires, x-cos-storage-class.
+    pub headers: BTreeMap<String, String>,
 }
+
+/// Headers COS keeps with an object besides Content-Type; a Replaced copy takes them from the request.
+const STORED_HEADERS: [&str; 5] = [
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "expires",
+    "x-cos-storage-class",
+];
 
 /// A queued misbehaviour for the next matching request.
 #[derive(Debug, Clone)]
@@ -148,6 +159,14 @@ impl Emulator {
         );
     }
 
+    /// Change a stored object in place (its user metadata, headers, tags).
+    pub fn edit(&self, bucket: &str, key: &str, f: impl FnOnce(&mut Object)) {
+        let mut i = self.inner.lock().unwrap();
+        f(i.objects
+            .get_mut(&(bucket.to_string(), key.to_string()))
+            .expect("object exists"));
+    }
+
     pub fn object(&self, bucket: &str, key: &str) -> Option<Object> {
         self.inner
             .lock()
@@ -251,6 +270,10 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+fn header_utf8(h: &HeaderMap, name: &str) -> Option<String> {
+    String::from_utf8(h.get(name)?.as_bytes().to_vec()).ok()
+}
+
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
@@ -313,11 +336,11 @@ pub fn verify_cos(
         .iter()
         .map(|h| {
             let v = if h == "host" {
-                Some(host)
+                Some(host.to_string())
             } else {
-                header(headers, h)
+                header_utf8(headers, h)
             };
-            v.map(|v| (h.clone(), v.to_string()))
+            v.map(|v| (h.clone(), v))
                 .ok_or(format!("signed header {h} not sent"))
         })
         .collect::<Result<_, _>>()?;
@@ -492,6 +515,9 @@ fn object_headers(o: &Object, len: usize) -> axum::http::response::Builder {
     for (k, v) in &o.meta {
         b = b.header(format!("x-cos-meta-{k}"), v.as_str());
     }
+    for (k, v) in &o.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
     b
 }
 
@@ -645,13 +671,17 @@ fn serve_cos(
                     .filter_map(|(k, v)| {
                         Some((
                             k.as_str().strip_prefix("x-cos-meta-")?.to_string(),
-                            v.to_str().ok()?.to_string(),
+                            String::from_utf8(v.as_bytes().to_vec()).ok()?,
                         ))
                     })
                     .collect();
                 o.content_type = header(headers, "content-type")
                     .unwrap_or("application/octet-stream")
                     .to_string();
+                o.headers = STORED_HEADERS
+                    .iter()
+                    .filter_map(|h| Some((h.to_string(), header_utf8(headers, h)?)))
+                    .collect();
             }
             // A copy resets the ACL to the bucket's default unless the request names one, as COS does.
             o.acl = header(headers, "x-cos-acl").map(str::to_string);

@@ -93,7 +93,8 @@ impl Api {
         })?;
         let region = region
             .map(str::to_string)
-            .or_else(|| self.default_region.clone());
+            .or_else(|| self.default_region.clone())
+            .or_else(crate::store::cos::client::remembered_default_region);
         self.calls
             .call(|| self.once(action, region.as_deref(), &payload))
             .await

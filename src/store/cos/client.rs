@@ -122,6 +122,11 @@ pub fn remember_default_region(region: &str) {
     remember_region("", region);
 }
 
+/// The region remembered with [`remember_default_region`].
+pub fn remembered_default_region() -> Option<String> {
+    regions().read().ok().and_then(|m| m.get("").cloned())
+}
+
 fn regions() -> &'static RwLock<HashMap<String, String>> {
     static R: OnceLock<RwLock<HashMap<String, String>>> = OnceLock::new();
     R.get_or_init(Default::default)
@@ -197,7 +202,7 @@ impl CosClient {
         if let Some(r) = regions().read().ok().and_then(|m| m.get(bucket).cloned()) {
             return Ok(r);
         }
-        let fallback = regions().read().ok().and_then(|m| m.get("").cloned());
+        let fallback = remembered_default_region();
         self.default_region.clone().or(fallback).ok_or_else(|| {
             CosError::local(
                 "NoRegion",

@@ -63,13 +63,19 @@ fn copy_source(host: &str, key: &str) -> String {
     format!("{host}{}", credential::wire_path(key))
 }
 
+/// A header value as UTF-8. COS returns user metadata that was stored as raw UTF-8 bytes
+/// unchanged; `to_str` would drop such a value and the metadata copy would then lose it.
+fn header_utf8(v: &reqwest::header::HeaderValue) -> Option<String> {
+    String::from_utf8(v.as_bytes().to_vec()).ok()
+}
+
 fn meta_of(resp: &Resp) -> ObjectMeta {
     let metadata = resp
         .headers
         .iter()
         .filter_map(|(k, v)| {
             let name = k.as_str().strip_prefix(META_PREFIX)?;
-            Some((name.to_string(), v.to_str().ok()?.to_string()))
+            Some((name.to_string(), header_utf8(v)?))
         })
         .collect();
     ObjectMeta {
@@ -204,12 +210,14 @@ impl ObjectStore for CosStore {
         match self.send("ranged get", req).await {
             Ok(r) => {
                 let want = (range.end - range.start) as usize;
-                // A server that ignores Range sends the whole object: keep only what was asked.
-                if r.status == 200 && r.body.len() as u64 > range.start {
-                    let end = (range.start as usize + want).min(r.body.len());
-                    return Ok(r.body.slice(range.start as usize..end));
-                }
-                Ok(r.body.slice(..r.body.len().min(want)))
+                let (from, len) = if r.status == 200 {
+                    // A server that ignored Range sent the whole object: keep only what was asked.
+                    (range.start as usize, r.body.len())
+                } else {
+                    (0, r.body.len())
+                };
+                let from = from.min(len);
+                Ok(r.body.slice(from..(from + want).min(len)))
             }
             Err(StoreError::Remote { status: 416, .. }) => Ok(Bytes::new()),
             Err(e) => Err(e),
@@ -247,7 +255,7 @@ impl ObjectStore for CosStore {
             .await?;
         let mut extra: Vec<(String, String)> = KEPT_HEADERS
             .iter()
-            .filter_map(|h| Some((h.to_string(), head.header(h)?.to_string())))
+            .filter_map(|h| Some((h.to_string(), header_utf8(head.headers.get(*h)?)?)))
             .collect();
         let mut meta = meta_of(&head).metadata;
         meta.extend(entries.iter().map(|(k, v)| (k.clone(), v.clone())));
