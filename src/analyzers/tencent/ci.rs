@@ -14,7 +14,7 @@ use crate::analyzers::{
 };
 use crate::client::{Service, Tuning};
 use crate::config::Config;
-use crate::preflight::limits::{Limits, COS_CI_MODERATION, TENCENT_TAGGING};
+use crate::preflight::limits::{Limits, COS_CI_MODERATION, COS_CI_TAGGING};
 use crate::preflight::ImageFormat;
 use crate::store::cos::client::{CosClient, CosError, Req};
 
@@ -138,7 +138,7 @@ impl Labeler for CiLabeler {
         "cos-ci"
     }
     fn limits(&self) -> &Limits {
-        &TENCENT_TAGGING
+        &COS_CI_TAGGING
     }
     fn needs_bytes(&self) -> bool {
         false
