@@ -391,3 +391,104 @@ async fn bytes_read_per_event_stay_within_64_kib_for_any_size() {
         assert!(read <= 64 * 1024, "{size}: read {read}");
     }
 }
+
+#[tokio::test]
+async fn store_operations_round_trip_through_the_emulator() {
+    let emu = Emulator::start().await;
+    let cfg = config(&emu, &[]);
+    let store = image_triage::store::cos::builder::build(&cfg);
+    for k in ["uploads/a.png", "uploads/b c.png", "other/x.png"] {
+        upload(&emu, k, 1_000).await;
+    }
+    let page = store.list(BUCKET, "uploads/", None, 10).await.unwrap();
+    let keys: Vec<&str> = page.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, vec!["uploads/a.png", "uploads/b c.png"]);
+    assert_eq!(page.objects[0].size, 1_000);
+    let after = store
+        .list(BUCKET, "uploads/", Some("uploads/a.png"), 10)
+        .await
+        .unwrap();
+    assert_eq!(after.objects.len(), 1);
+
+    let head = store
+        .get_range(BUCKET, "uploads/a.png", 0..16)
+        .await
+        .unwrap();
+    assert_eq!(&head[1..4], b"PNG");
+    assert!(store
+        .get_range(BUCKET, "uploads/a.png", 5_000..6_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.get(BUCKET, "uploads/a.png").await.unwrap().len(),
+        1_000
+    );
+
+    store
+        .put_tags(BUCKET, "uploads/a.png", &[("k".into(), "v 1".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_tags(BUCKET, "uploads/a.png").await.unwrap(),
+        vec![("k".to_string(), "v 1".to_string())]
+    );
+    store
+        .rename(BUCKET, "uploads/b c.png", "moved/b c.png")
+        .await
+        .unwrap();
+    assert!(emu.object(BUCKET, "uploads/b c.png").is_none());
+    assert!(emu.object(BUCKET, "moved/b c.png").is_some());
+    store.delete(BUCKET, "moved/b c.png").await.unwrap();
+    assert!(matches!(
+        store.head(BUCKET, "moved/b c.png").await,
+        Err(image_triage::store::StoreError::NotFound { .. })
+    ));
+
+    let url = store
+        .presign(BUCKET, "uploads/a.png", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(url.starts_with(&format!(
+        "{}/uploads/a.png?q-sign-algorithm=sha1&",
+        emu.url()
+    )));
+    assert!(
+        url.contains("&x-cos-security-token="),
+        "temporary keys need the token"
+    );
+}
+
+#[tokio::test]
+async fn queue_errors_keep_the_tdmq_code() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.inject(
+        "tdmq",
+        Fault::ApiError("FailedOperation.CmqBackendError"),
+        1,
+    );
+    let p = Pipeline::new(config(&emu, &[("TRIAGE_QUEUE", "cmq://image-results")]));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done", "a backend hiccup is retried: {o:?}");
+    assert_eq!(emu.count("tdmq"), 2);
+
+    upload(&emu, "uploads/second.png", 5_000).await;
+    emu.inject("tdmq", Fault::ApiError("ResourceNotFound"), 1);
+    let o = run(
+        &p,
+        "uploads/second.png",
+        "cos:ObjectCreated:Put",
+        &BTreeMap::new(),
+    )
+    .await;
+    assert_eq!((o.status, o.retryable), ("failed", false), "{o:?}");
+    assert!(o.reason.as_deref().unwrap().contains("ResourceNotFound"));
+    assert!(
+        emu.object(BUCKET, "uploads/second.png")
+            .unwrap()
+            .meta
+            .is_empty(),
+        "no marker after a failed queue write: the retry does the whole job"
+    );
+}
