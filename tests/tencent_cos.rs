@@ -230,11 +230,7 @@ async fn retryable_errors_are_retried_within_the_call() {
         ),
         1,
     );
-    emu.inject(
-        "ci:detect-label",
-        Fault::Delay(Duration::from_millis(1500)),
-        1,
-    );
+    emu.inject("ci:detect-label", Fault::Delay(Duration::from_secs(4)), 1);
     emu.inject(
         "cos:copy",
         Fault::Reply(
@@ -247,7 +243,7 @@ async fn retryable_errors_are_retried_within_the_call() {
     let p = Pipeline::new(config(
         &emu,
         &[
-            ("TRIAGE_CI_TIMEOUT", "0.5"),
+            ("TRIAGE_CI_TIMEOUT", "1.5"),
             ("TRIAGE_IMS_MAX_ATTEMPTS", "4"),
         ],
     ));

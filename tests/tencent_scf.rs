@@ -211,6 +211,7 @@ async fn image_function_http_server_takes_credentials_from_headers() {
         .filter(|(k, _)| !k.starts_with("TENCENTCLOUD_"))
         .collect();
     envs.push(("TRIAGE_BLOCK_ACTION".into(), "private".into()));
+    envs.push(("TRIAGE_IMS_MAX_ATTEMPTS".into(), "1".into()));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -255,4 +256,28 @@ async fn image_function_http_server_takes_credentials_from_headers() {
     let v: Value = serde_json::from_slice(&again.bytes().await.unwrap()).unwrap();
     assert_eq!(v["outcomes"][0]["code"], "already_processed", "{v}");
     assert_eq!(emu.count("cos:acl"), 1);
+
+    // A retryable failure is a failed invocation (HTTP 500), so SCF retries the event.
+    emu.put_object(
+        BUCKET,
+        "uploads/later.png",
+        common::png_header(640, 480, 30_000),
+        "image/png",
+    );
+    emu.inject("ims", Fault::ApiError("RequestLimitExceeded"), 1);
+    let failed = invoke(event(
+        "uploads/later.png",
+        "cos:ObjectCreated:Put",
+        &BTreeMap::new(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(failed.status(), 500);
+    let text = failed.text().await.unwrap();
+    assert!(text.contains("RequestLimitExceeded"), "{text}");
+    assert!(emu
+        .object(BUCKET, "uploads/later.png")
+        .unwrap()
+        .meta
+        .is_empty());
 }
