@@ -412,8 +412,10 @@ fn verify_tc3(
     if auth != want {
         return Err("AuthFailure.SignatureFailure".into());
     }
-    if header(headers, "x-tc-version").is_none() || header(headers, "x-tc-action").is_none() {
-        return Err("MissingParameter: X-TC-Version/X-TC-Action".into());
+    for h in ["x-tc-version", "x-tc-action", "x-tc-region"] {
+        if header(headers, h).is_none() {
+            return Err(format!("MissingParameter: {h}"));
+        }
     }
     Ok(service)
 }
