@@ -153,16 +153,12 @@ impl Api {
             retryable: true,
         })?;
         let status = resp.status().as_u16();
-        let retry_after = resp.headers().get("retry-after").is_some();
         let text = resp.text().await.map_err(|e| ApiError {
             code: "Network".into(),
             message: e.without_url().to_string(),
             retryable: true,
         })?;
-        parse_response(status, &text).map_err(|mut e| {
-            e.retryable |= retry_after && status == 429;
-            e
-        })
+        parse_response(status, &text)
     }
 }
 
