@@ -76,6 +76,14 @@ enum Command {
     Limits,
     /// Run as an AWS Lambda function (also the default when AWS_LAMBDA_RUNTIME_API is set).
     Lambda,
+    /// Run as a Tencent SCF custom runtime (`bootstrap`; also the default when SCF_RUNTIME_API is set).
+    Scf,
+    /// Run as a Tencent SCF image function: HTTP server answering POST /event-invoke.
+    ScfHttp {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:9000")]
+        listen: String,
+    },
 }
 
 fn init_logs(default: &str, json: bool) {
@@ -104,6 +112,7 @@ async fn main() -> ExitCode {
     let command = match cli.command {
         Some(c) => c,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None if std::env::var_os("SCF_RUNTIME_API").is_some() => Command::Scf,
         None => {
             eprintln!("image-triage: no command given; try `image-triage --help`");
             return ExitCode::from(2);
@@ -266,6 +275,34 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
                 eprintln!("image-triage: lambda runtime: {e}");
                 ExitCode::from(1)
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scf => {
+            let Some(api) = runtime::scf::runtime_api_from_env() else {
+                eprintln!("image-triage scf: not running under the SCF custom runtime: SCF_RUNTIME_API not set");
+                return Err(ExitCode::from(2));
+            };
+            init_logs("info", true);
+            let config = config_or_exit()?;
+            let pipeline = Arc::new(Pipeline::new(config));
+            runtime::scf::run_custom(pipeline, &api)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage: scf runtime: {e}");
+                    ExitCode::from(1)
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ScfHttp { listen } => {
+            init_logs("info", true);
+            let config = config_or_exit()?;
+            let pipeline = Arc::new(Pipeline::new(config));
+            runtime::scf::serve_http(pipeline, &listen)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage: scf-http: {e}");
+                    ExitCode::from(1)
+                })?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -5,6 +5,7 @@
 
 #[cfg(feature = "local")]
 pub mod local;
+pub mod tencent;
 
 use std::sync::Arc;
 
@@ -154,6 +155,8 @@ pub fn build_labeler(
         LabelerKind::None => Ok(None),
         #[cfg(feature = "local")]
         LabelerKind::Local => Ok(Some(local::labeler(config)?)),
+        LabelerKind::CosCi => Ok(Some(Arc::new(tencent::ci::labeler(config)?))),
+        LabelerKind::Tiia => Ok(Some(Arc::new(tencent::tiia::labeler(config)?))),
         other => {
             let _ = config;
             Err(not_in_this_build(other.as_str(), "labeler"))
@@ -170,6 +173,8 @@ pub fn build_moderator(
         ModeratorKind::None => Ok(None),
         #[cfg(feature = "local")]
         ModeratorKind::Local => Ok(Some(local::moderator(config)?)),
+        ModeratorKind::Ims => Ok(Some(Arc::new(tencent::ims::moderator(config)?))),
+        ModeratorKind::CosCi => Ok(Some(Arc::new(tencent::ci::moderator(config)?))),
         other => {
             let _ = config;
             Err(not_in_this_build(other.as_str(), "moderator"))

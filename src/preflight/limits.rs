@@ -62,6 +62,16 @@ pub const TENCENT_TAGGING: Limits = Limits {
     max_pixels: None,
 };
 
+/// COS CI detect-label (tencent.md §6.1): PNG/JPEG only, ≤ 3 MB, sides below 7680; the tagging
+/// FAQ's > 50×50 and aspect below 5 (seed 000) apply as for every Tencent tagging service.
+pub const COS_CI_TAGGING: Limits = Limits {
+    service: "cos ci image tagging",
+    formats: &[Jpeg, Png],
+    max_bytes: Some(3 * MB),
+    max_side: Some(7679),
+    ..TENCENT_TAGGING
+};
+
 /// Tencent IMS ImageModeration: seed 001 and tencent.md §5: ≥ 16 B, URL source < 30 MB,
 /// 50–10000 px per side, aspect below 90:1.
 pub const TENCENT_IMS: Limits = Limits {
@@ -120,6 +130,7 @@ pub const ALL: &[&Limits] = &[
     &LOCAL_LABELS,
     &LOCAL_MODERATION,
     &TENCENT_TAGGING,
+    &COS_CI_TAGGING,
     &TENCENT_IMS,
     &COS_CI_MODERATION,
     &HUAWEI_TAGGING,
@@ -318,6 +329,24 @@ mod tests {
         assert_eq!(
             code(&TENCENT_TAGGING, &facts(Jpeg, 900, 900, 3 * MB + 1)),
             "base64_too_large"
+        );
+    }
+
+    #[test]
+    fn cos_ci_tagging_is_png_and_jpeg_up_to_3_mb() {
+        assert_eq!(code(&COS_CI_TAGGING, &facts(Png, 800, 600, 3 * MB)), "ok");
+        assert_eq!(code(&COS_CI_TAGGING, &facts(Bmp, 800, 600, 1000)), "format");
+        assert_eq!(
+            code(&COS_CI_TAGGING, &facts(Jpeg, 800, 600, 3 * MB + 1)),
+            "too_large"
+        );
+        assert_eq!(
+            code(&COS_CI_TAGGING, &facts(Jpeg, 7680, 4000, 1000)),
+            "side_too_large"
+        );
+        assert_eq!(
+            code(&COS_CI_TAGGING, &facts(Jpeg, 50, 50, 1000)),
+            "side_too_small"
         );
     }
 

@@ -2,6 +2,7 @@
 //! the block action with `TRIAGE_BLOCK_ACTION`.
 
 pub mod action;
+pub mod cmq;
 pub mod metadata;
 pub mod queue;
 pub mod tags;

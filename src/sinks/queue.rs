@@ -1,5 +1,6 @@
-//! One message per triaged object. `TRIAGE_QUEUE`'s URL scheme picks the queue; this build
-//! knows `file:PATH`, an append-only JSON-lines file (the embedded default).
+//! One message per triaged object. `TRIAGE_QUEUE`'s URL scheme picks the queue: `file:PATH`, an
+//! append-only JSON-lines file (the embedded default); `cmq://<queue>?region=…`, Tencent TDMQ
+//! for CMQ (see [`super::cmq`]).
 //!
 //! Delivery is at-least-once upstream (platforms re-deliver events), so every message carries a
 //! dedupe key and the file queue refuses a key it already holds.
@@ -14,8 +15,10 @@ use crate::result::TriageResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH")]
+    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH and cmq://")]
     Unsupported(String),
+    #[error(transparent)]
+    Cmq(#[from] super::cmq::CmqError),
     #[error("queue {path}: {source}")]
     Io {
         path: String,
@@ -26,16 +29,22 @@ pub enum QueueError {
 
 impl QueueError {
     pub fn retryable(&self) -> bool {
-        matches!(self, QueueError::Io { .. })
+        match self {
+            QueueError::Io { .. } => true,
+            QueueError::Cmq(e) => crate::client::Retryable::retryable(e),
+            QueueError::Unsupported(_) => false,
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub enum Queue {
     File(PathBuf),
+    Cmq(super::cmq::CmqQueue),
 }
 
 impl Queue {
+    /// A queue that needs nothing but its URL (`file:`); others need [`Queue::for_config`].
     pub fn from_url(url: &str) -> Result<Queue, QueueError> {
         match url.strip_prefix("file:") {
             Some(path) if !path.is_empty() => {
@@ -45,10 +54,21 @@ impl Queue {
         }
     }
 
+    /// The queue `TRIAGE_QUEUE` names, with its settings (credentials, tuning) from `config`.
+    pub fn for_config(config: &crate::config::Config) -> Result<Queue, QueueError> {
+        let url = config.queue.as_deref().unwrap_or_default();
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("cmq") => Ok(Queue::Cmq(super::cmq::CmqQueue::new(url, config)?)),
+            _ => Queue::from_url(url),
+        }
+    }
+
     /// Publish `message` unless one with the same dedupe key was published before.
     /// Returns false for a duplicate.
     pub async fn publish(&self, message: &QueueMessage<'_>) -> Result<bool, QueueError> {
         match self {
+            Queue::Cmq(q) => Ok(q.publish(message).await?),
             Queue::File(path) => {
                 let io = |source| QueueError::Io {
                     path: path.display().to_string(),

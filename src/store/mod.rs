@@ -3,6 +3,7 @@
 //! Each backend is its own module; behaviour that applies to any backend is a small wrapper
 //! (see [`counting::CountingStore`]).
 
+pub mod cos;
 pub mod counting;
 pub mod local;
 
@@ -201,10 +202,7 @@ pub fn for_provider(
             store: "local",
             op: "opening the embedded bucket without TRIAGE_STORE=local and TRIAGE_LOCAL_ROOT",
         }),
-        (StoreKind::Auto, Provider::Cos) => Err(StoreError::Unsupported {
-            store: "cos",
-            op: "reading COS objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
-        }),
+        (StoreKind::Auto, Provider::Cos) => Ok(std::sync::Arc::new(cos::builder::build(config))),
         (StoreKind::Auto, Provider::Obs) => Err(StoreError::Unsupported {
             store: "obs",
             op: "reading OBS objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",

@@ -1,0 +1,122 @@
+//! Tencent analyzer settings (`TRIAGE_LABEL_*` / `TRIAGE_MODERATION_*`, so they enter the config
+//! hash), validated when the analyzer is built.
+
+use crate::analyzers::AnalyzerError;
+use crate::config::Config;
+
+pub const SCENES_VAR: &str = "TRIAGE_LABEL_SCENES";
+pub const BIZ_TYPE_VAR: &str = "TRIAGE_MODERATION_BIZ_TYPE";
+pub const GIF_INTERVAL_VAR: &str = "TRIAGE_MODERATION_GIF_INTERVAL";
+pub const GIF_MAX_FRAMES_VAR: &str = "TRIAGE_MODERATION_GIF_MAX_FRAMES";
+
+pub const SCENES: [&str; 4] = ["web", "camera", "album", "news"];
+
+fn bad(service: &str, var: &str, value: &str, why: &str) -> AnalyzerError {
+    AnalyzerError {
+        service: service.into(),
+        code: Some("InvalidConfiguration".into()),
+        message: format!("{var}={value:?}: {why}"),
+        retryable: false,
+    }
+}
+
+/// Detect-label scenes, lower-case, in the given order; default `camera` (CI's own default).
+pub fn scenes(config: &Config, service: &str) -> Result<Vec<String>, AnalyzerError> {
+    let Some(v) = config.env.get(SCENES_VAR) else {
+        return Ok(vec!["camera".into()]);
+    };
+    let mut out: Vec<String> = Vec::new();
+    for s in v.split(',').map(|s| s.trim().to_ascii_lowercase()) {
+        if s.is_empty() || out.contains(&s) {
+            continue;
+        }
+        if !SCENES.contains(&s.as_str()) {
+            return Err(bad(
+                service,
+                SCENES_VAR,
+                v,
+                "expected a comma list of web, camera, album, news",
+            ));
+        }
+        out.push(s);
+    }
+    if out.is_empty() {
+        return Err(bad(service, SCENES_VAR, v, "no scene given"));
+    }
+    Ok(out)
+}
+
+/// The moderation policy: letters, digits and `_`, 3–32 characters (seed 001); unset = the
+/// account's default policy.
+pub fn biz_type(config: &Config, service: &str) -> Result<Option<String>, AnalyzerError> {
+    let Some(v) = config.env.get(BIZ_TYPE_VAR) else {
+        return Ok(None);
+    };
+    let ok =
+        (3..=32).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(bad(
+            service,
+            BIZ_TYPE_VAR,
+            v,
+            "expected 3-32 letters, digits or _",
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// GIF sampling `(interval, max frames)`: every 5th frame, at most 5 frames by default (the IMS
+/// FAQ's default for animated images); the API's own default would look at the first frame only.
+pub fn gif_frames(config: &Config, service: &str) -> Result<(u32, u32), AnalyzerError> {
+    let num =
+        |var: &str, default: u32, max: u32| -> Result<u32, AnalyzerError> {
+            match config.env.get(var) {
+                None => Ok(default),
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| {
+                    bad(service, var, v, &format!("expected a whole number 0-{max}"))
+                }),
+            }
+        };
+    Ok((
+        num(GIF_INTERVAL_VAR, 5, 1000)?,
+        num(GIF_MAX_FRAMES_VAR, 5, 100)?.max(1),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Config {
+        Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        assert_eq!(scenes(&cfg(&[]), "ci").unwrap(), vec!["camera"]);
+        assert_eq!(
+            scenes(&cfg(&[(SCENES_VAR, "Web, camera,web")]), "ci").unwrap(),
+            vec!["web", "camera"]
+        );
+        let e = scenes(&cfg(&[(SCENES_VAR, "web,street")]), "ci").unwrap_err();
+        assert!(e.message.contains(SCENES_VAR), "{e}");
+        assert_eq!(biz_type(&cfg(&[]), "ims").unwrap(), None);
+        assert_eq!(
+            biz_type(&cfg(&[(BIZ_TYPE_VAR, "test_1001")]), "ims")
+                .unwrap()
+                .as_deref(),
+            Some("test_1001")
+        );
+        assert!(biz_type(&cfg(&[(BIZ_TYPE_VAR, "a-b")]), "ims").is_err());
+        assert_eq!(gif_frames(&cfg(&[]), "ims").unwrap(), (5, 5));
+        assert_eq!(
+            gif_frames(
+                &cfg(&[(GIF_INTERVAL_VAR, "0"), (GIF_MAX_FRAMES_VAR, "1")]),
+                "ims"
+            )
+            .unwrap(),
+            (0, 1)
+        );
+        assert!(gif_frames(&cfg(&[(GIF_MAX_FRAMES_VAR, "lots")]), "ims").is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! The emulator's API 3.0 side (IMS, TIIA, TDMQ) and the COS trigger event it would send.
+
+use super::*;
+/// The object a presigned COS URL names, after checking its signature for some bucket.
+pub(super) fn presigned_object(
+    inner: &Mutex<Inner>,
+    url: &str,
+) -> Result<(String, String), String> {
+    let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let query = parse_query(u.query().unwrap_or_default());
+    let require_token = inner.lock().unwrap().require_token;
+    let buckets: Vec<String> = inner
+        .lock()
+        .unwrap()
+        .objects
+        .keys()
+        .map(|(b, _)| b.clone())
+        .collect();
+    for b in buckets {
+        let host = cos_host(&b);
+        if verify_cos(
+            "GET",
+            &host,
+            u.path(),
+            &query,
+            &HeaderMap::new(),
+            require_token,
+        )
+        .is_ok()
+        {
+            let key = decode(u.path().trim_start_matches('/'));
+            if inner
+                .lock()
+                .unwrap()
+                .objects
+                .contains_key(&(b.clone(), key.clone()))
+            {
+                return Ok((b, key));
+            }
+            return Err("object missing".into());
+        }
+    }
+    Err("the URL's signature matches no bucket".into())
+}
+
+pub(super) fn serve_api(
+    inner: &Mutex<Inner>,
+    service: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return api_error("InvalidParameter", "body is not JSON");
+    };
+    let action = header(headers, "x-tc-action")
+        .unwrap_or_default()
+        .to_string();
+    inner
+        .lock()
+        .unwrap()
+        .api_bodies
+        .push((action.clone(), req.clone()));
+    match (service, action.as_str()) {
+        ("ims", "ImageModeration") => {
+            let data_id = req["DataId"].as_str().unwrap_or_default();
+            if data_id.len() > 64
+                || !data_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-@#".contains(c))
+            {
+                return api_error("InvalidParameterValue.InvalidDataId", "bad DataId");
+            }
+            let url = req["FileUrl"].as_str().unwrap_or_default();
+            let (_, key) = match presigned_object(inner, url) {
+                Ok(o) => o,
+                Err(e) => return api_error("ResourceUnavailable.ImageDownloadError", &e),
+            };
+            let (s, label, score) = inner
+                .lock()
+                .unwrap()
+                .moderation
+                .get(&key)
+                .copied()
+                .unwrap_or(("Pass", "Normal", 0));
+            api_reply(json!({
+                "RequestId": "emu", "DataId": data_id, "BizType": req["BizType"].clone(),
+                "Suggestion": s, "Label": label, "SubLabel": "", "Score": score,
+                "LabelResults": [{"Scene": label, "Suggestion": s, "Label": label, "SubLabel": "", "Score": score, "Details": []}],
+                "ObjectResults": null, "OcrResults": [], "LibResults": null, "Extra": ""
+            }))
+        }
+        ("tiia", "DetectLabel") => {
+            if let Err(e) = presigned_object(inner, req["ImageUrl"].as_str().unwrap_or_default()) {
+                return api_error("FailedOperation.ImageDownloadError", &e);
+            }
+            api_reply(json!({"RequestId": "emu", "Labels": null,
+                "CameraLabels": [{"Name": "猫", "Confidence": 88, "FirstCategory": "动物", "SecondCategory": "宠物"}]}))
+        }
+        ("tdmq", "SendCmqMsg") => {
+            let q = req["QueueName"].as_str().unwrap_or_default().to_string();
+            let m = req["MsgContent"].as_str().unwrap_or_default().to_string();
+            let mut st = inner.lock().unwrap();
+            st.messages.push((q, m));
+            let id = st.messages.len();
+            api_reply(json!({"RequestId": "emu", "Result": true, "MsgId": format!("msg-{id}")}))
+        }
+        _ => api_error("InvalidAction", "not emulated"),
+    }
+}
+
+/// A COS trigger event for `bucket` (`name-appid`) / `key`, as SCF delivers it.
+pub fn cos_event(
+    bucket: &str,
+    key: &str,
+    event_name: &str,
+    meta: &BTreeMap<String, String>,
+) -> Value {
+    let (name, appid) = bucket.rsplit_once('-').unwrap();
+    let mut m = json!({"x-cos-request-id": "emu", "Content-Type": "image/png"});
+    for (k, v) in meta {
+        m[format!("x-cos-meta-{k}")] = json!(v);
+    }
+    json!({"Records": [{
+        "cos": {
+            "cosSchemaVersion": "1.0",
+            "cosObject": {
+                "url": format!("http://{}{}", cos_host(bucket), credential::wire_path(key)),
+                "meta": m, "vid": "",
+                "key": format!("/{appid}/{name}/{key}"),
+                "size": 1
+            },
+            "cosBucket": {"region": "gz", "name": name, "appid": appid},
+            "cosNotificationId": "unkown"
+        },
+        "event": {
+            "eventName": event_name, "eventVersion": "1.0", "eventTime": 1545205770,
+            "eventSource": "qcs::cos", "requestParameters": {"requestSourceIP": "127.0.0.1", "requestHeaders": {}},
+            "eventQueue": "qcs:0:scf:ap-guangzhou:appid/1250000000:default.image-triage.$LATEST",
+            "reservedInfo": "", "reqid": 1
+        }
+    }]})
+}

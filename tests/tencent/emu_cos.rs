@@ -1,0 +1,221 @@
+//! The emulator's COS side: objects, ranged reads, metadata copies, tags, ACLs, listing, and the
+//! CI processes on the bucket host.
+
+use super::*;
+pub(super) fn object_headers(o: &Object, len: usize) -> axum::http::response::Builder {
+    let mut b = Response::builder()
+        .header("content-type", o.content_type.as_str())
+        .header("content-length", len.to_string())
+        .header("etag", format!("\"{}\"", o.etag))
+        .header("last-modified", "Sat, 21 Nov 2026 21:00:00 GMT");
+    for (k, v) in &o.meta {
+        b = b.header(format!("x-cos-meta-{k}"), v.as_str());
+    }
+    for (k, v) in &o.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b
+}
+
+pub(super) fn serve_cos(
+    inner: &Mutex<Inner>,
+    method: &Method,
+    bucket: &str,
+    key: &str,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let mut st = inner.lock().unwrap();
+    let id = (bucket.to_string(), key.to_string());
+    let has = |p: &str| params.iter().any(|(k, _)| k == p);
+    let param = |p: &str| params.iter().find(|(k, _)| k == p).map(|(_, v)| v.clone());
+    if key.is_empty() && *method == Method::GET {
+        let prefix = param("prefix").unwrap_or_default();
+        let marker = param("marker").unwrap_or_default();
+        let mut x = String::from("<ListBucketResult>");
+        for ((b, k), o) in st.objects.iter() {
+            if b == bucket && k.starts_with(&prefix) && k.as_str() > marker.as_str() {
+                x.push_str(&format!(
+                    "<Contents><Key>{}</Key><Size>{}</Size><ETag>\"{}\"</ETag></Contents>",
+                    k,
+                    o.body.len(),
+                    o.etag
+                ));
+            }
+        }
+        x.push_str("<IsTruncated>false</IsTruncated></ListBucketResult>");
+        return reply(200, "application/xml", x);
+    }
+    if let Some(process) = param("ci-process") {
+        let Some(o) = st.objects.get(&id) else {
+            return cos_error(404, "NoSuchKey", "no such object");
+        };
+        let _ = o;
+        return match process.as_str() {
+            "detect-label" => {
+                let scenes = param("scenes").unwrap_or_else(|| "camera".into());
+                let mut x = String::from("<RecognitionResult>");
+                for s in scenes.split(',') {
+                    let tag = format!("{}{}Labels", s[..1].to_ascii_uppercase(), &s[1..]);
+                    x.push_str(&format!("<{tag}><Labels><Confidence>91</Confidence><FirstCategory>动物</FirstCategory><Name>猫</Name><SecondCategory>宠物</SecondCategory></Labels><Labels><Confidence>64</Confidence><FirstCategory>物品</FirstCategory><Name>Sofa</Name><SecondCategory>Furniture</SecondCategory></Labels></{tag}>"));
+                }
+                x.push_str("</RecognitionResult>");
+                reply(200, "application/xml", x)
+            }
+            "sensitive-content-recognition" => {
+                let (s, label, score) = st
+                    .moderation
+                    .get(key)
+                    .copied()
+                    .unwrap_or(("Pass", "Normal", 0));
+                let result = match s {
+                    "Block" => 1,
+                    "Review" => 2,
+                    _ => 0,
+                };
+                reply(200, "application/xml", format!("<RecognitionResult><JobId>j</JobId><Result>{result}</Result><Label>{label}</Label><SubLabel></SubLabel><Score>{score}</Score><PornInfo><Code>0</Code><HitFlag>{result}</HitFlag><Score>{score}</Score><Label>{label}</Label></PornInfo></RecognitionResult>"))
+            }
+            _ => cos_error(400, "InvalidArgument", "unknown ci-process"),
+        };
+    }
+    match method.as_str() {
+        "HEAD" => match st.objects.get(&id) {
+            Some(o) => object_headers(o, o.body.len())
+                .status(200)
+                .body(Body::empty())
+                .unwrap(),
+            None => Response::builder().status(404).body(Body::empty()).unwrap(),
+        },
+        "GET" if has("tagging") => match st.objects.get(&id) {
+            Some(o) => reply(
+                200,
+                "application/xml",
+                image_triage::store::cos::tagging_xml(&o.tags),
+            ),
+            None => cos_error(404, "NoSuchKey", "no such object"),
+        },
+        "GET" => {
+            let Some(o) = st.objects.get(&id) else {
+                return cos_error(404, "NoSuchKey", "no such object");
+            };
+            if let Some(r) = header(headers, "range").and_then(|r| r.strip_prefix("bytes=")) {
+                let (a, b) = r.split_once('-').unwrap_or((r, ""));
+                let a: usize = a.parse().unwrap_or(0);
+                if a >= o.body.len() {
+                    return cos_error(416, "InvalidRange", "range not satisfiable");
+                }
+                let b: usize = b.parse().unwrap_or(usize::MAX).min(o.body.len() - 1);
+                let part = o.body[a..=b].to_vec();
+                return object_headers(o, part.len())
+                    .status(206)
+                    .body(Body::from(part))
+                    .unwrap();
+            }
+            object_headers(o, o.body.len())
+                .status(200)
+                .body(Body::from(o.body.clone()))
+                .unwrap()
+        }
+        "PUT" if has("tagging") => {
+            let Ok(tags) = image_triage::store::cos::parse_tagging(body) else {
+                return cos_error(400, "MalformedXML", "bad tagging");
+            };
+            if tags.len() > 10 {
+                return cos_error(400, "BadRequest", "more than 10 tags");
+            }
+            match st.objects.get_mut(&id) {
+                Some(o) => {
+                    o.tags = tags;
+                    reply(200, "application/xml", "")
+                }
+                None => cos_error(404, "NoSuchKey", "no such object"),
+            }
+        }
+        "PUT" if has("acl") => match st.objects.get_mut(&id) {
+            Some(o) => {
+                o.acl = header(headers, "x-cos-acl").map(str::to_string);
+                reply(200, "application/xml", "")
+            }
+            None => cos_error(404, "NoSuchKey", "no such object"),
+        },
+        "PUT" if headers.contains_key("x-cos-copy-source") => {
+            let src = header(headers, "x-cos-copy-source").unwrap_or_default();
+            let Some((src_host, src_path)) = src.split_once('/') else {
+                return cos_error(400, "InvalidCopySource", "bad copy source");
+            };
+            let src_bucket = src_host
+                .split(".cos.")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let src_id = (src_bucket, decode(src_path));
+            let Some(mut o) = st.objects.get(&src_id).cloned() else {
+                return cos_error(404, "NoSuchKey", "copy source missing");
+            };
+            let replaced = header(headers, "x-cos-metadata-directive") == Some("Replaced");
+            if src_id == id && !replaced {
+                return cos_error(
+                    400,
+                    "InvalidRequest",
+                    "copying an object onto itself needs x-cos-metadata-directive: Replaced",
+                );
+            }
+            if replaced {
+                o.meta = headers
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((
+                            k.as_str().strip_prefix("x-cos-meta-")?.to_string(),
+                            String::from_utf8(v.as_bytes().to_vec()).ok()?,
+                        ))
+                    })
+                    .collect();
+                o.content_type = header(headers, "content-type")
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                o.headers = STORED_HEADERS
+                    .iter()
+                    .filter_map(|h| Some((h.to_string(), header_utf8(headers, h)?)))
+                    .collect();
+            }
+            // A copy resets the ACL to the bucket's default unless the request names one, as COS does.
+            o.acl = header(headers, "x-cos-acl").map(str::to_string);
+            let etag = o.etag.clone();
+            st.objects.insert(id.clone(), o);
+            st.events
+                .push(("cos:ObjectCreated:Copy".into(), id.0.clone(), id.1.clone()));
+            reply(
+                200,
+                "application/xml",
+                format!("<CopyObjectResult><ETag>\"{etag}\"</ETag></CopyObjectResult>"),
+            )
+        }
+        "PUT" => {
+            let etag = format!("{:x}", md5_like(body));
+            st.objects.insert(
+                id.clone(),
+                Object {
+                    body: body.to_vec(),
+                    content_type: header(headers, "content-type")
+                        .unwrap_or("application/octet-stream")
+                        .to_string(),
+                    etag: etag.clone(),
+                    ..Object::default()
+                },
+            );
+            st.events
+                .push(("cos:ObjectCreated:Put".into(), id.0.clone(), id.1.clone()));
+            Response::builder()
+                .status(200)
+                .header("etag", format!("\"{etag}\""))
+                .body(Body::empty())
+                .unwrap()
+        }
+        "DELETE" => {
+            st.objects.remove(&id);
+            Response::builder().status(204).body(Body::empty()).unwrap()
+        }
+        _ => cos_error(405, "MethodNotAllowed", "not emulated"),
+    }
+}

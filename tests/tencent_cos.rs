@@ -1,0 +1,490 @@
+//! The whole function on the Tencent path against the emulator (tests/tencent/emulator.rs):
+//! COS event in → CI labels + IMS verdict → metadata, tags, sidecar out, read back from the
+//! emulator's state; copy-event guard; block actions applied once; retries and vendor codes.
+
+mod common;
+#[path = "tencent/emulator.rs"]
+mod emulator;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use emulator::{cos_event, Emulator, Fault};
+use image_triage::config::Config;
+use image_triage::pipeline::{Outcome, Pipeline};
+use image_triage::store::counting::CountingStore;
+use image_triage::store::ObjectStore;
+use image_triage::Provider;
+
+const BUCKET: &str = "photos-1250000000";
+const KEY: &str = "uploads/猫 photo(1).png";
+
+fn config(emu: &Emulator, extra: &[(&str, &str)]) -> Config {
+    let mut vars = emu.env();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_vars(vars).expect("valid config")
+}
+
+async fn upload(emu: &Emulator, key: &str, size: usize) {
+    emu.put_object(BUCKET, key, common::png_header(800, 600, size), "image/png");
+}
+
+async fn run(
+    p: &Pipeline,
+    key: &str,
+    event_name: &str,
+    meta: &BTreeMap<String, String>,
+) -> Outcome {
+    let ev = cos_event(BUCKET, key, event_name, meta);
+    let mut out = p
+        .handle_event(&serde_json::to_vec(&ev).unwrap(), Some(Provider::Cos))
+        .await;
+    assert_eq!(out.len(), 1);
+    out.remove(0)
+}
+
+fn sidecar(emu: &Emulator, key: &str) -> serde_json::Value {
+    let o = emu
+        .object(BUCKET, &format!("triage-results/{key}.json"))
+        .expect("sidecar written");
+    assert_eq!(o.content_type, "application/json");
+    serde_json::from_slice(&o.body).unwrap()
+}
+
+#[tokio::test]
+async fn cos_event_to_labels_verdict_metadata_tags_and_sidecar() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 200_000).await;
+    emu.edit(BUCKET, KEY, |o| {
+        o.meta.insert("author".into(), "张三".into());
+        o.headers
+            .insert("cache-control".into(), "max-age=600".into());
+        o.headers
+            .insert("x-cos-storage-class".into(), "STANDARD_IA".into());
+    });
+    let p = Pipeline::new(config(
+        &emu,
+        &[
+            ("TRIAGE_LABEL_SCENES", "camera,web"),
+            ("TRIAGE_QUEUE", "cmq://image-results?region=ap-guangzhou"),
+        ],
+    ));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done", "{o:?}");
+    assert_eq!(o.verdict.as_deref(), Some("pass"));
+    assert_eq!(o.labels, vec!["猫", "Sofa"]);
+
+    let obj = emu.object(BUCKET, KEY).unwrap();
+    assert_eq!(obj.meta["triage-verdict"], "pass");
+    assert_eq!(obj.meta["triage-labels"], "%E7%8C%AB,Sofa");
+    assert!(obj.meta["triage-marker"].starts_with(&obj.etag));
+    assert_eq!(
+        obj.content_type, "image/png",
+        "the metadata copy re-sent Content-Type"
+    );
+    assert_eq!(
+        obj.meta["author"], "张三",
+        "existing user metadata kept, UTF-8 intact"
+    );
+    assert_eq!(obj.headers["cache-control"], "max-age=600");
+    assert_eq!(obj.headers["x-cos-storage-class"], "STANDARD_IA");
+    assert!(
+        obj.tags.contains(&("triage-verdict".into(), "pass".into())),
+        "{:?}",
+        obj.tags
+    );
+    assert_eq!(obj.body.len(), 200_000, "content untouched");
+
+    let s = sidecar(&emu, KEY);
+    assert_eq!(s["labels"]["analyzer"], "cos-ci");
+    assert_eq!(s["moderation"]["analyzer"], "ims");
+    assert_eq!(
+        s["labels"]["output"]["raw"]["scenes"]["web"][0]["name"],
+        "猫"
+    );
+    assert_eq!(s["moderation"]["output"]["suggestion"], "pass");
+    assert_eq!(s["object"]["region"], "ap-guangzhou");
+
+    // One queue message, through TDMQ SendCmqMsg.
+    let msgs = emu.messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(msgs[0].0, "image-results");
+    let m: serde_json::Value = serde_json::from_str(&msgs[0].1).unwrap();
+    assert_eq!(
+        (m["key"].as_str(), m["verdict"].as_str()),
+        (Some(KEY), Some("pass"))
+    );
+    assert_eq!(m["result_key"], format!("triage-results/{KEY}.json"));
+
+    // The detect-label call named both scenes; IMS got a presigned URL and a DataId it accepts.
+    let log = emu.log();
+    let label_call = log.iter().find(|l| l.op == "ci:detect-label").unwrap();
+    assert_eq!(
+        label_call.query,
+        "ci-process=detect-label&scenes=camera%2Cweb"
+    );
+    assert_eq!(label_call.host, emulator::cos_host(BUCKET));
+    assert_eq!(emu.count("ims"), 1);
+    assert!(
+        log.iter().all(|l| (200..400).contains(&l.status)),
+        "every request verified: {log:?}"
+    );
+
+    // The metadata write fired cos:ObjectCreated:Copy; that event, carrying the new metadata,
+    // is skipped.
+    let copies: Vec<_> = emu
+        .events()
+        .into_iter()
+        .filter(|(e, _, k)| e == "cos:ObjectCreated:Copy" && k == KEY)
+        .collect();
+    assert_eq!(copies.len(), 1);
+    let o = run(&p, KEY, "cos:ObjectCreated:Copy", &obj.meta).await;
+    assert_eq!(o.code.as_deref(), Some("write_back_copy"), "{o:?}");
+    assert_eq!(emu.count("ims"), 1, "no second moderation");
+    assert_eq!(emu.messages().len(), 1, "no second message");
+}
+
+#[tokio::test]
+async fn block_verdict_makes_the_object_private_once() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.moderate_as(KEY, "Block", "Porn", 95);
+    let p = Pipeline::new(config(&emu, &[("TRIAGE_BLOCK_ACTION", "private")]));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.verdict.as_deref(), Some("block"), "{o:?}");
+    // The ACL was set before the metadata copy, and a copy resets the ACL unless it names one:
+    // the object must still be private after the whole write-back.
+    assert_eq!(emu.count("cos:acl"), 1);
+    let obj = emu.object(BUCKET, KEY).unwrap();
+    assert_eq!(obj.acl.as_deref(), Some("private"));
+    assert_eq!(obj.meta["triage-verdict"], "block");
+    let s = sidecar(&emu, KEY);
+    let actions: Vec<&str> = s["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"block:private"), "{actions:?}");
+    // Re-delivery of the same upload: nothing is applied again.
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.code.as_deref(), Some("already_processed"));
+    assert_eq!(emu.count("cos:acl"), 1);
+    assert_eq!(emu.count("ims"), 1);
+}
+
+#[tokio::test]
+async fn block_verdict_moves_the_object_once() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.moderate_as(KEY, "Block", "Porn", 99);
+    let p = Pipeline::new(config(&emu, &[("TRIAGE_BLOCK_ACTION", "quarantine")]));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.verdict.as_deref(), Some("block"), "{o:?}");
+    assert!(emu.object(BUCKET, KEY).is_none(), "moved away");
+    let moved = emu
+        .object(BUCKET, &format!("triage-quarantine/{KEY}"))
+        .expect("quarantined");
+    assert_eq!(
+        moved.meta["triage-verdict"], "block",
+        "the marker travelled"
+    );
+    // The copy into quarantine fires an event under the quarantine prefix: skipped.
+    let o = run(
+        &p,
+        &format!("triage-quarantine/{KEY}"),
+        "cos:ObjectCreated:Copy",
+        &moved.meta,
+    )
+    .await;
+    assert_eq!(o.code.as_deref(), Some("own_output"));
+    // The original event again: the object is gone, nothing is moved twice.
+    let copies = emu.count("cos:copy");
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.code.as_deref(), Some("object_gone"));
+    assert_eq!(emu.count("cos:copy"), copies);
+}
+
+#[tokio::test]
+async fn retryable_errors_are_retried_within_the_call() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.inject("ims", Fault::ApiError("RequestLimitExceeded"), 1);
+    emu.inject(
+        "ims",
+        Fault::Reply(502, "text/html", "<html>bad gateway</html>".into()),
+        1,
+    );
+    emu.inject(
+        "cos:tagging",
+        Fault::Reply(429, "text/plain", "Too Many Requests".into()),
+        1,
+    );
+    emu.inject(
+        "cos:HEAD",
+        Fault::Reply(
+            503,
+            "application/xml",
+            "<Error><Code>SlowDown</Code><Message>m</Message></Error>".into(),
+        ),
+        1,
+    );
+    emu.inject("ci:detect-label", Fault::Delay(Duration::from_secs(4)), 1);
+    emu.inject(
+        "cos:copy",
+        Fault::Reply(
+            200,
+            "application/xml",
+            "<Error><Code>InternalError</Code><Message>copy failed</Message></Error>".into(),
+        ),
+        1,
+    );
+    let p = Pipeline::new(config(
+        &emu,
+        &[
+            ("TRIAGE_CI_TIMEOUT", "1.5"),
+            ("TRIAGE_IMS_MAX_ATTEMPTS", "4"),
+        ],
+    ));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done", "{o:?}");
+    assert_eq!(emu.count("ims"), 3);
+    assert_eq!(
+        emu.count("ci:detect-label"),
+        2,
+        "timed out once, then answered"
+    );
+    assert_eq!(
+        emu.count("cos:copy"),
+        2,
+        "a 200 with <Error> is an error, retried"
+    );
+    assert_eq!(
+        emu.object(BUCKET, KEY).unwrap().meta["triage-verdict"],
+        "pass"
+    );
+}
+
+#[tokio::test]
+async fn exhausted_retries_write_nothing_and_ask_the_platform_to_retry() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.inject(
+        "ims",
+        Fault::ApiError("ResourceUnavailable.ImageDownloadError"),
+        2,
+    );
+    let p = Pipeline::new(config(&emu, &[("TRIAGE_IMS_MAX_ATTEMPTS", "2")]));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!((o.status, o.retryable), ("failed", true), "{o:?}");
+    assert!(o
+        .reason
+        .unwrap()
+        .contains("ResourceUnavailable.ImageDownloadError"));
+    assert!(emu.object(BUCKET, KEY).unwrap().meta.is_empty());
+    assert!(emu
+        .object(BUCKET, &format!("triage-results/{KEY}.json"))
+        .is_none());
+    // The platform's retry finds a healthy service.
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done");
+}
+
+#[tokio::test]
+async fn permanent_errors_are_recorded_with_the_vendor_code() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.inject(
+        "ims",
+        Fault::ApiError("InvalidParameterValue.InvalidImageContent"),
+        1,
+    );
+    emu.inject(
+        "ci:detect-label",
+        Fault::Reply(
+            400,
+            "application/xml",
+            "<Error><Code>InvalidImageFormat</Code><Message>bad</Message></Error>".into(),
+        ),
+        1,
+    );
+    let p = Pipeline::new(config(&emu, &[]));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done", "{o:?}");
+    assert_eq!(o.verdict.as_deref(), Some("review"), "on_error default");
+    assert_eq!(emu.count("ims"), 1, "not retried");
+    assert_eq!(emu.count("ci:detect-label"), 1);
+    let s = sidecar(&emu, KEY);
+    assert_eq!(s["moderation"]["status"], "failed");
+    assert_eq!(
+        s["moderation"]["code"], "InvalidParameterValue.InvalidImageContent",
+        "{s}"
+    );
+    assert_eq!(s["labels"]["code"], "InvalidImageFormat");
+    assert_eq!(s["moderation"]["retryable"], false);
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_refused_by_the_emulator() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    let mut vars = emu.env();
+    vars.retain(|(k, _)| k != "TENCENTCLOUD_SESSIONTOKEN");
+    let p = Pipeline::new(Config::from_vars(vars).unwrap());
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "failed");
+    assert!(
+        o.reason.as_deref().unwrap_or_default().contains("HTTP 403"),
+        "HEAD answers carry no body, so the status is all a client sees: {o:?}"
+    );
+    assert_eq!(emu.log()[0].status, 403);
+    assert!(!o.retryable);
+}
+
+#[tokio::test]
+async fn alternatives_tiia_labels_and_ci_moderation() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.moderate_as(KEY, "Review", "Porn", 70);
+    let p = Pipeline::new(config(
+        &emu,
+        &[
+            ("TRIAGE_LABELER", "tiia"),
+            ("TRIAGE_MODERATOR", "cos-ci"),
+            ("TRIAGE_MODERATION_BIZ_TYPE", "test_1001"),
+        ],
+    ));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done", "{o:?}");
+    assert_eq!(o.verdict.as_deref(), Some("review"));
+    assert_eq!(o.labels, vec!["猫"]);
+    assert_eq!(emu.count("tiia"), 1);
+    let ci = emu
+        .log()
+        .into_iter()
+        .find(|l| l.op == "ci:sensitive-content-recognition")
+        .unwrap();
+    assert!(ci.query.contains("biz-type=test_1001"), "{}", ci.query);
+}
+
+#[tokio::test]
+async fn bytes_read_per_event_stay_within_64_kib_for_any_size() {
+    let emu = Emulator::start().await;
+    let cfg = config(&emu, &[]);
+    for size in [10_000usize, 3_000_000, 48 << 20] {
+        let key = format!("uploads/big-{size}.png");
+        upload(&emu, &key, size).await;
+        let store = Arc::new(CountingStore::new(
+            image_triage::store::cos::builder::build(&cfg),
+        ));
+        let counting: Arc<dyn ObjectStore> = store.clone();
+        let p = Pipeline::with_store(cfg.clone(), counting);
+        let o = run(&p, &key, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+        assert_eq!(o.status, "done", "{o:?}");
+        let read = store.bytes_read();
+        println!("object of {size} bytes: {read} bytes read from the bucket");
+        assert!(read <= 64 * 1024, "{size}: read {read}");
+    }
+}
+
+#[tokio::test]
+async fn store_operations_round_trip_through_the_emulator() {
+    let emu = Emulator::start().await;
+    let cfg = config(&emu, &[]);
+    let store = image_triage::store::cos::builder::build(&cfg);
+    for k in ["uploads/a.png", "uploads/b c.png", "other/x.png"] {
+        upload(&emu, k, 1_000).await;
+    }
+    let page = store.list(BUCKET, "uploads/", None, 10).await.unwrap();
+    let keys: Vec<&str> = page.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, vec!["uploads/a.png", "uploads/b c.png"]);
+    assert_eq!(page.objects[0].size, 1_000);
+    let after = store
+        .list(BUCKET, "uploads/", Some("uploads/a.png"), 10)
+        .await
+        .unwrap();
+    assert_eq!(after.objects.len(), 1);
+
+    let head = store
+        .get_range(BUCKET, "uploads/a.png", 0..16)
+        .await
+        .unwrap();
+    assert_eq!(&head[1..4], b"PNG");
+    assert!(store
+        .get_range(BUCKET, "uploads/a.png", 5_000..6_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.get(BUCKET, "uploads/a.png").await.unwrap().len(),
+        1_000
+    );
+
+    store
+        .put_tags(BUCKET, "uploads/a.png", &[("k".into(), "v 1".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_tags(BUCKET, "uploads/a.png").await.unwrap(),
+        vec![("k".to_string(), "v 1".to_string())]
+    );
+    store
+        .rename(BUCKET, "uploads/b c.png", "moved/b c.png")
+        .await
+        .unwrap();
+    assert!(emu.object(BUCKET, "uploads/b c.png").is_none());
+    assert!(emu.object(BUCKET, "moved/b c.png").is_some());
+    store.delete(BUCKET, "moved/b c.png").await.unwrap();
+    assert!(matches!(
+        store.head(BUCKET, "moved/b c.png").await,
+        Err(image_triage::store::StoreError::NotFound { .. })
+    ));
+
+    let url = store
+        .presign(BUCKET, "uploads/a.png", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(url.starts_with(&format!(
+        "{}/uploads/a.png?q-sign-algorithm=sha1&",
+        emu.url()
+    )));
+    assert!(
+        url.contains("&x-cos-security-token="),
+        "temporary keys need the token"
+    );
+}
+
+#[tokio::test]
+async fn queue_errors_keep_the_tdmq_code() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.inject(
+        "tdmq",
+        Fault::ApiError("FailedOperation.CmqBackendError"),
+        1,
+    );
+    let p = Pipeline::new(config(&emu, &[("TRIAGE_QUEUE", "cmq://image-results")]));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done", "a backend hiccup is retried: {o:?}");
+    assert_eq!(emu.count("tdmq"), 2);
+
+    upload(&emu, "uploads/second.png", 5_000).await;
+    emu.inject("tdmq", Fault::ApiError("ResourceNotFound"), 1);
+    let o = run(
+        &p,
+        "uploads/second.png",
+        "cos:ObjectCreated:Put",
+        &BTreeMap::new(),
+    )
+    .await;
+    assert_eq!((o.status, o.retryable), ("failed", false), "{o:?}");
+    assert!(o.reason.as_deref().unwrap().contains("ResourceNotFound"));
+    assert!(
+        emu.object(BUCKET, "uploads/second.png")
+            .unwrap()
+            .meta
+            .is_empty(),
+        "no marker after a failed queue write: the retry does the whole job"
+    );
+}
