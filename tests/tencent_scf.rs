@@ -185,6 +185,27 @@ async fn custom_runtime_protocol_end_to_end() {
     assert_eq!(msgs.len(), 1, "one queue message for the object: {msgs:?}");
     assert!(msgs[0].1.contains("\"verdict\":\"pass\""), "{}", msgs[0].1);
 
+    // `inspect --provider cos` reads the stored result back through the COS store.
+    let inspect_env = emu.env();
+    let report = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_image-triage"))
+            .args(["inspect", "--provider", "cos", "--json", BUCKET, KEY])
+            .env_clear()
+            .envs(inspect_env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert!(report.to_string().contains("\"pass\""), "{report}");
+    assert!(report.to_string().contains("猫"), "{report}");
+
     // The Copy event the metadata write caused: skipped.
     rt.lock()
         .unwrap()
