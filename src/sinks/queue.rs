@@ -1,8 +1,11 @@
-//! One message per triaged object. `TRIAGE_QUEUE`'s URL scheme picks the queue; this build
-//! knows `file:PATH`, an append-only JSON-lines file (the embedded default).
+//! One message per triaged object. `TRIAGE_QUEUE`'s URL scheme picks the queue: `file:PATH`, an
+//! append-only JSON-lines file (the embedded default); `amqp://` / `amqps://` (RabbitMQ and the
+//! managed AMQP 0-9-1 brokers, see [`super::amqp`]); `callback+https://` / `callback+http://`, a
+//! signed webhook POST (see [`super::callback`]).
 //!
 //! Delivery is at-least-once upstream (platforms re-deliver events), so every message carries a
-//! dedupe key and the file queue refuses a key it already holds.
+//! dedupe key; the file queue refuses a key it already holds, the others hand it to consumers
+//! (AMQP `message_id`, HTTP `Idempotency-Key`).
 
 use std::path::PathBuf;
 
@@ -14,8 +17,14 @@ use crate::result::TriageResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH")]
+    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH, amqp://, amqps://, callback+https:// and callback+http://")]
     Unsupported(String),
+    #[error("TRIAGE_QUEUE: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Amqp(#[from] super::amqp::AmqpError),
+    #[error(transparent)]
+    Callback(#[from] super::callback::CallbackError),
     #[error("queue {path}: {source}")]
     Io {
         path: String,
@@ -26,16 +35,24 @@ pub enum QueueError {
 
 impl QueueError {
     pub fn retryable(&self) -> bool {
-        matches!(self, QueueError::Io { .. })
+        match self {
+            QueueError::Io { .. } => true,
+            QueueError::Amqp(e) => crate::client::Retryable::retryable(e),
+            QueueError::Callback(e) => crate::client::Retryable::retryable(e),
+            QueueError::Unsupported(_) | QueueError::Config(_) => false,
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub enum Queue {
     File(PathBuf),
+    Amqp(super::amqp::AmqpQueue),
+    Callback(super::callback::CallbackQueue),
 }
 
 impl Queue {
+    /// A queue that needs nothing but its URL (`file:`); others need [`Queue::for_config`].
     pub fn from_url(url: &str) -> Result<Queue, QueueError> {
         match url.strip_prefix("file:") {
             Some(path) if !path.is_empty() => {
@@ -45,10 +62,25 @@ impl Queue {
         }
     }
 
+    /// The queue `TRIAGE_QUEUE` names, with its settings (secrets, tuning) from `config`.
+    pub fn for_config(config: &crate::config::Config) -> Result<Queue, QueueError> {
+        let url = config.queue.as_deref().unwrap_or_default();
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("amqp" | "amqps") => Ok(Queue::Amqp(super::amqp::AmqpQueue::new(url, config)?)),
+            Some("callback+https" | "callback+http") => Ok(Queue::Callback(
+                super::callback::CallbackQueue::new(url, config)?,
+            )),
+            _ => Queue::from_url(url),
+        }
+    }
+
     /// Publish `message` unless one with the same dedupe key was published before.
     /// Returns false for a duplicate.
     pub async fn publish(&self, message: &QueueMessage<'_>) -> Result<bool, QueueError> {
         match self {
+            Queue::Amqp(q) => Ok(q.publish(message).await?),
+            Queue::Callback(q) => Ok(q.publish(message).await?),
             Queue::File(path) => {
                 let io = |source| QueueError::Io {
                     path: path.display().to_string(),
@@ -83,7 +115,7 @@ impl Queue {
 }
 
 /// The queue message: small, self-describing, with what consumers filter on.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct QueueMessage<'a> {
     pub schema: &'static str,
     pub dedupe_key: String,
