@@ -354,6 +354,9 @@ async fn connect(target: &Target) -> Result<Link, AmqpError> {
     args.virtual_host(&target.vhost)
         .connection_name(concat!("image-triage/", env!("CARGO_PKG_VERSION")));
     if target.tls {
+        // amqprs builds its TLS config with the process-default provider, which rustls cannot
+        // pick by itself once another crate also enables aws-lc-rs; name ring (reqwest's) first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let tls = amqprs::tls::TlsAdaptor::without_client_auth(None, target.host.clone())
             .map_err(|e| broker_err(target, "TLS set-up", e))?;
         args.tls_adaptor(tls);
@@ -544,6 +547,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn amqps_to_a_server_that_does_not_speak_tls_fails_cleanly() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = s.write_all(b"AMQP\x00\x00\x09\x01").await;
+            }
+        });
+        let cfg =
+            Config::from_vars([("TRIAGE_AMQP_MAX_ATTEMPTS".to_string(), "1".to_string())]).unwrap();
+        let q = AmqpQueue::new(&format!("amqps://127.0.0.1:{port}/?queue=q"), &cfg).unwrap();
+        let e = q.publish(&msg()).await.unwrap_err();
+        assert!(e.retryable(), "{e}");
+        assert!(e.to_string().contains("amqps://127.0.0.1"), "{e}");
+    }
+
+    fn msg() -> QueueMessage<'static> {
+        QueueMessage {
+            schema: "image-triage/v1",
+            dedupe_key: "k".into(),
+            bucket: "b",
+            key: "k",
+            etag: "e",
+            verdict: None,
+            labels: vec![],
+            result_key: None,
+            processed_at: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test]
     async fn unreachable_broker_is_a_clear_retryable_error() {
         // A port that was just free: nothing listens there.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -555,18 +590,7 @@ mod tests {
             Config::from_vars([("TRIAGE_AMQP_MAX_ATTEMPTS".to_string(), "1".to_string())]).unwrap();
         let q =
             AmqpQueue::new(&format!("amqp://u:secret@127.0.0.1:{port}/?queue=q"), &cfg).unwrap();
-        let msg = QueueMessage {
-            schema: "image-triage/v1",
-            dedupe_key: "k".into(),
-            bucket: "b",
-            key: "k",
-            etag: "e",
-            verdict: None,
-            labels: vec![],
-            result_key: None,
-            processed_at: chrono::Utc::now(),
-        };
-        let e = q.publish(&msg).await.unwrap_err();
+        let e = q.publish(&msg()).await.unwrap_err();
         assert!(e.retryable());
         let text = e.to_string();
         assert!(
