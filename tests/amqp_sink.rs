@@ -117,16 +117,21 @@ async fn drain(ch: &Channel, queue: &str) -> Vec<(Option<String>, Option<u8>, se
     out
 }
 
-fn run_process(root: &Path, queue_url: &str, event: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_image-triage"))
-        .env_clear()
+fn bin(root: &Path, queue_url: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_image-triage"));
+    c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", root)
         .env("TRIAGE_STORE", "local")
         .env("TRIAGE_LOCAL_ROOT", root)
         .env("TRIAGE_LABELER", "none")
         .env("TRIAGE_MODERATOR", "none")
-        .env("TRIAGE_QUEUE", queue_url)
+        .env("TRIAGE_QUEUE", queue_url);
+    c
+}
+
+fn run_process(root: &Path, queue_url: &str, event: &Path) -> serde_json::Value {
+    let out = bin(root, queue_url)
         .arg("process")
         .arg(event)
         .output()
@@ -275,5 +280,80 @@ async fn rabbitmq_one_message_per_object_no_duplicates_reconnects() {
     routed.publish(&message("t.png")).await.unwrap();
     let got = drain(&ch, "by-topic").await;
     assert_eq!(got.len(), 1);
+
+    // 5. Backfill with concurrent publishes on the one kept connection: one message per object,
+    //    and a re-scan publishes nothing.
+    for i in 0..10 {
+        store
+            .put(
+                BUCKET,
+                &format!("scan/{i}.png"),
+                png_header(100, 100, 900).into(),
+                "image/png",
+            )
+            .await
+            .unwrap();
+    }
+    let scan_url = broker.url("queue=scanned");
+    for round in 0..2 {
+        let out = bin(root.path(), &scan_url)
+            .args(["scan", BUCKET, "scan/", "--concurrency", "4"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scan round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let got = drain(&ch, "scanned").await;
+    let mut ids: Vec<&str> = got
+        .iter()
+        .map(|(id, _, _)| id.as_deref().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((got.len(), ids.len()), (10, 10), "{got:?}");
     let _ = conn.close().await;
+}
+
+/// No broker: the object fails retryably and gets no marker, so the platform's retry (or the
+/// next scan) publishes it later; the error names the broker, not its password.
+#[test]
+fn unreachable_broker_fails_the_object_and_leaves_it_unmarked() {
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().join(BUCKET).join("in/e.png");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, png_header(200, 200, 800)).unwrap();
+    let event = root.path().join("ev.json");
+    std::fs::write(&event, event_for(BUCKET, "in/e.png", "ObjectCreated:Put")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = bin(
+        root.path(),
+        &format!("amqp://triage:hunter2@127.0.0.1:{port}/?queue=q"),
+    )
+    .env("TRIAGE_AMQP_MAX_ATTEMPTS", "2")
+    .arg("process")
+    .arg(&event)
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a retryable failure remains");
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&line["status"], &line["retryable"]),
+        (&"failed".into(), &true.into())
+    );
+    let reason = line["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("127.0.0.1:{port}")), "{reason}");
+    assert!(!reason.contains("hunter2"), "{reason}");
+    let meta = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(LocalStore::new(root.path()).head(BUCKET, "in/e.png"))
+        .unwrap()
+        .metadata;
+    assert!(!meta.contains_key("triage-marker"), "{meta:?}");
 }
