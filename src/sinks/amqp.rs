@@ -258,6 +258,9 @@ struct Link {
     events: mpsc::UnboundedReceiver<Event>,
     /// Delivery tag of the last publish on this channel (confirm mode numbers them from 1).
     last_tag: u64,
+    /// Set while a publish waits for its confirm; still set at the next attempt means that wait
+    /// was abandoned (per-attempt timeout), so the link's state is unknown: reconnect.
+    in_flight: bool,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Link>>>;
@@ -319,7 +322,7 @@ impl AmqpQueue {
         let mut guard = slot.lock().await;
         let reuse = guard
             .as_ref()
-            .is_some_and(|l| l.connection.is_open() && l.channel.is_open());
+            .is_some_and(|l| !l.in_flight && l.connection.is_open() && l.channel.is_open());
         if !reuse {
             if let Some(old) = guard.take() {
                 close_quietly(old);
@@ -407,6 +410,7 @@ async fn connect(target: &Target) -> Result<Link, AmqpError> {
         channel,
         events,
         last_tag: 0,
+        in_flight: false,
     })
 }
 
@@ -425,6 +429,7 @@ async fn publish_confirmed(
         .finish();
     let mut args = BasicPublishArguments::new(&target.exchange, &target.routing_key);
     args.mandatory(true);
+    link.in_flight = true;
     link.channel
         .basic_publish(props, body.to_vec(), args)
         .await
@@ -432,13 +437,23 @@ async fn publish_confirmed(
     link.last_tag += 1;
     let tag = link.last_tag;
     let mut returned: Option<(u16, String)> = None;
+    // A dead socket (e.g. a frozen function thawed after the broker gave up on it) ends the
+    // wait at once instead of at the per-attempt timeout.
+    let io_failure = link.connection.listen_network_io_failure();
+    tokio::pin!(io_failure);
     // The broker sends basic.return (if unroutable) before the confirm for the same message.
-    loop {
-        let event = link
-            .events
-            .recv()
-            .await
-            .ok_or_else(|| broker_err(target, "wait for confirm", "the channel went away"))?;
+    let outcome = loop {
+        let event = tokio::select! {
+            e = link.events.recv() => e,
+            _ = &mut io_failure => None,
+        };
+        let Some(event) = event else {
+            break Err(broker_err(
+                target,
+                "wait for confirm",
+                "the connection or channel went away",
+            ));
+        };
         match event {
             Event::Return {
                 message_id: Some(id),
@@ -447,10 +462,10 @@ async fn publish_confirmed(
             } if id == message_id => returned = Some((code, text)),
             Event::Return { .. } => {}
             Event::Closed(reason) => {
-                return Err(broker_err(target, "channel closed by the broker", reason))
+                break Err(broker_err(target, "channel closed by the broker", reason))
             }
             Event::Ack { tag: t, multiple } if t == tag || (multiple && t > tag) => {
-                return match returned {
+                break match returned {
                     Some((code, text)) => Err(AmqpError::Unroutable {
                         endpoint: target.endpoint(),
                         code,
@@ -462,14 +477,16 @@ async fn publish_confirmed(
                 };
             }
             Event::Nack { tag: t, multiple } if t == tag || (multiple && t > tag) => {
-                return Err(AmqpError::Nacked {
+                break Err(AmqpError::Nacked {
                     endpoint: target.endpoint(),
                 })
             }
-            // Confirms for earlier publishes whose wait was cut short by a timeout.
+            // Confirms for earlier publishes on this channel; not ours.
             Event::Ack { .. } | Event::Nack { .. } => {}
         }
-    }
+    };
+    link.in_flight = false;
+    outcome
 }
 
 fn close_quietly(link: Link) {
