@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Tools the test suite runs against, from PyPI only, into a private venv in the cache:
 #   cargo-lambda: the Lambda Runtime API emulator (`cargo lambda watch --only-lambda-apis`).
+# and from Debian (apt-get, non-interactive; the system service is not started):
+#   rabbitmq-server: tests/amqp_sink.rs starts its own node with scripts/start-rabbitmq.sh.
 # Prints `export` lines for the test script to eval. Idempotent; non-interactive.
 set -euo pipefail
 cache="${TRIAGE_CACHE:-${XDG_CACHE_HOME:-${HOME:?set TRIAGE_CACHE or HOME}/.cache}/image-triage}"
@@ -14,5 +16,9 @@ if ! "$tools/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LA
     # --no-deps: its only dependency, ziglang (~400 MB), serves cross-compiling, not the emulator.
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$tools/bin/pip" install --quiet --no-input --no-deps \
         "cargo-lambda==$CARGO_LAMBDA_VER" </dev/null >&2
+fi
+if ! bash "$(dirname "$0")/start-rabbitmq.sh" install >&2; then
+    # Not fatal here: tests/amqp_sink.rs then fails and says why.
+    echo "install-test-tools: rabbitmq-server could not be installed; the AMQP sink test will fail" >&2
 fi
 echo "export TRIAGE_CARGO_LAMBDA='$tools/bin/cargo-lambda'"

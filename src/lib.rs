@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod preflight;
 pub mod result;
 pub mod runtime;
+pub mod scan;
 pub mod sinks;
 pub mod store;
 pub mod verdict;

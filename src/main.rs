@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use image_triage::config::{default_cache_dir, Config, StoreKind};
 use image_triage::pipeline::Pipeline;
-use image_triage::{demo, inspect, preflight, runtime, store, Provider};
+use image_triage::{demo, inspect, preflight, runtime, scan, store, Provider};
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +84,30 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0:9000")]
         listen: String,
     },
+    /// Backfill: triage the objects already in a bucket that have no current result.
+    /// One JSON outcome per object on stdout, a summary on stderr.
+    /// Exit 0, or 1 when a retryable failure remains; 2 when the command cannot run.
+    Scan(ScanArgs),
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    bucket: String,
+    /// Only keys starting with this.
+    #[arg(default_value = "")]
+    prefix: String,
+    /// Which store holds the bucket (default: `local` with TRIAGE_STORE=local, else `s3`).
+    #[arg(long, value_enum)]
+    provider: Option<ProviderArg>,
+    /// Objects triaged at the same time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Start after this key (the resume marker an interrupted scan printed).
+    #[arg(long)]
+    start_after: Option<String>,
+    /// Keep the resume marker in this JSON file while scanning, and resume from it.
+    #[arg(long)]
+    state: Option<PathBuf>,
 }
 
 fn init_logs(default: &str, json: bool) {
@@ -250,6 +274,11 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Scan(args) => {
+            init_logs("warn", false);
+            let config = config_or_exit()?;
+            run_scan(config, args).await
+        }
         Command::Lambda => {
             // lambda_runtime panics on a missing variable; say which one instead.
             let missing: Vec<&str> = [
@@ -306,4 +335,65 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn run_scan(config: Config, args: ScanArgs) -> Result<ExitCode, ExitCode> {
+    let provider = match (args.provider, &config.store) {
+        (Some(p), _) => Provider::from(p),
+        (None, StoreKind::Local(_)) => Provider::Local,
+        (None, StoreKind::Auto) => Provider::S3,
+    };
+    let fail = |msg: String| {
+        eprintln!("image-triage scan: {msg}");
+        ExitCode::from(2)
+    };
+    let store = store::for_provider(&config, provider).map_err(|e| fail(e.to_string()))?;
+    let mut start_after = args.start_after.clone();
+    if let Some(path) = &args.state {
+        match scan::ScanState::load(path).map_err(|e| fail(e.to_string()))? {
+            Some(s) if s.bucket != args.bucket || s.prefix != args.prefix => {
+                return Err(fail(format!(
+                    "{} belongs to a scan of {}/{}, not {}/{}",
+                    path.display(),
+                    s.bucket,
+                    s.prefix,
+                    args.bucket,
+                    args.prefix
+                )));
+            }
+            // A finished scan has nothing to resume: this run checks everything again (cheap).
+            Some(s) if start_after.is_none() && !s.complete => {
+                eprintln!(
+                    "image-triage scan: resuming after {:?} from {}",
+                    s.start_after.as_deref().unwrap_or(""),
+                    path.display()
+                );
+                start_after = s.start_after;
+            }
+            _ => {}
+        }
+    }
+    let opts = scan::ScanOptions {
+        bucket: args.bucket,
+        prefix: args.prefix,
+        provider,
+        concurrency: args.concurrency.into(),
+        start_after,
+        state: args.state,
+        page_size: scan::PAGE_SIZE,
+    };
+    let pipeline = Arc::new(Pipeline::with_store(config, store.clone()));
+    let mut progress = scan::ConsoleProgress::new();
+    let (summary, result) = scan::scan(pipeline, store, &opts, &mut progress).await;
+    progress.finish();
+    eprintln!("{}", summary.render());
+    if let Err(e) = result {
+        eprintln!("image-triage scan: {e}");
+        return Err(ExitCode::from(if e.retryable() { 1 } else { 2 }));
+    }
+    Ok(if summary.failed_retryable > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -2,6 +2,8 @@
 //! the block action with `TRIAGE_BLOCK_ACTION`.
 
 pub mod action;
+pub mod amqp;
+pub mod callback;
 pub mod cmq;
 pub mod metadata;
 pub mod queue;

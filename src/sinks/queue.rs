@@ -1,9 +1,12 @@
 //! One message per triaged object. `TRIAGE_QUEUE`'s URL scheme picks the queue: `file:PATH`, an
 //! append-only JSON-lines file (the embedded default); `cmq://<queue>?region=…`, Tencent TDMQ
-//! for CMQ (see [`super::cmq`]).
+//! for CMQ (see [`super::cmq`]); `amqp://` / `amqps://` (RabbitMQ and the
+//! managed AMQP 0-9-1 brokers, see [`super::amqp`]); `callback+https://` / `callback+http://`, a
+//! signed webhook POST (see [`super::callback`]).
 //!
 //! Delivery is at-least-once upstream (platforms re-deliver events), so every message carries a
-//! dedupe key and the file queue refuses a key it already holds.
+//! dedupe key; the file queue refuses a key it already holds, the others hand it to consumers
+//! (AMQP `message_id`, HTTP `Idempotency-Key`).
 
 use std::path::PathBuf;
 
@@ -15,10 +18,16 @@ use crate::result::TriageResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH and cmq://")]
+    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH, cmq://, amqp://, amqps://, callback+https:// and callback+http://")]
     Unsupported(String),
     #[error(transparent)]
     Cmq(#[from] super::cmq::CmqError),
+    #[error("TRIAGE_QUEUE: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Amqp(#[from] super::amqp::AmqpError),
+    #[error(transparent)]
+    Callback(#[from] super::callback::CallbackError),
     #[error("queue {path}: {source}")]
     Io {
         path: String,
@@ -32,7 +41,9 @@ impl QueueError {
         match self {
             QueueError::Io { .. } => true,
             QueueError::Cmq(e) => crate::client::Retryable::retryable(e),
-            QueueError::Unsupported(_) => false,
+            QueueError::Amqp(e) => crate::client::Retryable::retryable(e),
+            QueueError::Callback(e) => crate::client::Retryable::retryable(e),
+            QueueError::Unsupported(_) | QueueError::Config(_) => false,
         }
     }
 }
@@ -41,6 +52,8 @@ impl QueueError {
 pub enum Queue {
     File(PathBuf),
     Cmq(super::cmq::CmqQueue),
+    Amqp(super::amqp::AmqpQueue),
+    Callback(super::callback::CallbackQueue),
 }
 
 impl Queue {
@@ -54,12 +67,16 @@ impl Queue {
         }
     }
 
-    /// The queue `TRIAGE_QUEUE` names, with its settings (credentials, tuning) from `config`.
+    /// The queue `TRIAGE_QUEUE` names, with its settings (secrets, tuning) from `config`.
     pub fn for_config(config: &crate::config::Config) -> Result<Queue, QueueError> {
         let url = config.queue.as_deref().unwrap_or_default();
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
             Some("cmq") => Ok(Queue::Cmq(super::cmq::CmqQueue::new(url, config)?)),
+            Some("amqp" | "amqps") => Ok(Queue::Amqp(super::amqp::AmqpQueue::new(url, config)?)),
+            Some("callback+https" | "callback+http") => Ok(Queue::Callback(
+                super::callback::CallbackQueue::new(url, config)?,
+            )),
             _ => Queue::from_url(url),
         }
     }
@@ -69,6 +86,8 @@ impl Queue {
     pub async fn publish(&self, message: &QueueMessage<'_>) -> Result<bool, QueueError> {
         match self {
             Queue::Cmq(q) => Ok(q.publish(message).await?),
+            Queue::Amqp(q) => Ok(q.publish(message).await?),
+            Queue::Callback(q) => Ok(q.publish(message).await?),
             Queue::File(path) => {
                 let io = |source| QueueError::Io {
                     path: path.display().to_string(),
@@ -103,7 +122,7 @@ impl Queue {
 }
 
 /// The queue message: small, self-describing, with what consumers filter on.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct QueueMessage<'a> {
     pub schema: &'static str,
     pub dedupe_key: String,
