@@ -18,6 +18,7 @@ fn bin(root: &std::path::Path) -> Command {
 }
 
 #[test]
+#[cfg(feature = "local")] // needs the local models
 fn process_then_inspect() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(BUCKET).join("in")).unwrap();
@@ -114,6 +115,7 @@ fn bad_input_gets_clear_errors_and_exit_codes() {
 }
 
 #[test]
+#[cfg(feature = "local")] // needs the local models
 fn demo_runs_on_the_fetched_photos() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("bucket-root");
@@ -138,6 +140,7 @@ fn demo_runs_on_the_fetched_photos() {
 /// `TRIAGE_STORE=local` resolves every provider's event against the embedded bucket
 /// (`ROOT/BUCKET/KEY`), so the shipped fixtures run end to end without a cloud account.
 #[test]
+#[cfg(feature = "local")] // needs the local models
 fn shipped_fixtures_of_every_provider_run_against_the_embedded_bucket() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");

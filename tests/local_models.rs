@@ -1,4 +1,5 @@
 //! The whole pipeline with the real local models on real photos, against the embedded bucket.
+#![cfg(feature = "local")]
 
 mod common;
 
