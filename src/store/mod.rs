@@ -5,6 +5,7 @@
 
 pub mod counting;
 pub mod local;
+pub mod obs;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -205,10 +206,7 @@ pub fn for_provider(
             store: "cos",
             op: "reading COS objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
         }),
-        (StoreKind::Auto, Provider::Obs) => Err(StoreError::Unsupported {
-            store: "obs",
-            op: "reading OBS objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
-        }),
+        (StoreKind::Auto, Provider::Obs) => Ok(std::sync::Arc::new(obs::ObsStore::new(config))),
         (StoreKind::Auto, Provider::S3) => Err(StoreError::Unsupported {
             store: "s3",
             op: "reading S3 objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
