@@ -3,6 +3,7 @@
 //!
 //! Adding a vendor: a module here and one line in [`build_labeler`] / [`build_moderator`].
 
+pub mod huawei;
 #[cfg(feature = "local")]
 pub mod local;
 
