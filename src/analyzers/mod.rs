@@ -155,6 +155,7 @@ pub fn build_labeler(
         LabelerKind::None => Ok(None),
         #[cfg(feature = "local")]
         LabelerKind::Local => Ok(Some(local::labeler(config)?)),
+        LabelerKind::Huawei => Ok(Some(huawei::labeler(config)?)),
         other => {
             let _ = config;
             Err(not_in_this_build(other.as_str(), "labeler"))
@@ -171,6 +172,7 @@ pub fn build_moderator(
         ModeratorKind::None => Ok(None),
         #[cfg(feature = "local")]
         ModeratorKind::Local => Ok(Some(local::moderator(config)?)),
+        ModeratorKind::Huawei => Ok(Some(huawei::moderator(config)?)),
         other => {
             let _ = config;
             Err(not_in_this_build(other.as_str(), "moderator"))

@@ -10,7 +10,7 @@ const OBS_DEFAULTS: Tuning = Tuning::new(None, std::time::Duration::from_secs(10
 
 #[derive(Debug, Clone)]
 pub struct ObsSettings {
-    /// Region of the buckets: `TRIAGE_OBS_REGION`, else `HUAWEICLOUD_SDK_REGION`, else
+    /// Region of the buckets: `TRIAGE_HUAWEI_REGION`, `TRIAGE_OBS_REGION`, else `HUAWEICLOUD_SDK_REGION`, else
     /// `RUNTIME_REGION`, else cn-north-4.
     pub region: String,
     /// `TRIAGE_OBS_ENDPOINT`: where requests go instead of the bucket's host. Host header, path,
