@@ -76,6 +76,15 @@ enum Command {
     Limits,
     /// Run as an AWS Lambda function (also the default when AWS_LAMBDA_RUNTIME_API is set).
     Lambda,
+    /// Run as a Huawei FunctionGraph custom runtime (`bootstrap`; the default when
+    /// RUNTIME_API_ADDR is set).
+    Functiongraph,
+    /// Run as a FunctionGraph container-image HTTP function (`POST /init`, `POST /invoke`).
+    FunctiongraphHttp {
+        /// Listen address; FunctionGraph requires port 8000.
+        #[arg(long, default_value = "0.0.0.0:8000")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 fn init_logs(default: &str, json: bool) {
@@ -104,6 +113,7 @@ async fn main() -> ExitCode {
     let command = match cli.command {
         Some(c) => c,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None if std::env::var_os("RUNTIME_API_ADDR").is_some() => Command::Functiongraph,
         None => {
             eprintln!("image-triage: no command given; try `image-triage --help`");
             return ExitCode::from(2);
@@ -266,6 +276,32 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
                 eprintln!("image-triage: lambda runtime: {e}");
                 ExitCode::from(1)
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Functiongraph => {
+            let Ok(addr) = std::env::var("RUNTIME_API_ADDR") else {
+                eprintln!("image-triage functiongraph: not running under FunctionGraph: RUNTIME_API_ADDR not set");
+                return Err(ExitCode::from(2));
+            };
+            init_logs("info", true);
+            let pipeline = Arc::new(Pipeline::new(config_or_exit()?));
+            runtime::functiongraph::run_custom(pipeline, &addr)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage: functiongraph runtime API at {addr}: {e}");
+                    ExitCode::from(1)
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::FunctiongraphHttp { listen } => {
+            init_logs("info", true);
+            let pipeline = Arc::new(Pipeline::new(config_or_exit()?));
+            runtime::functiongraph::run_http(pipeline, listen)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage: functiongraph-http on {listen}: {e}");
+                    ExitCode::from(1)
+                })?;
             Ok(ExitCode::SUCCESS)
         }
     }
