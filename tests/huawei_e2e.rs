@@ -242,7 +242,7 @@ async fn bytes_read_from_the_bucket_stay_under_64_kib_for_any_size() {
     let pipeline = Pipeline::new(config(&emu, &[]));
     let body = event_file("obs-native.json");
     let (bucket, key) = target(&body);
-    for size in [2_000usize, 300_000, 7_000_000] {
+    for size in [2_000usize, 300_000, 7_000_000, 40_000_000] {
         emu.emu
             .put(&bucket, &key, png_header(1000, 800, size), "image/png");
         emu.emu.0.lock().unwrap().bytes_served = 0;
