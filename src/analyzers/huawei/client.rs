@@ -144,7 +144,11 @@ impl Api {
         }
         let resp = rb.send().await.map_err(|e| {
             Attempt(
-                self.err(Some("RequestError"), format!("{path}: {e}"), true),
+                self.err(
+                    Some("RequestError"),
+                    format!("{path}: {}", crate::store::obs::client::describe(e)),
+                    true,
+                ),
                 None,
             )
         })?;

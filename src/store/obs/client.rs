@@ -234,7 +234,7 @@ impl ObsStore {
                 req,
                 0,
                 "RequestError",
-                format!("{}: {e}", url_without_query(&url)),
+                format!("{}: {}", url_without_query(&url), describe(e)),
                 true,
             )
         })?;
@@ -356,6 +356,19 @@ impl ObsStore {
         }
         Ok(())
     }
+}
+
+/// A transport error with its causes, without the URL (whose query could carry a signature).
+pub fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 fn url_without_query(url: &str) -> &str {
