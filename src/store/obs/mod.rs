@@ -7,6 +7,7 @@
 pub mod builder;
 pub mod client;
 pub mod credential;
+pub mod wire;
 
 pub use builder::ObsSettings;
 pub use client::ObsStore;
