@@ -321,3 +321,28 @@ async fn store_operations_against_the_emulator() {
     store.delete("bkt", "q/x y.png").await.unwrap();
     assert!(emu.emu.get("bkt", "q/x y.png").is_none());
 }
+
+#[tokio::test]
+async fn a_failed_url_download_falls_back_to_base64_once() {
+    let emu = huawei::start(Some(TOKEN)).await;
+    let pipeline = Pipeline::new(config(&emu, &[]));
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    emu.emu
+        .put(&bucket, &key, png_header(300, 300, 100_000), "image/png");
+    emu.emu.fault(
+        "image",
+        Fault::Status(
+            400,
+            r#"{"error_code":"ModelArts.4702","error_msg":"The OBS agency failed to be queried."}"#
+                .into(),
+        ),
+    );
+    let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+    assert_eq!(out[0].status, "done", "{out:?}");
+    assert_eq!(out[0].labels, vec!["Cat", "Grass"]);
+    assert_eq!(emu.emu.calls("image", "POST", ""), 2, "URL, then inline");
+    assert_eq!(emu.emu.calls("moderation", "POST", ""), 1);
+    // The fallback read the whole object once (plus the 64 KiB preflight).
+    assert_eq!(emu.emu.0.lock().unwrap().bytes_served, 65_536 + 100_000);
+}

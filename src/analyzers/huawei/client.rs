@@ -49,16 +49,26 @@ impl From<TimedOut> for Attempt {
     }
 }
 
-/// Vendor codes that mean "try again later" whatever the status (APIG throttling and
-/// back-end timeouts, AIS busy/internal errors).
+/// Vendor codes that mean "try again later" whatever the status: APIG throttling (0308) and
+/// back-end unavailable/timeouts (0201–0203); AIS "internal service error" (0003, 0506 — both
+/// documented as HTTP 400 in the Image/Moderation error tables).
 const RETRYABLE_CODES: &[&str] = &[
     "APIG.0308",
     "APIG.0201",
     "APIG.0202",
     "APIG.0203",
-    "AIS.0004",
-    "AIS.0101",
-    "ModelArts.4204",
+    "AIS.0003",
+    "AIS.0506",
+];
+
+/// Codes that say the service could not fetch the `url` (OBS agency / URL problems, failed
+/// download): the request is worth repeating with the image inline.
+pub const DOWNLOAD_FAILED_CODES: &[&str] = &[
+    "ModelArts.4701",
+    "ModelArts.4702",
+    "ModelArts.4703",
+    "ModelArts.4704",
+    "AIS.0111",
 ];
 
 pub fn retryable(status: u16, code: &str) -> bool {
@@ -270,5 +280,10 @@ mod tests {
         assert!(retryable(400, "APIG.0308"));
         assert!(!retryable(400, "AIS.0005"));
         assert!(!retryable(401, "APIG.0301"));
+        assert!(retryable(400, "AIS.0003"), "internal error");
+        assert!(
+            !retryable(400, "AIS.0004"),
+            "service not enabled is permanent"
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub mod apig;
 pub mod builder;
 pub mod client;
+pub mod fallback;
 pub mod moderation;
 pub mod tagging;
 

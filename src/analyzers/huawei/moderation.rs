@@ -17,6 +17,7 @@ const CATEGORIES: &[&str] = &["terrorism", "porn", "politics", "image_text"];
 
 pub struct HuaweiModeration {
     api: Api,
+    fallback: super::fallback::Fallback,
     input: Input,
     /// `TRIAGE_MODERATION_BIZ_TYPE`: a console policy; takes priority over the two below.
     biz_type: Option<String>,
@@ -48,6 +49,7 @@ impl HuaweiModeration {
         };
         Ok(HuaweiModeration {
             api: builder::api(config, "moderation", builder::MODERATION_DEFAULTS),
+            fallback: super::fallback::Fallback::new(config),
             input: builder::input(config)?,
             biz_type: config
                 .env
@@ -146,8 +148,17 @@ impl Moderator for HuaweiModeration {
         self.input == Input::Url
     }
     async fn moderate(&self, input: &AnalyzerInput) -> Result<ModerationOutput, AnalyzerError> {
-        let body = self.request_body(input)?;
-        let raw = self.api.post("v3", "moderation/image", &body).await?;
+        let raw = self
+            .fallback
+            .post(
+                &self.api,
+                self.input,
+                "v3",
+                "moderation/image",
+                input,
+                |i| self.request_body(i),
+            )
+            .await?;
         parse_result(&raw).map_err(|m| AnalyzerError {
             service: self.name().into(),
             code: Some("MalformedResponse".into()),

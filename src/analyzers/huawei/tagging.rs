@@ -13,6 +13,7 @@ use crate::preflight::Limits;
 
 pub struct HuaweiTagging {
     api: Api,
+    fallback: super::fallback::Fallback,
     input: Input,
     limits: Limits,
     /// `TRIAGE_LABEL_LANGUAGE`: `en` (default here, ASCII-friendly for metadata) or `zh`.
@@ -47,6 +48,7 @@ impl HuaweiTagging {
         };
         Ok(HuaweiTagging {
             api: builder::api(config, "image", builder::IMAGE_DEFAULTS),
+            fallback: super::fallback::Fallback::new(config),
             input: builder::input(config)?,
             limits,
             language,
@@ -144,8 +146,12 @@ impl Labeler for HuaweiTagging {
         self.input == Input::Url
     }
     async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError> {
-        let body = self.request_body(input)?;
-        let raw = self.api.post("v2", "image/tagging", &body).await?;
+        let raw = self
+            .fallback
+            .post(&self.api, self.input, "v2", "image/tagging", input, |i| {
+                self.request_body(i)
+            })
+            .await?;
         let labels = parse_tags(&raw, &self.language).map_err(|m| AnalyzerError {
             service: self.name().into(),
             code: Some("MalformedResponse".into()),
