@@ -285,3 +285,15 @@ async fn container_http_function_end_to_end() {
         stored.tags
     );
 }
+
+#[test]
+fn functiongraph_outside_the_platform_says_what_is_missing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_image-triage"))
+        .arg("functiongraph")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("RUNTIME_API_ADDR"), "{err}");
+}

@@ -230,4 +230,22 @@ mod tests {
         assert_eq!(credentials_from(&h).unwrap().secret_key, "SK2");
         assert!(credentials_from(&HeaderMap::new()).is_none());
     }
+
+    #[test]
+    fn deadline_from_header_or_runtime_timeout() {
+        let vars = [("RUNTIME_TIMEOUT".to_string(), "30".to_string())];
+        let p = Pipeline::new(crate::config::Config::from_vars(vars).unwrap());
+        let left = |h: &HeaderMap| deadline(&p, h).map(|d| d - Instant::now());
+        let near = |d: Option<Duration>, secs: u64| {
+            d.is_some_and(|d| d <= Duration::from_secs(secs) && d > Duration::from_secs(secs - 2))
+        };
+        assert!(near(left(&HeaderMap::new()), 30));
+        let mut h = HeaderMap::new();
+        h.insert("X-CFF-Timeout", "10".parse().unwrap());
+        assert!(near(left(&h), 10));
+        h.insert("X-CFF-Timeout", "5000".parse().unwrap());
+        assert!(near(left(&h), 5), "large values are milliseconds");
+        let none = Pipeline::new(crate::config::Config::default());
+        assert!(deadline(&none, &HeaderMap::new()).is_none());
+    }
 }
