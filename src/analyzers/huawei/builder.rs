@@ -91,7 +91,8 @@ pub fn number(
     }
 }
 
-/// Fail at build time when nothing could sign a request, naming the variables to set.
+/// Fail at build time when nothing could sign a request or name the project, naming the
+/// variables to set.
 pub fn require_credentials(config: &Config, service: &str) -> Result<(), AnalyzerError> {
     if config
         .credentials
@@ -103,6 +104,16 @@ pub fn require_credentials(config: &Config, service: &str) -> Result<(), Analyze
             code: Some("MissingCredentials".into()),
             message: "no Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
                       (FunctionGraph passes them per invocation when the function has an agency)"
+                .into(),
+            retryable: false,
+        });
+    }
+    if project_id(config).is_none() {
+        return Err(AnalyzerError {
+            service: service.into(),
+            code: Some("MissingProjectId".into()),
+            message: "no Huawei Cloud project id: set HUAWEICLOUD_SDK_PROJECT_ID \
+                      (FunctionGraph sets RUNTIME_PROJECT_ID)"
                 .into(),
             retryable: false,
         });

@@ -166,6 +166,50 @@ impl Labeler for HuaweiTagging {
 mod tests {
     use super::*;
 
+    fn cfg(pairs: &[(&str, &str)]) -> Config {
+        Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn settings_are_checked_when_built() {
+        let base = [("HUAWEICLOUD_SDK_AK", "ak"), ("HUAWEICLOUD_SDK_SK", "sk")];
+        let e = HuaweiTagging::new(&cfg(&base)).err().unwrap();
+        assert_eq!(e.code.as_deref(), Some("MissingProjectId"));
+        assert!(e.message.contains("HUAWEICLOUD_SDK_PROJECT_ID"));
+        let with_project = [&base[..], &[("RUNTIME_PROJECT_ID", "p")]].concat();
+        let t = HuaweiTagging::new(&cfg(&with_project)).unwrap();
+        assert!(t.needs_url() && !t.needs_bytes());
+        assert_eq!(t.limits().max_side, Some(4096));
+        let local = [
+            &with_project[..],
+            &[("TRIAGE_STORE", "local"), ("TRIAGE_LOCAL_ROOT", "/tmp/x")],
+        ]
+        .concat();
+        assert!(HuaweiTagging::new(&cfg(&local)).unwrap().needs_bytes());
+        let current = [
+            &with_project[..],
+            &[("TRIAGE_HUAWEI_TAGGING_LIMITS", "current")],
+        ]
+        .concat();
+        assert_eq!(
+            HuaweiTagging::new(&cfg(&current))
+                .unwrap()
+                .limits()
+                .max_side,
+            Some(10_000)
+        );
+        for bad in [
+            ("TRIAGE_LABEL_LANGUAGE", "fr"),
+            ("TRIAGE_LABEL_THRESHOLD", "101"),
+            ("TRIAGE_LABEL_LIMIT", "0"),
+            ("TRIAGE_HUAWEI_INPUT", "ftp"),
+        ] {
+            let vars = [&with_project[..], &[bad]].concat();
+            let e = HuaweiTagging::new(&cfg(&vars)).err().unwrap();
+            assert!(e.message.contains(bad.0), "{e}");
+        }
+    }
+
     #[test]
     fn confidence_as_string_or_number_and_language() {
         let raw = json!({"result":{"tags":[
