@@ -171,6 +171,63 @@ impl Moderator for HuaweiModeration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::object::{ObjectRef, Provider};
+    use crate::preflight::{ImageFacts, ImageFormat};
+
+    fn build(extra: &[(&str, &str)]) -> Result<HuaweiModeration, AnalyzerError> {
+        let mut vars = vec![
+            ("HUAWEICLOUD_SDK_AK", "ak"),
+            ("HUAWEICLOUD_SDK_SK", "sk"),
+            ("HUAWEICLOUD_SDK_PROJECT_ID", "p"),
+        ];
+        vars.extend_from_slice(extra);
+        HuaweiModeration::new(
+            &Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap(),
+        )
+    }
+
+    fn input(url: Option<&str>, bytes: Option<&[u8]>) -> AnalyzerInput {
+        AnalyzerInput {
+            object: ObjectRef::new(Provider::Obs, "b", "k.png"),
+            facts: ImageFacts {
+                format: ImageFormat::Png,
+                width: Some(100),
+                height: Some(100),
+                bytes: 3,
+            },
+            bytes: bytes.map(bytes::Bytes::copy_from_slice),
+            url: url.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn request_bodies() {
+        let m = build(&[]).unwrap();
+        let b = m.request_body(&input(Some("https://u"), None)).unwrap();
+        assert_eq!(
+            b,
+            json!({"event_type":"album","categories":["terrorism","porn","politics","image_text"],"url":"https://u"})
+        );
+        let m = build(&[("TRIAGE_MODERATION_BIZ_TYPE", "my_policy")]).unwrap();
+        let b = m.request_body(&input(Some("https://u"), None)).unwrap();
+        assert_eq!(b, json!({"biz_type":"my_policy","url":"https://u"}));
+        let m = build(&[
+            ("TRIAGE_HUAWEI_INPUT", "base64"),
+            ("TRIAGE_MODERATION_CATEGORIES", "porn, terrorism"),
+            ("TRIAGE_MODERATION_EVENT_TYPE", "head_image"),
+        ])
+        .unwrap();
+        let b = m.request_body(&input(None, Some(b"abc"))).unwrap();
+        assert_eq!(
+            b,
+            json!({"event_type":"head_image","categories":["porn","terrorism"],"image":"YWJj"})
+        );
+        assert!(m.request_body(&input(None, None)).is_err());
+        let e = build(&[("TRIAGE_MODERATION_CATEGORIES", "ad")])
+            .err()
+            .unwrap();
+        assert!(e.message.contains("ad"), "{e}");
+    }
 
     #[test]
     fn block_with_details_on_the_common_scale() {
