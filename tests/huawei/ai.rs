@@ -69,8 +69,13 @@ fn verify_apig(
 /// The image a request names: a signed OBS URL (verified) or base64.
 fn image_of(emu: &Emu, req: &Value) -> Result<Vec<u8>, Response> {
     if let Some(url) = req.get("url").and_then(Value::as_str) {
-        return fetch_signed_url(emu, url)
-            .map_err(|m| apig_error(400, "AIS.0111", &format!("image download failed: {m}")));
+        return fetch_signed_url(emu, url).map_err(|m| {
+            apig_error(
+                400,
+                "ModelArts.4603",
+                &format!("image download failed: {m}"),
+            )
+        });
     }
     if let Some(b64) = req.get("image").and_then(Value::as_str) {
         return base64::engine::general_purpose::STANDARD

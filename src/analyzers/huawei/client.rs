@@ -61,14 +61,16 @@ const RETRYABLE_CODES: &[&str] = &[
     "AIS.0506",
 ];
 
-/// Codes that say the service could not fetch the `url` (OBS agency / URL problems, failed
-/// download): the request is worth repeating with the image inline.
+/// Codes that say the service could not fetch the `url` (platform codes shared by the AI
+/// services: 4601 invalid URL, 4603 download failed, 4702–4705 OBS agency / address / object):
+/// the request is worth repeating with the image inline.
 pub const DOWNLOAD_FAILED_CODES: &[&str] = &[
-    "ModelArts.4701",
+    "ModelArts.4601",
+    "ModelArts.4603",
     "ModelArts.4702",
     "ModelArts.4703",
     "ModelArts.4704",
-    "AIS.0111",
+    "ModelArts.4705",
 ];
 
 pub fn retryable(status: u16, code: &str) -> bool {
