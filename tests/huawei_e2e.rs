@@ -346,3 +346,37 @@ async fn a_failed_url_download_falls_back_to_base64_once() {
     // The fallback read the whole object once (plus the 64 KiB preflight).
     assert_eq!(emu.emu.0.lock().unwrap().bytes_served, 65_536 + 100_000);
 }
+
+#[tokio::test]
+async fn a_wrong_security_token_is_refused_by_every_service() {
+    let emu = huawei::start(Some(TOKEN)).await;
+    let mut vars = emu.vars();
+    for (k, v) in vars.iter_mut() {
+        if k == "HUAWEICLOUD_SDK_SECURITY_TOKEN" {
+            *v = "stale-token".into();
+        }
+    }
+    let cfg = Config::from_vars(vars).unwrap();
+    emu.emu
+        .put("b", "k.png", png_header(300, 300, 1000), "image/png");
+    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    let e = store.head("b", "k.png").await.unwrap_err();
+    assert!(e.to_string().contains("403"), "{e}");
+
+    use image_triage::analyzers::{AnalyzerInput, Labeler};
+    let labeler = image_triage::analyzers::huawei::tagging::HuaweiTagging::new(&cfg).unwrap();
+    let input = AnalyzerInput {
+        object: image_triage::ObjectRef::new(Provider::Obs, "b", "k.png"),
+        facts: image_triage::preflight::inspect_header(&png_header(300, 300, 1000), 1000).unwrap(),
+        bytes: Some(bytes::Bytes::from(png_header(300, 300, 1000))),
+        url: None,
+    };
+    let e = labeler.label(&input).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("APIG.0301"), "{e}");
+    assert!(!e.retryable);
+    assert_eq!(
+        emu.emu.calls("image", "POST", ""),
+        1,
+        "auth failures are not retried"
+    );
+}
