@@ -56,7 +56,12 @@ fn sidecar(emu: &Running, bucket: &str, key: &str) -> Value {
 async fn every_obs_event_shape_in_results_out() {
     let emu = huawei::start(Some(TOKEN)).await;
     let pipeline = Pipeline::new(config(&emu, &[]));
-    for file in ["obs-native.json", "obs-s3-shape.json", "obs-eventgrid.json"] {
+    for file in [
+        "obs-native.json",
+        "obs-s3-shape.json",
+        "obs-s3-shape-old.json",
+        "obs-eventgrid.json",
+    ] {
         let body = event_file(file);
         let (bucket, key) = target(&body);
         emu.emu
