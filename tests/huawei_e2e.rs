@@ -385,3 +385,68 @@ async fn a_wrong_security_token_is_refused_by_every_service() {
         "auth failures are not retried"
     );
 }
+
+/// Log lines captured from the current thread (the test runtime is single-threaded).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_ai_call_logs_a_cloud_eye_style_metric_line() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = huawei::start(None).await;
+    let pipeline = Pipeline::new(config(&emu, &[]));
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    emu.emu
+        .put(&bucket, &key, png_header(300, 300, 2000), "image/png");
+    emu.emu.fault(
+        "moderation",
+        Fault::Status(
+            400,
+            r#"{"error_code":"AIS.0005","error_msg":"The service does not exist."}"#.into(),
+        ),
+    );
+    pipeline.handle_event(&body, Some(Provider::Obs)).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let metrics: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["metric"].is_string())
+        .map(|v| v["fields"].clone())
+        .collect();
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["metric"] == "successful_call_times_of_service"
+                && m["call_of_interface"] == "image/tagging"
+                && m["service"] == "image"),
+        "{metrics:?}"
+    );
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["metric"] == "failed_call_times_of_service"
+                && m["call_of_interface"] == "moderation/image"
+                && m["code"] == "AIS.0005"),
+        "{metrics:?}"
+    );
+    assert!(!text.contains("Signature="), "no signed URL in the logs");
+}
