@@ -223,21 +223,29 @@ impl Api {
         let path = format!("/{version}/{project_id}/{interface}");
         let bytes = serde_json::to_vec(body)
             .map_err(|e| self.err(Some("EncodeError"), e.to_string(), false))?;
-        let result = self
-            .service
-            .call(|| self.attempt(&path, &bytes))
+        self.service
+            .call(|| async {
+                let r = self.attempt(&path, &bytes).await;
+                self.metric(interface, r.as_ref().err().map(|Attempt(e, _)| e));
+                r
+            })
             .await
-            .map_err(|Attempt(e, _)| e);
-        // Named like Cloud Eye's SYS.IRS / SYS.MODERATION metrics, dimension call_of_interface.
-        match &result {
-            Ok(_) => tracing::info!(
+            .map_err(|Attempt(e, _)| e)
+    }
+
+    /// One line per HTTP call (retried attempts count, as on the service side), named like
+    /// Cloud Eye's SYS.IRS / SYS.MODERATION metrics with their dimension `call_of_interface`.
+    /// A per-attempt timeout never reaches here; the retry loop logs it.
+    fn metric(&self, interface: &str, failure: Option<&AnalyzerError>) {
+        match failure {
+            None => tracing::info!(
                 metric = "successful_call_times_of_service",
                 value = 1u32,
                 service = self.name,
                 call_of_interface = interface,
                 "huawei call metric"
             ),
-            Err(e) => tracing::warn!(
+            Some(e) => tracing::warn!(
                 metric = "failed_call_times_of_service",
                 value = 1u32,
                 service = self.name,
@@ -247,7 +255,6 @@ impl Api {
                 "huawei call metric"
             ),
         }
-        result
     }
 }
 
