@@ -257,6 +257,32 @@ async fn bytes_read_from_the_bucket_stay_under_64_kib_for_any_size() {
         println!("object {size} B: {read} B read from the bucket");
         assert!(read <= 64 * 1024, "{size}: read {read}");
     }
+
+    // The same figure through the project's counting wrapper around the OBS store.
+    let cfg = config(&emu, &[]);
+    let counting = image_triage::store::counting::CountingStore::new(
+        image_triage::store::obs::ObsStore::new(&cfg),
+    );
+    let counter = counting.counter();
+    let key2 = format!("{key}.again.png");
+    emu.emu.put(
+        &bucket,
+        &key2,
+        png_header(1000, 800, 40_000_000),
+        "image/png",
+    );
+    let pipeline = Pipeline::with_store(cfg, std::sync::Arc::new(counting));
+    let ev = String::from_utf8(body)
+        .unwrap()
+        .replace("cat+1.jpg", "cat+1.jpg.again.png");
+    let out = pipeline
+        .handle_event(ev.as_bytes(), Some(Provider::Obs))
+        .await;
+    assert_eq!(out[0].status, "done", "{out:?}");
+    assert_eq!(out[0].key.as_deref(), Some(key2.as_str()));
+    let read = counter.load(std::sync::atomic::Ordering::Relaxed);
+    println!("CountingStore: {read} B read for a 40 MB object");
+    assert!(read <= 64 * 1024, "{read}");
 }
 
 #[tokio::test]
