@@ -88,6 +88,15 @@ enum Command {
     /// One JSON outcome per object on stdout, a summary on stderr.
     /// Exit 0, or 1 when a retryable failure remains; 2 when the command cannot run.
     Scan(ScanArgs),
+    /// Run as a Huawei FunctionGraph custom runtime (`bootstrap`; the default when
+    /// RUNTIME_API_ADDR is set).
+    Functiongraph,
+    /// Run as a FunctionGraph container-image HTTP function (`POST /init`, `POST /invoke`).
+    FunctiongraphHttp {
+        /// Listen address; FunctionGraph requires port 8000.
+        #[arg(long, default_value = "0.0.0.0:8000")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(clap::Args)]
@@ -137,6 +146,7 @@ async fn main() -> ExitCode {
         Some(c) => c,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
         None if std::env::var_os("SCF_RUNTIME_API").is_some() => Command::Scf,
+        None if std::env::var_os("RUNTIME_API_ADDR").is_some() => Command::Functiongraph,
         None => {
             eprintln!("image-triage: no command given; try `image-triage --help`");
             return ExitCode::from(2);
@@ -322,6 +332,21 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
                 })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Functiongraph => {
+            let Ok(addr) = std::env::var("RUNTIME_API_ADDR") else {
+                eprintln!("image-triage functiongraph: not running under FunctionGraph: RUNTIME_API_ADDR not set");
+                return Err(ExitCode::from(2));
+            };
+            init_logs("info", true);
+            let pipeline = Arc::new(Pipeline::new(config_or_exit()?));
+            runtime::functiongraph::run_custom(pipeline, &addr)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage: functiongraph runtime API at {addr}: {e}");
+                    ExitCode::from(1)
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::ScfHttp { listen } => {
             init_logs("info", true);
             let config = config_or_exit()?;
@@ -330,6 +355,17 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
                 .await
                 .map_err(|e| {
                     eprintln!("image-triage: scf-http: {e}");
+                    ExitCode::from(1)
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::FunctiongraphHttp { listen } => {
+            init_logs("info", true);
+            let pipeline = Arc::new(Pipeline::new(config_or_exit()?));
+            runtime::functiongraph::run_http(pipeline, listen)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage: functiongraph-http on {listen}: {e}");
                     ExitCode::from(1)
                 })?;
             Ok(ExitCode::SUCCESS)

@@ -242,7 +242,8 @@ async fn bad_events_end_in_recorded_outcomes() {
 #[tokio::test]
 async fn unavailable_vendor_analyzers_fail_clearly_and_on_error_applies() {
     // No TRIAGE_STORE=local: but the object is served from a fixed store; the moderator named
-    // here has no implementation in this build yet.
+    // here exists but cannot run: no credentials are set (the config is built from these
+    // variables only, never from the process environment).
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(LocalStore::new(dir.path()));
     store
@@ -263,9 +264,11 @@ async fn unavailable_vendor_analyzers_fail_clearly_and_on_error_applies() {
         .handle_event(&event_for(BUCKET, "p.png", "ObjectCreated:Put"), None)
         .await;
     assert_eq!(out[0].verdict.as_deref(), Some("review"));
+    assert!(!out[0].retryable, "missing credentials are permanent");
     let sc = sidecar(dir.path(), "p.png");
-    assert!(sc["moderation"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("not available in this build"));
+    let reason = sc["moderation"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("HUAWEICLOUD_SDK_AK") && reason.contains("MissingCredentials"),
+        "{reason}"
+    );
 }

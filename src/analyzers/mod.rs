@@ -3,6 +3,7 @@
 //!
 //! Adding a vendor: a module here and one line in [`build_labeler`] / [`build_moderator`].
 
+pub mod huawei;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod tencent;
@@ -157,10 +158,9 @@ pub fn build_labeler(
         LabelerKind::Local => Ok(Some(local::labeler(config)?)),
         LabelerKind::CosCi => Ok(Some(Arc::new(tencent::ci::labeler(config)?))),
         LabelerKind::Tiia => Ok(Some(Arc::new(tencent::tiia::labeler(config)?))),
-        other => {
-            let _ = config;
-            Err(not_in_this_build(other.as_str(), "labeler"))
-        }
+        LabelerKind::Huawei => Ok(Some(huawei::labeler(config)?)),
+        #[cfg(not(feature = "local"))]
+        LabelerKind::Local => Err(not_in_this_build("local", "labeler")),
     }
 }
 
@@ -175,9 +175,8 @@ pub fn build_moderator(
         ModeratorKind::Local => Ok(Some(local::moderator(config)?)),
         ModeratorKind::Ims => Ok(Some(Arc::new(tencent::ims::moderator(config)?))),
         ModeratorKind::CosCi => Ok(Some(Arc::new(tencent::ci::moderator(config)?))),
-        other => {
-            let _ = config;
-            Err(not_in_this_build(other.as_str(), "moderator"))
-        }
+        ModeratorKind::Huawei => Ok(Some(huawei::moderator(config)?)),
+        #[cfg(not(feature = "local"))]
+        ModeratorKind::Local => Err(not_in_this_build("local", "moderator")),
     }
 }

@@ -112,6 +112,15 @@ pub const HUAWEI_TAGGING: Limits = Limits {
     max_pixels: None,
 };
 
+/// Huawei Image Tagging under the newer CN doc (image_03_0028, 2025-12): 1–10000 px per side.
+/// Opt-in with `TRIAGE_HUAWEI_TAGGING_LIMITS=current`; the stricter table above is the default.
+pub const HUAWEI_TAGGING_CURRENT: Limits = Limits {
+    service: "huawei image tagging (1-10000 px)",
+    min_side: 1,
+    max_side: Some(10_000),
+    ..HUAWEI_TAGGING
+};
+
 /// Huawei Content Moderation v3 image (huawei_aws.md §6): 20–6000 px, ≤ 10 MB base64.
 pub const HUAWEI_MODERATION: Limits = Limits {
     service: "huawei moderation",
@@ -134,6 +143,7 @@ pub const ALL: &[&Limits] = &[
     &TENCENT_IMS,
     &COS_CI_MODERATION,
     &HUAWEI_TAGGING,
+    &HUAWEI_TAGGING_CURRENT,
     &HUAWEI_MODERATION,
 ];
 
@@ -406,6 +416,14 @@ mod tests {
             "side_too_large"
         );
         assert_eq!(code(&HUAWEI_TAGGING, &facts(Gif, 400, 400, 1000)), "format");
+        assert_eq!(
+            code(&HUAWEI_TAGGING_CURRENT, &facts(Png, 1, 10_000, 1000)),
+            "ok"
+        );
+        assert_ne!(
+            code(&HUAWEI_TAGGING_CURRENT, &facts(Png, 1, 10_001, 1000)),
+            "ok"
+        );
         assert_eq!(code(&HUAWEI_MODERATION, &facts(Gif, 6000, 20, 1000)), "ok");
         assert_eq!(
             code(&HUAWEI_MODERATION, &facts(Png, 6001, 20, 1000)),

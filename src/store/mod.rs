@@ -6,6 +6,7 @@
 pub mod cos;
 pub mod counting;
 pub mod local;
+pub mod obs;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -203,10 +204,7 @@ pub fn for_provider(
             op: "opening the embedded bucket without TRIAGE_STORE=local and TRIAGE_LOCAL_ROOT",
         }),
         (StoreKind::Auto, Provider::Cos) => Ok(std::sync::Arc::new(cos::builder::build(config))),
-        (StoreKind::Auto, Provider::Obs) => Err(StoreError::Unsupported {
-            store: "obs",
-            op: "reading OBS objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
-        }),
+        (StoreKind::Auto, Provider::Obs) => Ok(std::sync::Arc::new(obs::ObsStore::new(config))),
         (StoreKind::Auto, Provider::S3) => Err(StoreError::Unsupported {
             store: "s3",
             op: "reading S3 objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",

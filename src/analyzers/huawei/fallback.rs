@@ -1,0 +1,94 @@
+//! Base64 fallback for the URL path: when there is no signed URL for the object, or the service
+//! says it could not download it, read the object (within the inline size limit) and send it
+//! in the body instead. Costs a full read of the object, so it is the exception path only.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::builder::Input;
+use super::client::{Api, DOWNLOAD_FAILED_CODES};
+use crate::analyzers::{AnalyzerError, AnalyzerInput};
+use crate::config::{Config, StoreKind};
+use crate::store::obs::ObsStore;
+use crate::store::ObjectStore;
+
+/// Inline images: ≤ 10 MB after base64 (7.5 MB raw), both services.
+const MAX_INLINE_BYTES: u64 = 7 * 1024 * 1024 + 512 * 1024;
+
+#[derive(Clone)]
+pub struct Fallback {
+    store: Option<Arc<dyn ObjectStore>>,
+}
+
+impl Fallback {
+    pub fn new(config: &Config) -> Self {
+        // Only objects on OBS have a URL path to fall back from.
+        let store: Option<Arc<dyn ObjectStore>> = match config.store {
+            StoreKind::Auto => Some(Arc::new(ObsStore::new(config))),
+            StoreKind::Local(_) => None,
+        };
+        Fallback { store }
+    }
+
+    async fn inline(
+        &self,
+        input: &AnalyzerInput,
+        why: &AnalyzerError,
+    ) -> Result<AnalyzerInput, AnalyzerError> {
+        let (Some(store), true) = (&self.store, input.facts.bytes <= MAX_INLINE_BYTES) else {
+            return Err(why.clone());
+        };
+        let bytes = store
+            .get(&input.object.bucket, &input.object.key)
+            .await
+            .map_err(|e| AnalyzerError {
+                service: why.service.clone(),
+                code: why.code.clone(),
+                message: format!(
+                    "{}; the base64 fallback could not read the object: {e}",
+                    why.message
+                ),
+                retryable: e.retryable(),
+            })?;
+        let mut inline = input.clone();
+        inline.url = None;
+        inline.bytes = Some(bytes);
+        Ok(inline)
+    }
+
+    /// POST with the URL; on "no URL" or a download failure, once more with the image inline.
+    pub async fn post(
+        &self,
+        api: &Api,
+        mode: Input,
+        version: &str,
+        interface: &str,
+        input: &AnalyzerInput,
+        body: impl Fn(&AnalyzerInput) -> Result<Value, AnalyzerError>,
+    ) -> Result<Value, AnalyzerError> {
+        let first = match body(input) {
+            Ok(b) => api.post(version, interface, &b).await,
+            Err(e) => Err(e),
+        };
+        match first {
+            Err(e)
+                if mode == Input::Url
+                    && input.bytes.is_none()
+                    && (input.url.is_none()
+                        || e.code
+                            .as_deref()
+                            .is_some_and(|c| DOWNLOAD_FAILED_CODES.contains(&c))) =>
+            {
+                tracing::warn!(
+                    service = api.name,
+                    code = e.code.as_deref().unwrap_or(""),
+                    "URL path unusable; sending the image inline"
+                );
+                let inline = self.inline(input, &e).await?;
+                api.post(version, interface, &body(&inline)?).await
+            }
+            other => other,
+        }
+    }
+}

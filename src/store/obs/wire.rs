@@ -1,0 +1,199 @@
+//! OBS wire formats: metadata value encoding, Content-MD5, the XML bodies (errors, tagging,
+//! listings) and the response headers of a HEAD. Pure functions, shared with the test emulator.
+
+use base64::Engine;
+use md5::{Digest, Md5};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+
+use crate::store::{ObjectMeta, StoreError};
+
+pub const META_PREFIX: &str = "x-obs-meta-";
+/// Characters the Python SDK leaves unescaped in metadata values (`quote(v, safe=...)`).
+const META_VALUE_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b' ')
+    .remove(b';')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'&')
+    .remove(b'=')
+    .remove(b'+')
+    .remove(b'$')
+    .remove(b',')
+    .remove(b'\'')
+    .remove(b'*');
+
+/// Metadata values must be ASCII; URL-encode like the SDK does (vector V5).
+pub fn encode_meta_value(v: &str) -> String {
+    utf8_percent_encode(v, META_VALUE_SET).to_string()
+}
+
+pub fn decode_meta_value(v: &str) -> String {
+    percent_decode_str(v).decode_utf8_lossy().into_owned()
+}
+
+/// Base64 of the body's MD5 (mandatory on `PUT ?tagging`).
+pub fn content_md5(body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ErrorXml {
+    #[serde(rename = "Code", default)]
+    pub code: String,
+    #[serde(rename = "Message", default)]
+    pub message: String,
+}
+
+/// Whether an OBS answer is worth retrying: throttling, server errors.
+pub fn retryable_status(status: u16, code: &str) -> bool {
+    status == 429
+        || status >= 500
+        || matches!(code, "SlowDown" | "ServiceUnavailable" | "RequestTimeout")
+}
+
+/// A transport error with its causes, without the URL (whose query could carry a signature).
+pub fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+pub fn url_without_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+pub fn meta_from_headers(headers: &HeaderMap) -> ObjectMeta {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let metadata = headers
+        .iter()
+        .filter_map(|(n, v)| {
+            let name = n.as_str().strip_prefix(META_PREFIX)?;
+            Some((name.to_string(), decode_meta_value(v.to_str().ok()?)))
+        })
+        .collect();
+    ObjectMeta {
+        size: get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        etag: get("etag").unwrap_or("").trim_matches('"').to_string(),
+        content_type: get("content-type").map(str::to_string),
+        metadata,
+        last_modified: get("last-modified")
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&chrono::Utc)),
+    }
+}
+
+pub fn tagging_xml(tags: &[(String, String)]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut s = String::from("<Tagging><TagSet>");
+    for (k, v) in tags {
+        s.push_str(&format!(
+            "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+            esc(k),
+            esc(v)
+        ));
+    }
+    s.push_str("</TagSet></Tagging>");
+    s
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct TaggingXml {
+    #[serde(rename = "TagSet", default)]
+    pub tag_set: TagSetXml,
+}
+#[derive(Debug, Deserialize, Default)]
+pub struct TagSetXml {
+    #[serde(rename = "Tag", default)]
+    pub tags: Vec<TagXml>,
+}
+#[derive(Debug, Deserialize, Default)]
+pub struct TagXml {
+    #[serde(rename = "Key", default)]
+    pub key: String,
+    #[serde(rename = "Value", default)]
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ListXml {
+    #[serde(rename = "IsTruncated", default)]
+    pub is_truncated: bool,
+    #[serde(rename = "NextMarker", default)]
+    pub next_marker: Option<String>,
+    #[serde(rename = "Contents", default)]
+    pub contents: Vec<ListEntryXml>,
+}
+#[derive(Debug, Deserialize, Default)]
+pub struct ListEntryXml {
+    #[serde(rename = "Key", default)]
+    pub key: String,
+    #[serde(rename = "Size", default)]
+    pub size: u64,
+    #[serde(rename = "ETag", default)]
+    pub etag: String,
+}
+
+pub fn xml_err(bucket: &str, key: &str, op: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Remote {
+        bucket: bucket.into(),
+        key: key.into(),
+        op,
+        status: 200,
+        code: "MalformedResponse".into(),
+        message: e.to_string(),
+        retryable: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagging_body_matches_vector_v3() {
+        let xml = tagging_xml(&[
+            ("label".into(), "cat".into()),
+            ("moderation".into(), "pass".into()),
+        ]);
+        assert_eq!(content_md5(xml.as_bytes()), "FKo4HygaddnJcUQCendtIQ==");
+        let back: TaggingXml = quick_xml::de::from_str(&xml).unwrap();
+        assert_eq!(back.tag_set.tags[1].value, "pass");
+    }
+
+    #[test]
+    fn metadata_values_round_trip() {
+        for v in ["猫 cat", "a%b", "plain,list;x=1"] {
+            assert_eq!(decode_meta_value(&encode_meta_value(v)), v);
+            assert!(encode_meta_value(v).is_ascii());
+        }
+    }
+
+    #[test]
+    fn retry_classification() {
+        assert!(retryable_status(503, "SlowDown"));
+        assert!(retryable_status(500, "InternalError"));
+        assert!(retryable_status(429, ""));
+        assert!(!retryable_status(403, "AccessDenied"));
+        assert!(!retryable_status(404, "NoSuchKey"));
+    }
+}

@@ -1,0 +1,197 @@
+//! The emulated Image Tagging and Content Moderation services (SDK-HMAC-SHA256 verified).
+#![allow(clippy::result_large_err)]
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use image_triage::analyzers::huawei::apig;
+use serde_json::{json, Value};
+
+use super::obs::apply_fault;
+use super::*;
+
+fn apig_error(status: u16, code: &str, msg: &str) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap(),
+        [("content-type", "application/json")],
+        json!({"error_code": code, "error_msg": msg}).to_string(),
+    )
+        .into_response()
+}
+
+/// Verify an `SDK-HMAC-SHA256` request; `interface` e.g. `/v2/{pid}/image/tagging`.
+fn verify_apig(
+    emu: &Emu,
+    host: &str,
+    uri: &Uri,
+    h: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Response> {
+    let denied = |m: &str| {
+        apig_error(
+            401,
+            "APIG.0301",
+            &format!("Incorrect IAM authentication information: {m}"),
+        )
+    };
+    let (ak, signed, sig) = apig::parse_authorization(header(h, "authorization"))
+        .ok_or_else(|| denied("no SDK-HMAC-SHA256 Authorization"))?;
+    if ak != AK {
+        return Err(denied("unknown access key"));
+    }
+    for must in ["host", "x-sdk-date"] {
+        if !signed.iter().any(|s| s == must) {
+            return Err(denied(&format!("{must} not signed")));
+        }
+    }
+    if header(h, "host") != host {
+        return Err(denied("wrong Host"));
+    }
+    let token = emu.0.lock().unwrap().token.clone();
+    if let Some(t) = token {
+        if header(h, "x-security-token") != t || !signed.iter().any(|s| s == "x-security-token") {
+            return Err(denied("security token missing, wrong or unsigned"));
+        }
+    }
+    if header(h, "x-project-id") != PROJECT {
+        return Err(denied("wrong X-Project-Id"));
+    }
+    let headers: Vec<(&str, &str)> = signed.iter().map(|n| (n.as_str(), header(h, n))).collect();
+    let want = apig::sign(AK, SK, "POST", uri.path(), &[], &headers, body);
+    if !want.ends_with(&format!("Signature={sig}")) {
+        return Err(denied("verify aksk signature fail"));
+    }
+    Ok(())
+}
+
+/// The image a request names: a signed OBS URL (verified) or base64.
+fn image_of(emu: &Emu, req: &Value) -> Result<Vec<u8>, Response> {
+    if let Some(url) = req.get("url").and_then(Value::as_str) {
+        return fetch_signed_url(emu, url).map_err(|m| {
+            apig_error(
+                400,
+                "ModelArts.4603",
+                &format!("image download failed: {m}"),
+            )
+        });
+    }
+    if let Some(b64) = req.get("image").and_then(Value::as_str) {
+        return base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| apig_error(400, "AIS.0103", "bad base64"));
+    }
+    Err(apig_error(400, "AIS.0101", "neither url nor image"))
+}
+
+async fn ai(
+    emu: &Emu,
+    service: &'static str,
+    uri: &Uri,
+    h: &HeaderMap,
+    body: &[u8],
+) -> Result<(Value, Vec<u8>), Response> {
+    if let Some(r) = apply_fault(emu, service, false).await {
+        return Err(r);
+    }
+    verify_apig(
+        emu,
+        &format!("{service}.{REGION}.myhuaweicloud.com"),
+        uri,
+        h,
+        body,
+    )?;
+    let req: Value = serde_json::from_slice(body)
+        .map_err(|_| apig_error(400, "AIS.0101", "body is not JSON"))?;
+    let img = image_of(emu, &req)?;
+    Ok((req, img))
+}
+
+pub(crate) async fn image(
+    State(emu): State<Emu>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = if uri.path() != format!("/v2/{PROJECT}/image/tagging") {
+        apig_error(
+            404,
+            "APIG.0101",
+            "The API does not exist or has not been published",
+        )
+    } else {
+        match ai(&emu, "image", &uri, &h, &body).await {
+            Err(r) => r,
+            Ok((req, _img)) => {
+                let zh = req.get("language").and_then(Value::as_str) == Some("zh");
+                let threshold = req.get("threshold").and_then(Value::as_f64).unwrap_or(60.0);
+                let all = [
+                    ("猫", "Cat", "动物", "Animal", "92.5"),
+                    ("草地", "Grass", "植物", "Plant", "71.25"),
+                    ("影子", "Shadow", "其他", "Other", "30.0"),
+                ];
+                let tags: Vec<Value> = all.iter().filter(|t| t.4.parse::<f64>().unwrap() >= threshold).map(|(zt, et, zy, ey, c)| json!({
+                    "confidence": c, "type": if zh { zy } else { ey }, "tag": if zh { zt } else { et },
+                    "i18n_tag": {"zh": zt, "en": et}, "i18n_type": {"zh": zy, "en": ey}, "instances": []
+                })).collect();
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/json")],
+                    json!({"result": {"tags": tags}}).to_string(),
+                )
+                    .into_response()
+            }
+        }
+    };
+    emu.log("image", &method, &uri, r.status().as_u16());
+    r
+}
+
+/// Objects whose bytes contain `BLOCKME` are porn with 0.97 confidence; others pass.
+pub(crate) async fn moderation(
+    State(emu): State<Emu>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = if uri.path() != format!("/v3/{PROJECT}/moderation/image") {
+        apig_error(
+            404,
+            "APIG.0101",
+            "The API does not exist or has not been published",
+        )
+    } else {
+        match ai(&emu, "moderation", &uri, &h, &body).await {
+            Err(r) => r,
+            Ok((req, img)) => {
+                if req.get("biz_type").is_none()
+                    && (req.get("event_type").is_none() || req.get("categories").is_none())
+                {
+                    apig_error(
+                        400,
+                        "AIS.0102",
+                        "event_type and categories are required without biz_type",
+                    )
+                } else {
+                    let bad = img.windows(7).any(|w| w == b"BLOCKME");
+                    let result = if bad {
+                        json!({"suggestion":"block","category":"porn","details":[{"suggestion":"block","category":"porn","confidence":0.97,"label":"porn"}]})
+                    } else {
+                        json!({"suggestion":"pass","category":"","details":[]})
+                    };
+                    (
+                        StatusCode::OK,
+                        [("content-type", "application/json")],
+                        json!({"request_id":"emu-1","result":result}).to_string(),
+                    )
+                        .into_response()
+                }
+            }
+        }
+    };
+    emu.log("moderation", &method, &uri, r.status().as_u16());
+    r
+}

@@ -1,0 +1,357 @@
+//! The emulated OBS: virtual-host requests, OBS header signatures, objects in memory.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use image_triage::store::obs::client::{content_md5, TaggingXml};
+use image_triage::store::obs::credential as obs_sig;
+use percent_encoding::percent_decode_str;
+
+use super::*;
+
+pub(crate) fn obs_error(status: u16, code: &str, msg: &str) -> Response {
+    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{msg}</Message><RequestId>EMU0001</RequestId></Error>");
+    let mut r = (StatusCode::from_u16(status).unwrap(), body).into_response();
+    r.headers_mut()
+        .insert("x-obs-error-code", code.parse().unwrap());
+    r
+}
+
+/// The bucket from `<bucket>.obs.<region>.myhuaweicloud.com`.
+pub(crate) fn bucket_of(host: &str) -> Option<String> {
+    let suffix = format!(".obs.{REGION}.myhuaweicloud.com");
+    host.strip_suffix(&suffix).map(str::to_string)
+}
+
+/// Verify an OBS header-signed request with the crate's canonicalisation.
+fn verify_obs(
+    emu: &Emu,
+    method: &Method,
+    bucket: &str,
+    key: &str,
+    query: &[(String, Option<String>)],
+    h: &HeaderMap,
+) -> Result<(), Response> {
+    let token = emu.0.lock().unwrap().token.clone();
+    if let Some(t) = &token {
+        if header(h, "x-obs-security-token") != t {
+            return Err(obs_error(
+                403,
+                "InvalidToken",
+                "security token missing or wrong",
+            ));
+        }
+    }
+    let date = header(h, "date");
+    let when = chrono::DateTime::parse_from_rfc2822(date)
+        .map_err(|_| obs_error(403, "AccessDenied", "no valid Date"))?;
+    if (chrono::Utc::now() - when.with_timezone(&chrono::Utc))
+        .num_minutes()
+        .abs()
+        > 15
+    {
+        return Err(obs_error(403, "RequestTimeTooSkewed", "date skew"));
+    }
+    let pairs: Vec<(&str, &str)> = h
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+        .collect();
+    let q: Vec<(&str, Option<&str>)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    let resource = obs_sig::canonical_resource(bucket, key, &q);
+    let sts = obs_sig::string_to_sign(
+        method.as_str(),
+        header(h, "content-md5"),
+        header(h, "content-type"),
+        date,
+        &pairs,
+        &resource,
+    );
+    let want = obs_sig::authorization(AK, &obs_sig::signature(SK, &sts));
+    if header(h, "authorization") != want {
+        return Err(obs_error(
+            403,
+            "SignatureDoesNotMatch",
+            "signature mismatch",
+        ));
+    }
+    Ok(())
+}
+
+/// Verify a signed GET URL (what the AI services download) and return the object's bytes.
+pub fn fetch_signed_url(emu: &Emu, url: &str) -> Result<Vec<u8>, String> {
+    let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let bucket = bucket_of(u.host_str().unwrap_or("")).ok_or("not an OBS URL of this region")?;
+    let key = percent_decode_str(u.path().trim_start_matches('/'))
+        .decode_utf8_lossy()
+        .into_owned();
+    let q = query_pairs(u.query().unwrap_or(""));
+    let get = |n: &str| q.iter().find(|(k, _)| k == n).and_then(|(_, v)| v.clone());
+    let expires: i64 = get("Expires")
+        .and_then(|e| e.parse().ok())
+        .ok_or("no Expires")?;
+    if expires < chrono::Utc::now().timestamp() {
+        return Err("URL expired".into());
+    }
+    if expires > chrono::Utc::now().timestamp() + 3600 {
+        return Err("URL lives longer than an hour".into());
+    }
+    let token = emu.0.lock().unwrap().token.clone();
+    if get("x-obs-security-token") != token {
+        return Err("security token missing or wrong in the URL".into());
+    }
+    let expected = obs_sig::presigned_query(AK, SK, token.as_deref(), &bucket, &key, expires);
+    if u.query() != Some(expected.as_str()) {
+        return Err("URL signature mismatch".into());
+    }
+    emu.get(&bucket, &key)
+        .map(|o| o.body)
+        .ok_or_else(|| "no such object".into())
+}
+
+pub(crate) async fn apply_fault(emu: &Emu, service: &'static str, obs: bool) -> Option<Response> {
+    match emu.take_fault(service)? {
+        Fault::Delay(d) => {
+            tokio::time::sleep(d).await;
+            None
+        }
+        Fault::Status(s, body) => {
+            let mut r = (StatusCode::from_u16(s).unwrap(), body).into_response();
+            if !obs {
+                r.headers_mut()
+                    .insert("content-type", "application/json".parse().unwrap());
+            }
+            Some(r)
+        }
+    }
+}
+
+pub(crate) async fn obs(
+    State(emu): State<Emu>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = obs_inner(&emu, &method, &uri, &h, body).await;
+    emu.log("obs", &method, &uri, r.status().as_u16());
+    r
+}
+
+async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = apply_fault(emu, "obs", true).await {
+        return r;
+    }
+    let Some(bucket) = bucket_of(header(h, "host")) else {
+        return obs_error(
+            400,
+            "InvalidHost",
+            "Host is not <bucket>.obs.<region>.myhuaweicloud.com",
+        );
+    };
+    let key = percent_decode_str(uri.path().trim_start_matches('/'))
+        .decode_utf8_lossy()
+        .into_owned();
+    let query = query_pairs(uri.query().unwrap_or(""));
+    if let Err(r) = verify_obs(emu, method, &bucket, &key, &query, h) {
+        return r;
+    }
+    let has = |n: &str| query.iter().any(|(k, _)| k == n);
+    let id = (bucket.clone(), key.clone());
+    let mut g = emu.0.lock().unwrap();
+    let meta_headers = || -> BTreeMap<String, String> {
+        h.iter()
+            .filter_map(|(n, v)| {
+                Some((
+                    n.as_str().strip_prefix("x-obs-meta-")?.to_string(),
+                    v.to_str().ok()?.to_string(),
+                ))
+            })
+            .collect()
+    };
+    match (method.as_str(), key.is_empty()) {
+        ("GET", true) => {
+            let get = |n: &str| {
+                query
+                    .iter()
+                    .find(|(k, _)| k == n)
+                    .and_then(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let (prefix, marker) = (get("prefix"), get("marker"));
+            let max: usize = get("max-keys").parse().unwrap_or(1000);
+            let mut keys: Vec<&(String, String)> = g
+                .objects
+                .keys()
+                .filter(|(b, k)| *b == bucket && k.starts_with(&prefix) && *k > marker)
+                .collect();
+            keys.sort();
+            let truncated = keys.len() > max;
+            let page: String = keys
+                .iter()
+                .take(max)
+                .map(|id| {
+                    let o = &g.objects[*id];
+                    format!(
+                        "<Contents><Key>{}</Key><ETag>\"{}\"</ETag><Size>{}</Size></Contents>",
+                        id.1,
+                        o.etag,
+                        o.body.len()
+                    )
+                })
+                .collect();
+            format!("<ListBucketResult><Name>{bucket}</Name><IsTruncated>{truncated}</IsTruncated>{page}</ListBucketResult>").into_response()
+        }
+        ("HEAD", false) | ("GET", false) => {
+            let Some(o) = g.objects.get(&id).cloned() else {
+                return obs_error(404, "NoSuchKey", "The specified key does not exist.");
+            };
+            if has("tagging") {
+                let tags: String = o
+                    .tags
+                    .iter()
+                    .map(|(k, v)| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>"))
+                    .collect();
+                return format!("<Tagging><TagSet>{tags}</TagSet></Tagging>").into_response();
+            }
+            let (status, slice) = match header(h, "range")
+                .strip_prefix("bytes=")
+                .and_then(|r| r.split_once('-'))
+            {
+                Some((a, b)) => {
+                    let a: usize = a.parse().unwrap_or(0);
+                    let b: usize = b
+                        .parse::<usize>()
+                        .map(|b| b + 1)
+                        .unwrap_or(o.body.len())
+                        .min(o.body.len());
+                    if a >= o.body.len() {
+                        return obs_error(416, "InvalidRange", "range not satisfiable");
+                    }
+                    (206, o.body[a..b].to_vec())
+                }
+                None => (200, o.body.clone()),
+            };
+            let mut resp_h = HeaderMap::new();
+            resp_h.insert("etag", format!("\"{}\"", o.etag).parse().unwrap());
+            resp_h.insert("content-type", o.content_type.parse().unwrap());
+            for (k, v) in &o.meta {
+                resp_h.insert(
+                    axum::http::HeaderName::from_bytes(format!("x-obs-meta-{k}").as_bytes())
+                        .unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            if method == Method::HEAD {
+                resp_h.insert("content-length", o.body.len().to_string().parse().unwrap());
+                return (StatusCode::OK, resp_h).into_response();
+            }
+            g.bytes_served += slice.len() as u64;
+            (StatusCode::from_u16(status).unwrap(), resp_h, slice).into_response()
+        }
+        ("PUT", false) if has("metadata") => {
+            if g.no_set_metadata {
+                return obs_error(
+                    405,
+                    "MethodNotAllowed",
+                    "SetObjectMetadata is not supported",
+                );
+            }
+            let directive = header(h, "x-obs-metadata-directive");
+            let Some(o) = g.objects.get_mut(&id) else {
+                return obs_error(404, "NoSuchKey", "no such key");
+            };
+            match directive {
+                "REPLACE_NEW" => o.meta.extend(meta_headers()),
+                "REPLACE" => o.meta = meta_headers(),
+                _ => {
+                    return obs_error(
+                        400,
+                        "InvalidArgument",
+                        "x-obs-metadata-directive must be REPLACE_NEW or REPLACE",
+                    )
+                }
+            }
+            StatusCode::OK.into_response()
+        }
+        ("PUT", false) if has("tagging") => {
+            if header(h, "content-md5") != content_md5(&body) {
+                return obs_error(400, "InvalidDigest", "Content-MD5 mismatch");
+            }
+            let parsed: TaggingXml = match quick_xml::de::from_str(&String::from_utf8_lossy(&body))
+            {
+                Ok(p) => p,
+                Err(_) => return obs_error(400, "MalformedXML", "bad tagging XML"),
+            };
+            let Some(o) = g.objects.get_mut(&id) else {
+                return obs_error(404, "NoSuchKey", "no such key");
+            };
+            o.tags = parsed
+                .tag_set
+                .tags
+                .into_iter()
+                .map(|t| (t.key, t.value))
+                .collect();
+            StatusCode::OK.into_response()
+        }
+        ("PUT", false) if has("acl") => {
+            let Some(o) = g.objects.get_mut(&id) else {
+                return obs_error(404, "NoSuchKey", "no such key");
+            };
+            o.acl = header(h, "x-obs-acl").to_string();
+            StatusCode::OK.into_response()
+        }
+        ("PUT", false) if !header(h, "x-obs-copy-source").is_empty() => {
+            let src = header(h, "x-obs-copy-source").trim_start_matches('/');
+            let src = percent_decode_str(src).decode_utf8_lossy().into_owned();
+            let Some((sb, sk)) = src.split_once('/') else {
+                return obs_error(400, "InvalidArgument", "bad copy source");
+            };
+            let Some(mut o) = g.objects.get(&(sb.to_string(), sk.to_string())).cloned() else {
+                return obs_error(404, "NoSuchKey", "copy source missing");
+            };
+            if header(h, "x-obs-metadata-directive") == "REPLACE" {
+                o.meta = meta_headers();
+                if !header(h, "content-type").is_empty() {
+                    o.content_type = header(h, "content-type").into();
+                }
+            }
+            o.acl = "private".into();
+            let etag = o.etag.clone();
+            g.objects.insert(id, o);
+            g.copy_events += 1;
+            format!("<CopyObjectResult><LastModified>2025-07-01T12:00:00.000Z</LastModified><ETag>\"{etag}\"</ETag></CopyObjectResult>").into_response()
+        }
+        ("PUT", false) => {
+            if !header(h, "content-md5").is_empty()
+                && header(h, "content-md5") != content_md5(&body)
+            {
+                return obs_error(400, "InvalidDigest", "Content-MD5 mismatch");
+            }
+            let etag = hex::encode(md5_of(&body));
+            g.objects.insert(
+                id,
+                Obj {
+                    body: body.to_vec(),
+                    content_type: header(h, "content-type").into(),
+                    meta: meta_headers(),
+                    etag,
+                    acl: "private".into(),
+                    ..Obj::default()
+                },
+            );
+            StatusCode::OK.into_response()
+        }
+        ("DELETE", false) => {
+            g.objects.remove(&id);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => obs_error(405, "MethodNotAllowed", "not emulated"),
+    }
+}

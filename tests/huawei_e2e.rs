@@ -1,0 +1,478 @@
+//! Huawei Cloud end to end against the loopback emulator (tests/huawei): OBS events of each
+//! shape in, labels / verdict / metadata / tags / sidecar out, read back from the emulator.
+
+mod common;
+mod huawei;
+
+use std::time::Duration;
+
+use common::png_header;
+use huawei::{Fault, Running};
+use image_triage::config::Config;
+use image_triage::object::Provider;
+use image_triage::pipeline::Pipeline;
+use image_triage::store::ObjectStore;
+use serde_json::Value;
+
+const TOKEN: &str = "EMUTOKEN-temporary";
+
+fn config(emu: &Running, extra: &[(&str, &str)]) -> Config {
+    let mut vars = emu.vars();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_vars(vars).expect("valid config")
+}
+
+fn event_file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Bucket and key an event names, through the crate's own event parser.
+fn target(body: &[u8]) -> (String, String) {
+    let recs = image_triage::events::parse_event(body, Some(Provider::Obs)).unwrap();
+    match &recs[0] {
+        image_triage::events::EventRecord::Process(o) => {
+            assert_eq!(o.provider, Provider::Obs);
+            (o.bucket.clone(), o.key.clone())
+        }
+        other => panic!("not a processable record: {other:?}"),
+    }
+}
+
+fn blocked_png() -> Vec<u8> {
+    let mut b = png_header(800, 600, 4096);
+    b[1000..1007].copy_from_slice(b"BLOCKME");
+    b
+}
+
+fn sidecar(emu: &Running, bucket: &str, key: &str) -> Value {
+    let o = emu
+        .emu
+        .get(bucket, &format!("triage-results/{key}.json"))
+        .unwrap_or_else(|| panic!("no sidecar for {key}"));
+    serde_json::from_slice(&o.body).unwrap()
+}
+
+#[tokio::test]
+async fn every_obs_event_shape_in_results_out() {
+    let emu = huawei::start(Some(TOKEN)).await;
+    let pipeline = Pipeline::new(config(&emu, &[]));
+    for file in [
+        "obs-native.json",
+        "obs-s3-shape.json",
+        "obs-s3-shape-old.json",
+        "obs-eventgrid.json",
+    ] {
+        let body = event_file(file);
+        let (bucket, key) = target(&body);
+        emu.emu
+            .put(&bucket, &key, png_header(640, 480, 20_000), "image/png");
+        let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+        assert_eq!(out[0].status, "done", "{file}: {out:?}");
+        assert_eq!(out[0].verdict.as_deref(), Some("pass"), "{file}");
+        assert_eq!(out[0].labels, vec!["Cat", "Grass"], "{file}");
+
+        let obj = emu.emu.get(&bucket, &key).unwrap();
+        assert!(
+            obj.meta.contains_key("triage-marker"),
+            "{file}: {:?}",
+            obj.meta
+        );
+        assert_eq!(
+            obj.meta.get("triage-verdict").map(String::as_str),
+            Some("pass")
+        );
+        assert!(obj.meta["triage-labels"].contains("Cat"), "{:?}", obj.meta);
+        assert!(
+            obj.tags.iter().any(|(_, v)| v == "Cat"),
+            "{file}: {:?}",
+            obj.tags
+        );
+        let sc = sidecar(&emu, &bucket, &key);
+        assert_eq!(sc["labels"]["output"]["labels"][0]["name"], "Cat");
+        assert_eq!(sc["moderation"]["output"]["suggestion"], "pass");
+    }
+    let g = emu.emu.0.lock().unwrap();
+    assert_eq!(
+        g.copy_events, 0,
+        "metadata is written in place: no Copy event"
+    );
+    assert!(
+        g.log.iter().all(|l| l.status < 400),
+        "{:?}",
+        g.log.iter().filter(|l| l.status >= 400).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn block_applies_its_action_once_and_redelivery_does_no_double_work() {
+    let emu = huawei::start(None).await;
+    let pipeline = Pipeline::new(config(&emu, &[("TRIAGE_BLOCK_ACTION", "private")]));
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    emu.emu.put(&bucket, &key, blocked_png(), "image/png");
+
+    let first = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+    assert_eq!(first[0].status, "done", "{first:?}");
+    assert_eq!(first[0].verdict.as_deref(), Some("block"));
+    assert_eq!(emu.emu.get(&bucket, &key).unwrap().acl, "private");
+    let sc = sidecar(&emu, &bucket, &key);
+    assert!((sc["moderation"]["output"]["score"].as_f64().unwrap() - 97.0).abs() < 0.01);
+
+    let again = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+    assert_eq!(again[0].status, "skipped", "{again:?}");
+    assert_eq!(again[0].verdict.as_deref(), Some("block"));
+    assert_eq!(
+        emu.emu.calls("obs", "PUT", "acl"),
+        1,
+        "block action applied once"
+    );
+    assert_eq!(emu.emu.calls("moderation", "POST", ""), 1);
+    assert_eq!(emu.emu.calls("image", "POST", ""), 1);
+    assert_eq!(emu.emu.calls("obs", "PUT", "metadata"), 1);
+}
+
+#[tokio::test]
+async fn retryable_errors_are_retried_with_vendor_bodies() {
+    let emu = huawei::start(Some(TOKEN)).await;
+    let pipeline = Pipeline::new(config(&emu, &[("TRIAGE_HUAWEI_MODERATION_TIMEOUT", "1")]));
+    let body = event_file("obs-s3-shape.json");
+    let (bucket, key) = target(&body);
+    emu.emu
+        .put(&bucket, &key, png_header(300, 300, 2000), "image/png");
+    emu.emu.fault("obs", Fault::Status(503, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".into()));
+    emu.emu.fault(
+        "moderation",
+        Fault::Status(
+            429,
+            r#"{"error_code":"APIG.0308","error_msg":"The request is throttled"}"#.into(),
+        ),
+    );
+    emu.emu
+        .fault("moderation", Fault::Delay(Duration::from_secs(3)));
+    emu.emu.fault(
+        "image",
+        Fault::Status(
+            500,
+            r#"{"error_code":"AIS.0500","error_msg":"internal error"}"#.into(),
+        ),
+    );
+
+    let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+    assert_eq!(out[0].status, "done", "{out:?}");
+    assert_eq!(out[0].labels, vec!["Cat", "Grass"]);
+    assert!(emu.emu.calls("moderation", "POST", "") >= 2);
+    assert_eq!(emu.emu.calls("image", "POST", ""), 2);
+    let g = emu.emu.0.lock().unwrap();
+    assert!(g.log.iter().any(|l| l.service == "obs" && l.status == 503));
+    assert!(g
+        .log
+        .iter()
+        .any(|l| l.service == "moderation" && l.status == 429));
+}
+
+#[tokio::test]
+async fn permanent_vendor_errors_keep_their_code_and_are_not_retried() {
+    let emu = huawei::start(None).await;
+    let pipeline = Pipeline::new(config(&emu, &[]));
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    emu.emu
+        .put(&bucket, &key, png_header(300, 300, 2000), "image/png");
+    emu.emu.fault(
+        "image",
+        Fault::Status(
+            400,
+            r#"{"error_code":"AIS.0005","error_msg":"The service does not exist."}"#.into(),
+        ),
+    );
+    let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+    assert_eq!(out[0].status, "done", "{out:?}");
+    assert_eq!(
+        emu.emu.calls("image", "POST", ""),
+        1,
+        "a 400 is not retried"
+    );
+    let sc = sidecar(&emu, &bucket, &key);
+    let reason = sc["labels"]["reason"].as_str().unwrap();
+    assert!(reason.contains("AIS.0005"), "{reason}");
+}
+
+#[tokio::test]
+async fn wrong_secret_is_refused_by_the_emulator() {
+    let emu = huawei::start(None).await;
+    let mut vars = emu.vars();
+    for (k, v) in vars.iter_mut() {
+        if k == "HUAWEICLOUD_SDK_SK" {
+            *v = "not-the-secret".into();
+        }
+    }
+    let cfg = Config::from_vars(vars).unwrap();
+    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    emu.emu
+        .put("b", "k.png", png_header(10, 10, 100), "image/png");
+    let e = store.head("b", "k.png").await.unwrap_err();
+    assert!(!e.retryable(), "{e}");
+    assert!(e.to_string().contains("403"), "{e}");
+}
+
+#[tokio::test]
+async fn metadata_falls_back_to_copy_and_the_copy_event_does_nothing() {
+    let emu = huawei::start(Some(TOKEN)).await;
+    emu.emu.0.lock().unwrap().no_set_metadata = true;
+    let pipeline = Pipeline::new(config(&emu, &[]));
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    emu.emu
+        .put(&bucket, &key, png_header(300, 300, 2000), "image/png");
+    let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+    assert_eq!(out[0].status, "done", "{out:?}");
+    assert_eq!(emu.emu.0.lock().unwrap().copy_events, 1);
+    let obj = emu.emu.get(&bucket, &key).unwrap();
+    assert!(obj.meta.contains_key("triage-marker"));
+    assert_eq!(obj.content_type, "image/png");
+    // The Copy event OBS fires for that write.
+    let copy = String::from_utf8(body)
+        .unwrap()
+        .replace("ObjectCreated:Put", "ObjectCreated:Copy");
+    let again = pipeline
+        .handle_event(copy.as_bytes(), Some(Provider::Obs))
+        .await;
+    assert_eq!(again[0].status, "skipped", "{again:?}");
+    assert_eq!(emu.emu.calls("moderation", "POST", ""), 1);
+}
+
+#[tokio::test]
+async fn bytes_read_from_the_bucket_stay_under_64_kib_for_any_size() {
+    let emu = huawei::start(None).await;
+    let pipeline = Pipeline::new(config(&emu, &[]));
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    for size in [2_000usize, 300_000, 7_000_000, 40_000_000] {
+        emu.emu
+            .put(&bucket, &key, png_header(1000, 800, size), "image/png");
+        emu.emu.0.lock().unwrap().bytes_served = 0;
+        let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+        assert_eq!(out[0].status, "done", "{out:?}");
+        let read = emu.emu.0.lock().unwrap().bytes_served;
+        println!("object {size} B: {read} B read from the bucket");
+        assert!(read <= 64 * 1024, "{size}: read {read}");
+    }
+
+    // The same figure through the project's counting wrapper around the OBS store.
+    let cfg = config(&emu, &[]);
+    let counting = image_triage::store::counting::CountingStore::new(
+        image_triage::store::obs::ObsStore::new(&cfg),
+    );
+    let counter = counting.counter();
+    let key2 = format!("{key}.again.png");
+    emu.emu.put(
+        &bucket,
+        &key2,
+        png_header(1000, 800, 40_000_000),
+        "image/png",
+    );
+    let pipeline = Pipeline::with_store(cfg, std::sync::Arc::new(counting));
+    let ev = String::from_utf8(body)
+        .unwrap()
+        .replace("cat+1.jpg", "cat+1.jpg.again.png");
+    let out = pipeline
+        .handle_event(ev.as_bytes(), Some(Provider::Obs))
+        .await;
+    assert_eq!(out[0].status, "done", "{out:?}");
+    assert_eq!(out[0].key.as_deref(), Some(key2.as_str()));
+    let read = counter.load(std::sync::atomic::Ordering::Relaxed);
+    println!("CountingStore: {read} B read for a 40 MB object");
+    assert!(read <= 64 * 1024, "{read}");
+}
+
+#[tokio::test]
+async fn store_operations_against_the_emulator() {
+    let emu = huawei::start(Some(TOKEN)).await;
+    let cfg = config(&emu, &[]);
+    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    store
+        .put(
+            "bkt",
+            "a/x y.png",
+            bytes::Bytes::from_static(b"0123456789"),
+            "image/png",
+        )
+        .await
+        .unwrap();
+    let m = store.head("bkt", "a/x y.png").await.unwrap();
+    assert_eq!((m.size, m.content_type.as_deref()), (10, Some("image/png")));
+    assert_eq!(
+        &store.get_range("bkt", "a/x y.png", 2..5).await.unwrap()[..],
+        b"234"
+    );
+    assert!(store
+        .get_range("bkt", "a/x y.png", 20..30)
+        .await
+        .unwrap()
+        .is_empty());
+    let meta = [("note".to_string(), "猫 cat".to_string())]
+        .into_iter()
+        .collect();
+    store
+        .update_metadata("bkt", "a/x y.png", &meta)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.head("bkt", "a/x y.png").await.unwrap().metadata["note"],
+        "猫 cat"
+    );
+    store
+        .put_tags("bkt", "a/x y.png", &[("k".into(), "v".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_tags("bkt", "a/x y.png").await.unwrap(),
+        vec![("k".to_string(), "v".to_string())]
+    );
+    let url = store
+        .presign("bkt", "a/x y.png", Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert!(url.starts_with(
+        "https://bkt.obs.cn-north-4.myhuaweicloud.com/a/x%20y.png?x-obs-security-token="
+    ));
+    assert_eq!(
+        huawei::fetch_signed_url(&emu.emu, &url).unwrap(),
+        b"0123456789"
+    );
+    store.rename("bkt", "a/x y.png", "q/x y.png").await.unwrap();
+    assert!(matches!(
+        store.head("bkt", "a/x y.png").await,
+        Err(image_triage::store::StoreError::NotFound { .. })
+    ));
+    let page = store.list("bkt", "q/", None, 10).await.unwrap();
+    assert_eq!(page.objects.len(), 1);
+    assert_eq!(page.objects[0].key, "q/x y.png");
+    store.delete("bkt", "q/x y.png").await.unwrap();
+    store.delete("bkt", "q/x y.png").await.unwrap();
+    assert!(emu.emu.get("bkt", "q/x y.png").is_none());
+}
+
+#[tokio::test]
+async fn a_failed_url_download_falls_back_to_base64_once() {
+    let emu = huawei::start(Some(TOKEN)).await;
+    let pipeline = Pipeline::new(config(&emu, &[]));
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    emu.emu
+        .put(&bucket, &key, png_header(300, 300, 100_000), "image/png");
+    emu.emu.fault(
+        "image",
+        Fault::Status(
+            400,
+            r#"{"error_code":"ModelArts.4702","error_msg":"The OBS agency failed to be queried."}"#
+                .into(),
+        ),
+    );
+    let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+    assert_eq!(out[0].status, "done", "{out:?}");
+    assert_eq!(out[0].labels, vec!["Cat", "Grass"]);
+    assert_eq!(emu.emu.calls("image", "POST", ""), 2, "URL, then inline");
+    assert_eq!(emu.emu.calls("moderation", "POST", ""), 1);
+    // The fallback read the whole object once (plus the 64 KiB preflight).
+    assert_eq!(emu.emu.0.lock().unwrap().bytes_served, 65_536 + 100_000);
+}
+
+#[tokio::test]
+async fn a_wrong_security_token_is_refused_by_every_service() {
+    let emu = huawei::start(Some(TOKEN)).await;
+    let mut vars = emu.vars();
+    for (k, v) in vars.iter_mut() {
+        if k == "HUAWEICLOUD_SDK_SECURITY_TOKEN" {
+            *v = "stale-token".into();
+        }
+    }
+    let cfg = Config::from_vars(vars).unwrap();
+    emu.emu
+        .put("b", "k.png", png_header(300, 300, 1000), "image/png");
+    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    let e = store.head("b", "k.png").await.unwrap_err();
+    assert!(e.to_string().contains("403"), "{e}");
+
+    use image_triage::analyzers::{AnalyzerInput, Labeler};
+    let labeler = image_triage::analyzers::huawei::tagging::HuaweiTagging::new(&cfg).unwrap();
+    let input = AnalyzerInput {
+        object: image_triage::ObjectRef::new(Provider::Obs, "b", "k.png"),
+        facts: image_triage::preflight::inspect_header(&png_header(300, 300, 1000), 1000).unwrap(),
+        bytes: Some(bytes::Bytes::from(png_header(300, 300, 1000))),
+        url: None,
+    };
+    let e = labeler.label(&input).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("APIG.0301"), "{e}");
+    assert!(!e.retryable);
+    assert_eq!(
+        emu.emu.calls("image", "POST", ""),
+        1,
+        "auth failures are not retried"
+    );
+}
+
+/// Log lines captured from the current thread (the test runtime is single-threaded).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_ai_call_logs_a_cloud_eye_style_metric_line() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = huawei::start(None).await;
+    let pipeline = Pipeline::new(config(&emu, &[]));
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    emu.emu
+        .put(&bucket, &key, png_header(300, 300, 2000), "image/png");
+    emu.emu.fault(
+        "moderation",
+        Fault::Status(
+            400,
+            r#"{"error_code":"AIS.0005","error_msg":"The service does not exist."}"#.into(),
+        ),
+    );
+    pipeline.handle_event(&body, Some(Provider::Obs)).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let metrics: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["metric"].is_string())
+        .map(|v| v["fields"].clone())
+        .collect();
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["metric"] == "successful_call_times_of_service"
+                && m["call_of_interface"] == "image/tagging"
+                && m["service"] == "image"),
+        "{metrics:?}"
+    );
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["metric"] == "failed_call_times_of_service"
+                && m["call_of_interface"] == "moderation/image"
+                && m["code"] == "AIS.0005"),
+        "{metrics:?}"
+    );
+    assert!(!text.contains("Signature="), "no signed URL in the logs");
+}
