@@ -5,6 +5,7 @@
 
 pub mod counting;
 pub mod local;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -209,9 +210,6 @@ pub fn for_provider(
             store: "obs",
             op: "reading OBS objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
         }),
-        (StoreKind::Auto, Provider::S3) => Err(StoreError::Unsupported {
-            store: "s3",
-            op: "reading S3 objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
-        }),
+        (StoreKind::Auto, Provider::S3) => s3::build(config),
     }
 }

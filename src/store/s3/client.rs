@@ -1,0 +1,651 @@
+//! S3 REST calls over the shared HTTP client: every request signed with the credentials current
+//! at that moment, wrapped in the service's rate limit / timeout / retry policy.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::builder::Settings;
+use super::credential;
+use crate::client::{self, CredentialSlots, Retryable, Service, TimedOut};
+use crate::store::{ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    settings: Settings,
+    credentials: CredentialSlots,
+    service: Service,
+}
+
+/// One failed attempt, before it is named for an object.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("HTTP {status} {code}: {message}")]
+    Remote {
+        status: u16,
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error(transparent)]
+    TimedOut(#[from] TimedOut),
+    #[error("no credentials for the S3 store (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")]
+    NoCredentials,
+}
+
+/// S3 codes worth another attempt besides any 5xx (docs: "ErrorResponses", "SlowDown").
+const RETRYABLE_CODES: [&str; 6] = [
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "Throttling",
+    "OperationAborted",
+];
+
+impl Retryable for S3Error {
+    fn retryable(&self) -> bool {
+        match self {
+            S3Error::Remote { status, code, .. } => {
+                *status >= 500 || *status == 429 || RETRYABLE_CODES.contains(&code.as_str())
+            }
+            S3Error::Transport(_) | S3Error::TimedOut(_) => true,
+            S3Error::NoCredentials => false,
+        }
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            S3Error::Remote { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl S3Error {
+    fn for_object(self, bucket: &str, key: &str, op: &'static str) -> StoreError {
+        let retryable = self.retryable();
+        match self {
+            S3Error::Remote {
+                status: 404, code, ..
+            } if code == "NoSuchKey" || code == "NotFound" => StoreError::NotFound {
+                bucket: bucket.into(),
+                key: key.into(),
+            },
+            S3Error::Remote {
+                status,
+                code,
+                message,
+                ..
+            } => StoreError::Remote {
+                bucket: bucket.into(),
+                key: key.into(),
+                op,
+                status,
+                code,
+                message,
+                retryable,
+            },
+            other => StoreError::Remote {
+                bucket: bucket.into(),
+                key: key.into(),
+                op,
+                status: 0,
+                code: match other {
+                    S3Error::NoCredentials => "NoCredentials",
+                    S3Error::TimedOut(_) => "Timeout",
+                    _ => "Transport",
+                }
+                .into(),
+                message: other.to_string(),
+                retryable,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct ErrorXml {
+    code: String,
+    message: String,
+}
+
+/// S3's `<Error><Code>..</Code><Message>..</Message></Error>`; HEAD errors have no body.
+fn parse_error(status: u16, headers: &HeaderMap, body: &[u8]) -> S3Error {
+    let xml: ErrorXml = std::str::from_utf8(body)
+        .ok()
+        .and_then(|s| quick_xml::de::from_str(s).ok())
+        .unwrap_or_default();
+    let code = if xml.code.is_empty() {
+        match status {
+            404 => "NotFound".to_string(),
+            403 => "Forbidden".to_string(),
+            503 => "SlowDown".to_string(),
+            s => format!("HTTP{s}"),
+        }
+    } else {
+        xml.code
+    };
+    let retry_after = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    S3Error::Remote {
+        status,
+        code,
+        message: xml.message,
+        retry_after,
+    }
+}
+
+struct Reply {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Default)]
+struct Call<'a> {
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    op: &'static str,
+    key: &'a str,
+}
+
+const META_PREFIX: &str = "x-amz-meta-";
+
+impl S3Store {
+    pub fn new(settings: Settings, credentials: CredentialSlots, service: Service) -> Self {
+        S3Store {
+            settings,
+            credentials,
+            service,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        bucket: &str,
+        call: &Call<'_>,
+    ) -> Result<Reply, S3Error> {
+        // Read per request: runtimes may swap in fresh temporary credentials at any time.
+        let creds = self
+            .credentials
+            .get(self.settings.cloud)
+            .ok_or(S3Error::NoCredentials)?;
+        let (host, path) = self.settings.locate(bucket, call.key);
+        let signer = credential::signer(&self.settings, &creds, chrono::Utc::now());
+        let signed = credential::sign(
+            &signer,
+            method.as_str(),
+            &host,
+            &path,
+            &call.query,
+            &call.headers,
+            &call.body,
+        );
+        let mut url = format!(
+            "{}://{host}{}",
+            self.settings.scheme,
+            crate::client::sigv4::uri_encode(&path, true)
+        );
+        if !call.query.is_empty() {
+            url.push('?');
+            url.push_str(&crate::client::sigv4::encode_query(&call.query));
+        }
+        let mut req = client::http().request(method.clone(), &url);
+        for (k, v) in &signed {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let resp = req
+            .body(call.body.clone())
+            .send()
+            .await
+            .map_err(|e| S3Error::Transport(e.without_url().to_string()))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| S3Error::Transport(e.without_url().to_string()))?;
+        if !(200..300).contains(&status) {
+            return Err(parse_error(status, &headers, &body));
+        }
+        // CopyObject may fail after its 200 header went out; the error is then in the body.
+        if body.starts_with(b"<?xml") && body.windows(7).any(|w| w == b"<Error>") {
+            let mut e = parse_error(500, &headers, &body);
+            if let S3Error::Remote { status, .. } = &mut e {
+                *status = 200;
+            }
+            return Err(e);
+        }
+        Ok(Reply { headers, body })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        bucket: &str,
+        call: Call<'_>,
+    ) -> Result<Reply, StoreError> {
+        let (key, op) = (call.key, call.op);
+        self.service
+            .call(|| self.attempt(&method, bucket, &call))
+            .await
+            .map_err(|e| e.for_object(bucket, key, op))
+    }
+
+    fn copy_source(bucket: &str, key: &str) -> String {
+        format!("/{bucket}/{}", crate::client::sigv4::uri_encode(key, true))
+    }
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.to_string())
+}
+
+fn object_meta(h: &HeaderMap) -> ObjectMeta {
+    let metadata = h
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.as_str().strip_prefix(META_PREFIX)?;
+            Some((name.to_ascii_lowercase(), v.to_str().ok()?.to_string()))
+        })
+        .collect();
+    ObjectMeta {
+        size: header(h, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        etag: header(h, "etag")
+            .map(|e| e.trim_matches('"').to_string())
+            .unwrap_or_default(),
+        content_type: header(h, "content-type"),
+        metadata,
+        last_modified: header(h, "last-modified")
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(&v).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct Tagging {
+    tag_set: TagSet,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TagSet {
+    #[serde(rename = "Tag")]
+    tags: Vec<Tag>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct Tag {
+    key: String,
+    value: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct ListBucketResult {
+    contents: Vec<Contents>,
+    is_truncated: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct Contents {
+    key: String,
+    size: u64,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+fn tagging_xml(tags: &[(String, String)]) -> String {
+    use quick_xml::escape::escape;
+    let mut x = String::from("<Tagging><TagSet>");
+    for (k, v) in tags {
+        x.push_str(&format!(
+            "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+            escape(k.as_str()),
+            escape(v.as_str())
+        ));
+    }
+    x.push_str("</TagSet></Tagging>");
+    x
+}
+
+fn xml<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+    quick_xml::de::from_str(text).map_err(|e| e.to_string())
+}
+
+fn bad_reply(bucket: &str, key: &str, op: &'static str, message: String) -> StoreError {
+    StoreError::Remote {
+        bucket: bucket.into(),
+        key: key.into(),
+        op,
+        status: 200,
+        code: "MalformedResponse".into(),
+        message,
+        retryable: false,
+    }
+}
+
+fn kv(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+        let call = Call {
+            op: "HEAD",
+            key,
+            ..Call::default()
+        };
+        let r = self.send(Method::HEAD, bucket, call).await?;
+        Ok(object_meta(&r.headers))
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        if range.start >= range.end {
+            return Ok(Bytes::new());
+        }
+        let call = Call {
+            op: "GET (range)",
+            key,
+            headers: vec![kv(
+                "range",
+                format!("bytes={}-{}", range.start, range.end - 1),
+            )],
+            ..Call::default()
+        };
+        match self.send(Method::GET, bucket, call).await {
+            Ok(r) => Ok(r.body),
+            // Start past the end: the clamped range is empty.
+            Err(StoreError::Remote { status: 416, .. }) => Ok(Bytes::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Bytes, StoreError> {
+        let call = Call {
+            op: "GET",
+            key,
+            ..Call::default()
+        };
+        Ok(self.send(Method::GET, bucket, call).await?.body)
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        let call = Call {
+            op: "PUT",
+            key,
+            headers: vec![kv("content-type", content_type)],
+            body,
+            ..Call::default()
+        };
+        self.send(Method::PUT, bucket, call).await.map(|_| ())
+    }
+
+    /// S3 cannot edit metadata in place: copy the object onto itself with
+    /// `x-amz-metadata-directive: REPLACE` (tags are kept: the tagging directive stays COPY).
+    /// That fires `ObjectCreated:Copy`, which `pipeline::guard::already_done` skips by marker.
+    async fn update_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let current = self.head(bucket, key).await?;
+        let mut merged = current.metadata;
+        for (k, v) in entries {
+            merged.insert(k.to_ascii_lowercase(), v.clone());
+        }
+        let mut headers = vec![
+            kv("x-amz-copy-source", Self::copy_source(bucket, key)),
+            kv("x-amz-metadata-directive", "REPLACE"),
+            // Only copy if nothing was uploaded over it since our HEAD.
+            kv(
+                "x-amz-copy-source-if-match",
+                format!("\"{}\"", current.etag),
+            ),
+        ];
+        if let Some(ct) = current.content_type {
+            headers.push(kv("content-type", ct));
+        }
+        for (k, v) in merged {
+            headers.push((format!("{META_PREFIX}{k}"), v));
+        }
+        let call = Call {
+            op: "copy (metadata REPLACE)",
+            key,
+            headers,
+            ..Call::default()
+        };
+        self.send(Method::PUT, bucket, call).await.map(|_| ())
+    }
+
+    async fn put_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let body = Bytes::from(tagging_xml(tags));
+        let md5 = base64::engine::general_purpose::STANDARD
+            .encode(<md5::Md5 as md5::Digest>::digest(&body));
+        let call = Call {
+            op: "PUT ?tagging",
+            key,
+            query: vec![kv("tagging", "")],
+            headers: vec![
+                kv("content-md5", md5),
+                kv("content-type", "application/xml"),
+            ],
+            body,
+        };
+        self.send(Method::PUT, bucket, call).await.map(|_| ())
+    }
+
+    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let call = Call {
+            op: "GET ?tagging",
+            key,
+            query: vec![kv("tagging", "")],
+            ..Call::default()
+        };
+        let r = self.send(Method::GET, bucket, call).await?;
+        let t: Tagging = xml(&r.body).map_err(|e| bad_reply(bucket, key, "GET ?tagging", e))?;
+        Ok(t.tag_set
+            .tags
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect())
+    }
+
+    async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let call = Call {
+            op: "PUT ?acl",
+            key,
+            query: vec![kv("acl", "")],
+            headers: vec![kv("x-amz-acl", "private")],
+            ..Call::default()
+        };
+        match self.send(Method::PUT, bucket, call).await {
+            // Buckets with "bucket owner enforced" ownership have no ACLs: objects are private
+            // to the owner unless a bucket policy says otherwise.
+            Err(StoreError::Remote { code, .. }) if code == "AccessControlListNotSupported" => {
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        let call = Call {
+            op: "copy (rename)",
+            key: to,
+            headers: vec![kv("x-amz-copy-source", Self::copy_source(bucket, from))],
+            ..Call::default()
+        };
+        self.send(Method::PUT, bucket, call).await?;
+        self.delete(bucket, from).await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let call = Call {
+            op: "DELETE",
+            key,
+            ..Call::default()
+        };
+        self.send(Method::DELETE, bucket, call).await.map(|_| ())
+    }
+
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        let mut query = vec![
+            kv("list-type", "2"),
+            kv("prefix", prefix),
+            kv("max-keys", limit.clamp(1, 1000).to_string()),
+        ];
+        if let Some(s) = start_after {
+            query.push(kv("start-after", s));
+        }
+        let call = Call {
+            op: "ListObjectsV2",
+            key: "",
+            query,
+            ..Call::default()
+        };
+        let r = self.send(Method::GET, bucket, call).await?;
+        let l: ListBucketResult =
+            xml(&r.body).map_err(|e| bad_reply(bucket, prefix, "ListObjectsV2", e))?;
+        let objects: Vec<ListedObject> = l
+            .contents
+            .into_iter()
+            .map(|c| ListedObject {
+                key: c.key,
+                size: c.size,
+                etag: c.etag.trim_matches('"').to_string(),
+            })
+            .collect();
+        let next_marker = if l.is_truncated {
+            objects.last().map(|o| o.key.clone())
+        } else {
+            None
+        };
+        Ok(ListPage {
+            objects,
+            next_marker,
+        })
+    }
+
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: Duration,
+    ) -> Result<String, StoreError> {
+        let creds = self
+            .credentials
+            .get(self.settings.cloud)
+            .ok_or_else(|| S3Error::NoCredentials.for_object(bucket, key, "presign"))?;
+        let (host, path) = self.settings.locate(bucket, key);
+        let signer = credential::signer(&self.settings, &creds, chrono::Utc::now());
+        Ok(credential::presigned_get(
+            &signer,
+            &self.settings.scheme,
+            &host,
+            &path,
+            expires.as_secs(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_xml_is_typed_and_classified() {
+        let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>X</RequestId></Error>";
+        let e = parse_error(503, &HeaderMap::new(), body);
+        assert!(e.retryable());
+        let s = e.for_object("b", "k", "PUT");
+        assert!(s.retryable());
+        assert!(s.to_string().contains("SlowDown"), "{s}");
+        let e = parse_error(
+            403,
+            &HeaderMap::new(),
+            b"<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message></Error>",
+        );
+        assert!(!e.retryable());
+        assert!(matches!(
+            parse_error(404, &HeaderMap::new(), b"").for_object("b", "k", "HEAD"),
+            StoreError::NotFound { .. }
+        ));
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(
+            parse_error(500, &h, b"").retry_after(),
+            Some(Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn tagging_and_listing_xml() {
+        let x = tagging_xml(&[("a&b".into(), "<v>".into())]);
+        assert!(
+            x.contains("<Key>a&amp;b</Key><Value>&lt;v&gt;</Value>"),
+            "{x}"
+        );
+        let t: Tagging = xml(b"<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet><Tag><Key>k</Key><Value></Value></Tag><Tag><Key>x</Key><Value>y</Value></Tag></TagSet></Tagging>").unwrap();
+        assert_eq!(t.tag_set.tags.len(), 2);
+        assert_eq!(t.tag_set.tags[0].value, "");
+        let l: ListBucketResult = xml(b"<ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>a.jpg</Key><Size>3</Size><ETag>&quot;e1&quot;</ETag></Contents><Contents><Key>b.jpg</Key><Size>4</Size><ETag>\"e2\"</ETag></Contents></ListBucketResult>").unwrap();
+        assert!(l.is_truncated);
+        assert_eq!(l.contents[1].key, "b.jpg");
+        assert_eq!(l.contents[0].etag, "\"e1\"");
+    }
+}
