@@ -76,6 +76,13 @@ enum Command {
     Limits,
     /// Run as an AWS Lambda function (also the default when AWS_LAMBDA_RUNTIME_API is set).
     Lambda,
+    /// HTTP endpoint for S3-style bucket notifications (MinIO, SNS HTTP subscriptions, moto);
+    /// GET /healthz. SIGTERM or ctrl-c drains in-flight requests.
+    Serve {
+        /// Address to listen on (default TRIAGE_SERVE_BIND, else 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
 }
 
 fn init_logs(default: &str, json: bool) {
@@ -239,6 +246,28 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
                     or_dash(l.max_aspect.map(|a| format!("below {a}:1"))),
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { bind } => {
+            init_logs("info", false);
+            let config = config_or_exit()?;
+            let opts = runtime::serve::Options::from_config(&config, bind).map_err(|e| {
+                eprintln!("image-triage serve: {e}");
+                ExitCode::from(2)
+            })?;
+            let listener = tokio::net::TcpListener::bind(opts.bind)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage serve: cannot listen on {}: {e}", opts.bind);
+                    ExitCode::from(2)
+                })?;
+            let pipeline = Arc::new(Pipeline::new(config));
+            runtime::serve::serve(listener, pipeline, &opts, runtime::serve::shutdown_signal())
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage serve: {e}");
+                    ExitCode::from(1)
+                })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lambda => {

@@ -44,6 +44,11 @@ async fn s3_store_round_trip_on_moto_with_sigv4_enforced() {
     );
     assert_eq!(s3.get("photos", key).await.unwrap().len(), body.len());
 
+    let tags = vec![
+        ("triage-verdict".to_string(), "pass".to_string()),
+        ("label".to_string(), "cat dog+1".to_string()),
+    ];
+    s3.put_tags("photos", key, &tags).await.unwrap();
     // Metadata by copy-onto-itself keeps other metadata, the content type and the ETag.
     s3.update_metadata("photos", key, &BTreeMap::from([("a".into(), "1".into())]))
         .await
@@ -57,11 +62,9 @@ async fn s3_store_round_trip_on_moto_with_sigv4_enforced() {
     assert_eq!(after.content_type.as_deref(), Some("image/png"));
     assert_eq!(after.etag, meta.etag);
 
-    let tags = vec![
-        ("triage-verdict".to_string(), "pass".to_string()),
-        ("label".to_string(), "cat dog+1".to_string()),
-    ];
-    s3.put_tags("photos", key, &tags).await.unwrap();
+    let got_before = s3.get_tags("photos", key).await.unwrap();
+    assert_eq!(got_before.len(), 2);
+    // (tags were set before the metadata copy: the copy keeps them)
     let mut got = s3.get_tags("photos", key).await.unwrap();
     got.sort();
     let mut want = tags.clone();

@@ -1,6 +1,7 @@
 //! Platform entry points. Each is thin glue around [`crate::pipeline::Pipeline::handle_event`].
 
 pub mod lambda;
+pub mod serve;
 
 use crate::pipeline::Outcome;
 

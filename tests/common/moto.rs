@@ -49,7 +49,7 @@ fn tool(var: &str, name: &str) -> PathBuf {
     p
 }
 
-const PRELUDE: &str = r#"
+pub const PRELUDE: &str = r#"
 import boto3, botocore.config, json, os, sys, time
 EP = os.environ["EP"]
 kw = dict(endpoint_url=EP, aws_access_key_id=os.environ["AK"], aws_secret_access_key=os.environ["SK"], region_name="us-east-1")
