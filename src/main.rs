@@ -83,6 +83,17 @@ enum Command {
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
     },
+    /// Consume S3 notifications from an SQS queue (`sqs://HOST/ACCOUNT/NAME` or its http(s) URL;
+    /// TRIAGE_SQS_ENDPOINT overrides the host). One JSON outcome per record on stdout.
+    PollSqs {
+        queue: String,
+        /// Long-poll wait per receive, seconds (at most 20).
+        #[arg(long, default_value_t = 20)]
+        wait: u32,
+        /// Exit once a receive returns no message (drain the queue, then stop).
+        #[arg(long)]
+        exit_when_empty: bool,
+    },
 }
 
 fn init_logs(default: &str, json: bool) {
@@ -268,6 +279,37 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
                     eprintln!("image-triage serve: {e}");
                     ExitCode::from(1)
                 })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::PollSqs {
+            queue,
+            wait,
+            exit_when_empty,
+        } => {
+            init_logs("info", false);
+            let config = config_or_exit()?;
+            let client =
+                image_triage::sinks::sqs::SqsClient::new(&queue, &config).map_err(|e| {
+                    eprintln!("image-triage poll-sqs: {e}");
+                    ExitCode::from(2)
+                })?;
+            let pipeline = Arc::new(Pipeline::new(config));
+            let opts = runtime::sqs_poll::PollOptions {
+                wait_secs: wait.min(20),
+                exit_when_empty,
+            };
+            runtime::sqs_poll::run(
+                pipeline,
+                client,
+                opts,
+                runtime::serve::shutdown_signal(),
+                |o| println!("{}", serde_json::to_string(o).unwrap_or_default()),
+            )
+            .await
+            .map_err(|e| {
+                eprintln!("image-triage poll-sqs: {e}");
+                ExitCode::from(1)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lambda => {

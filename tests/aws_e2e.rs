@@ -153,3 +153,137 @@ s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfigura
         "triaged once: {log}"
     );
 }
+
+/// `image-triage ARGS` to completion with moto's variables; (stdout, stderr, success).
+fn run_function(moto: &Moto, args: &[&str], extra: &[(&str, &str)]) -> (String, String, bool) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_image-triage"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TRIAGE_LABELER", "none")
+        .env("TRIAGE_MODERATOR", "none");
+    for (k, v) in moto.env() {
+        cmd.env(k, v);
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run image-triage");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
+}
+
+fn python(moto: &Moto, script: &str, vars: &[(&str, &str)]) -> serde_json::Value {
+    let mut cmd = Command::new(
+        std::env::var_os("TRIAGE_TOOLS_PYTHON")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| common::cache_dir().join("tools/bin/python")),
+    );
+    cmd.arg("-c")
+        .arg(format!("{}\n{script}", common::moto::PRELUDE))
+        .env("EP", &moto.endpoint)
+        .env("AK", &moto.access_key)
+        .env("SK", &moto.secret_key);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+const RESULTS_MESSAGES: &str = r#"
+url = sqs.get_queue_url(QueueName="results")["QueueUrl"]
+msgs = []
+while True:
+    r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"])
+    if not r.get("Messages"):
+        break
+    for m in r["Messages"]:
+        msgs.append({"body": json.loads(m["Body"]), "attr": m["MessageAttributes"]["dedupe_key"]["StringValue"]})
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+print(json.dumps(msgs))
+"#;
+
+#[test]
+fn s3_put_to_sqs_consumed_by_poll_sqs_writes_results_and_one_results_message() {
+    let moto = Moto::start();
+    let photo = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(photo.path(), png(200, 150)).unwrap();
+    let urls = python(
+        &moto,
+        r#"
+s3.create_bucket(Bucket="uploads")
+up = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+res = sqs.create_queue(QueueName="results")["QueueUrl"]
+arn = sqs.get_queue_attributes(QueueUrl=up, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration={
+    "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+print(json.dumps({"uploads": up, "results": res}))
+"#,
+        &[],
+    );
+    let key = "in/dog 2.png";
+    python(
+        &moto,
+        r#"s3.put_object(Bucket="uploads", Key=os.environ["KEY"], Body=open(os.environ["PHOTO"], "rb").read(), ContentType="image/png"); print("{}")"#,
+        &[("KEY", key), ("PHOTO", photo.path().to_str().unwrap())],
+    );
+    // The results queue named the sqs:// way, through the endpoint override.
+    let results = format!(
+        "sqs://sqs.us-east-1.amazonaws.com/{}",
+        urls["results"]
+            .as_str()
+            .unwrap()
+            .splitn(4, '/')
+            .nth(3)
+            .unwrap()
+    );
+    let uploads = urls["uploads"].as_str().unwrap();
+    let extra = [("TRIAGE_QUEUE", results.as_str())];
+    let args = ["poll-sqs", uploads, "--wait", "1", "--exit-when-empty"];
+    let (stdout, stderr, ok) = run_function(&moto, &args, &extra);
+    assert!(ok, "{stderr}");
+    // The s3:TestEvent, the upload, then the copy fired by our metadata write-back and the
+    // sidecar's own notification.
+    assert!(stdout.contains("\"code\":\"test_event\""), "{stdout}");
+    assert_eq!(stdout.matches("\"status\":\"done\"").count(), 1, "{stdout}");
+    assert!(stdout.contains("write_back_copy"), "{stdout}\n{stderr}");
+
+    let v = python(&moto, UPLOAD_READ_BACK_ONLY, &[("KEY", key)]);
+    check_results(&v, key);
+    let msgs = python(&moto, RESULTS_MESSAGES, &[]);
+    let msgs = msgs.as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(msgs[0]["body"]["key"], key);
+    assert_eq!(msgs[0]["body"]["dedupe_key"], msgs[0]["attr"]);
+
+    // A re-delivered upload event: recognised, no second results message.
+    let event = String::from_utf8(common::event_for("uploads", key, "ObjectCreated:Put")).unwrap();
+    python(
+        &moto,
+        r#"sqs.send_message(QueueUrl=os.environ["Q"], MessageBody=os.environ["BODY"]); print("{}")"#,
+        &[("Q", uploads), ("BODY", &event)],
+    );
+    let (stdout, stderr, ok) = run_function(&moto, &args, &extra);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("already_processed"), "{stdout}");
+    let msgs = python(&moto, RESULTS_MESSAGES, &[]);
+    assert_eq!(msgs.as_array().unwrap().len(), 0, "{msgs}");
+}
+
+const UPLOAD_READ_BACK_ONLY: &str = r#"
+key = os.environ["KEY"]
+h = s3.head_object(Bucket="uploads", Key=key)
+tags = s3.get_object_tagging(Bucket="uploads", Key=key)["TagSet"]
+sidecar = json.loads(s3.get_object(Bucket="uploads", Key="triage-results/" + key + ".json")["Body"].read())
+print(json.dumps({"meta": h["Metadata"], "etag": h["ETag"], "tags": tags, "sidecar": sidecar}))
+"#;

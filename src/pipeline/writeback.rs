@@ -81,8 +81,7 @@ pub(super) async fn write(
         block(config, store, result, block_action).await?;
     }
     if config.sink_enabled(SinkKind::Queue) {
-        let url = config.queue.as_deref().unwrap_or_default();
-        let q = Queue::from_url(url).map_err(|e| fail(result, "queue", &e, false))?;
+        let q = Queue::for_config(config).map_err(|e| fail(result, "queue", &e, false))?;
         let msg = sinks::queue::message(result, etag, sidecar.as_deref());
         let fresh = q
             .publish(&msg)

@@ -2,6 +2,7 @@
 
 pub mod lambda;
 pub mod serve;
+pub mod sqs_poll;
 
 use crate::pipeline::Outcome;
 

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod metadata;
 pub mod queue;
+pub mod sqs;
 pub mod tags;
 
 use bytes::Bytes;

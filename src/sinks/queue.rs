@@ -14,8 +14,10 @@ use crate::result::TriageResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH")]
+    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH and sqs://")]
     Unsupported(String),
+    #[error(transparent)]
+    Sqs(#[from] super::sqs::SqsError),
     #[error("queue {path}: {source}")]
     Io {
         path: String,
@@ -26,13 +28,17 @@ pub enum QueueError {
 
 impl QueueError {
     pub fn retryable(&self) -> bool {
-        matches!(self, QueueError::Io { .. })
+        match self {
+            QueueError::Sqs(e) => e.is_retryable(),
+            other => matches!(other, QueueError::Io { .. }),
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub enum Queue {
     File(PathBuf),
+    Sqs(super::sqs::SqsQueue),
 }
 
 impl Queue {
@@ -45,10 +51,21 @@ impl Queue {
         }
     }
 
+    /// The queue `TRIAGE_QUEUE` names, with its settings (secrets, tuning) from `config`.
+    pub fn for_config(config: &crate::config::Config) -> Result<Queue, QueueError> {
+        let url = config.queue.as_deref().unwrap_or_default();
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqs") => Ok(Queue::Sqs(super::sqs::SqsQueue::new(url, config)?)),
+            _ => Queue::from_url(url),
+        }
+    }
+
     /// Publish `message` unless one with the same dedupe key was published before.
     /// Returns false for a duplicate.
     pub async fn publish(&self, message: &QueueMessage<'_>) -> Result<bool, QueueError> {
         match self {
+            Queue::Sqs(q) => Ok(q.publish(message).await?),
             Queue::File(path) => {
                 let io = |source| QueueError::Io {
                     path: path.display().to_string(),
