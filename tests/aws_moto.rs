@@ -164,3 +164,47 @@ async fn a_wrong_secret_is_rejected_and_not_retried() {
     let ok = store::for_provider(&config(&moto, &[]), Provider::S3).unwrap();
     assert_eq!(&ok.get("photos", "k").await.unwrap()[..], b"x");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn temporary_credentials_with_a_session_token() {
+    let moto = Moto::start();
+    let creds = moto.py(
+        r#"
+s3.create_bucket(Bucket="photos")
+iam = boto3.client("iam", **kw)
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+iam.put_role_policy(RoleName="fn", PolicyName="s3", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+c = boto3.client("sts", **kw).assume_role(RoleArn=role, RoleSessionName="triage")["Credentials"]
+print(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+"#,
+    );
+    let mut parts = creds.split_whitespace();
+    let (ak, sk, token) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let mut vars: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
+        .collect();
+    vars.push(("AWS_ACCESS_KEY_ID".into(), ak.into()));
+    vars.push(("AWS_SECRET_ACCESS_KEY".into(), sk.into()));
+    vars.push(("AWS_SESSION_TOKEN".into(), token.into()));
+    let cfg = Config::from_vars(vars).unwrap();
+    let s3 = store::for_provider(&cfg, Provider::S3).unwrap();
+    s3.put("photos", "t.png", png(8, 8).into(), "image/png")
+        .await
+        .unwrap();
+    assert_eq!(
+        s3.head("photos", "t.png")
+            .await
+            .unwrap()
+            .content_type
+            .as_deref(),
+        Some("image/png")
+    );
+}
