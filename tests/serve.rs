@@ -170,6 +170,9 @@ fn token_health_backpressure_and_sns_confirmation() {
 #[test]
 fn sigterm_drains_in_flight_requests_then_exits() {
     let (mut server, port) = start(&[]);
+    // Without a token, only AWS's own SNS endpoints are confirmed.
+    let msg = r#"{"Type":"SubscriptionConfirmation","SubscribeURL":"http://127.0.0.1:9/?Action=ConfirmSubscription"}"#;
+    assert_eq!(http(port, "POST", "/", &[], msg.as_bytes()).0, 403);
     let event = common::event_for("uploads", "in/b.png", "ObjectCreated:Put");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || tx.send(http(port, "POST", "/", &[], &event)).unwrap());

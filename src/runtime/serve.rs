@@ -203,6 +203,11 @@ async fn notify(
         return r;
     };
     if let Some(url) = subscribe_url(&body) {
+        if st.token.is_none() && !is_aws_sns(&url) {
+            // Unauthenticated senders must not make this server fetch arbitrary URLs.
+            warn!("SubscribeURL outside sns.*.amazonaws.com refused: set TRIAGE_SERVE_TOKEN to confirm other SNS endpoints");
+            return (StatusCode::FORBIDDEN, Json(json!({"confirmed": false}))).into_response();
+        }
         return confirm_subscription(&url).await;
     }
     let deadline = std::time::Instant::now() + st.event_timeout;
@@ -242,6 +247,17 @@ fn subscribe_url(body: &[u8]) -> Option<String> {
     }
     let url = v.get("SubscribeURL")?.as_str()?;
     (url.starts_with("https://") || url.starts_with("http://")).then(|| url.to_string())
+}
+
+/// `https://sns.<region>.amazonaws.com[.cn]/...`: the only SubscribeURLs confirmed without a token.
+fn is_aws_sns(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = u.host_str().unwrap_or_default();
+    u.scheme() == "https"
+        && host.starts_with("sns.")
+        && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
 }
 
 /// SNS confirms an HTTP subscription when the endpoint GETs the SubscribeURL.
