@@ -208,3 +208,40 @@ print(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
         Some("image/png")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqs_fifo_results_queue_drops_a_resent_message() {
+    use image_triage::sinks::queue::{dedupe_key, QueueMessage};
+    use image_triage::sinks::sqs::SqsQueue;
+    let moto = Moto::start();
+    let url = moto.py(
+        "print(sqs.create_queue(QueueName='results.fifo', Attributes={'FifoQueue': 'true'})['QueueUrl'])",
+    );
+    let path = url.trim().splitn(4, '/').nth(3).unwrap().to_string();
+    let q = SqsQueue::new(
+        &format!("sqs://sqs.us-east-1.amazonaws.com/{path}"),
+        &config(&moto, &[]),
+    )
+    .unwrap();
+    let msg = QueueMessage {
+        schema: "image-triage/v1",
+        dedupe_key: dedupe_key("photos", "a.png", "etag1", "cfg1"),
+        bucket: "photos",
+        key: "a.png",
+        etag: "etag1",
+        verdict: Some("pass"),
+        labels: vec!["cat"],
+        result_key: None,
+        processed_at: chrono::Utc::now(),
+    };
+    assert!(q.publish(&msg).await.unwrap());
+    assert!(q.publish(&msg).await.unwrap(), "SQS accepts the re-send");
+    let got = moto.py(&format!(
+        "r = sqs.receive_message(QueueUrl={:?}, MaxNumberOfMessages=10, WaitTimeSeconds=1)\nprint(json.dumps([m['Body'] for m in r.get('Messages', [])]))",
+        url.trim()
+    ));
+    let bodies: Vec<String> = serde_json::from_str(&got).unwrap();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let v: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(v["dedupe_key"], msg.dedupe_key.as_str());
+}

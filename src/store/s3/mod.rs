@@ -4,6 +4,7 @@
 pub mod builder;
 pub mod client;
 pub mod credential;
+mod wire;
 
 use std::sync::Arc;
 
