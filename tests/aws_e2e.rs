@@ -260,6 +260,21 @@ print(json.dumps({"uploads": up, "results": res}))
 
     let v = python(&moto, UPLOAD_READ_BACK_ONLY, &[("KEY", key)]);
     check_results(&v, key);
+    // `inspect` reads the same results through the S3 store.
+    let (stdout, stderr, ok) = run_function(
+        &moto,
+        &["inspect", "uploads", key, "--provider", "s3", "--json"],
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(
+        report
+            .to_string()
+            .contains(v["meta"]["triage-marker"].as_str().unwrap()),
+        "{report}"
+    );
     let msgs = python(&moto, RESULTS_MESSAGES, &[]);
     let msgs = msgs.as_array().unwrap();
     assert_eq!(msgs.len(), 1, "{msgs:?}");
