@@ -78,6 +78,33 @@ async fn s3_store_round_trip_on_moto_with_sigv4_enforced() {
     ));
     let v: serde_json::Value = serde_json::from_str(&seen).unwrap();
     assert_eq!(v[0]["b"], "2", "{v}");
+
+    // Other object properties survive the metadata copy.
+    let props = moto.py(
+        r#"
+s3.put_object(Bucket="photos", Key="props.png", Body=b"x", ContentType="image/png", CacheControl="max-age=60",
+              ContentDisposition="inline", StorageClass="STANDARD_IA", Metadata={"keep": "me"})
+print("ok")
+"#,
+    );
+    assert_eq!(props.trim(), "ok");
+    s3.update_metadata(
+        "photos",
+        "props.png",
+        &BTreeMap::from([("c".into(), "3".into())]),
+    )
+    .await
+    .unwrap();
+    let h = moto.py(
+        "h = s3.head_object(Bucket='photos', Key='props.png')\nprint(json.dumps([h['Metadata'], h.get('CacheControl'), h.get('ContentDisposition'), h.get('StorageClass'), h['ContentType']]))",
+    );
+    let h: serde_json::Value = serde_json::from_str(&h).unwrap();
+    assert_eq!(h[0]["keep"], "me", "{h}");
+    assert_eq!(h[0]["c"], "3", "{h}");
+    assert_eq!(h[1], "max-age=60", "{h}");
+    assert_eq!(h[2], "inline", "{h}");
+    assert_eq!(h[3], "STANDARD_IA", "{h}");
+    assert_eq!(h[4], "image/png", "{h}");
     assert_eq!(v[1].as_array().unwrap().len(), 2, "{v}");
 
     // moto's auth mode answers any presigned URL (its own boto3's too) with a 500 (KeyError

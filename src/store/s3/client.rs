@@ -40,6 +40,19 @@ struct Call<'a> {
 
 const META_PREFIX: &str = "x-amz-meta-";
 
+/// Object properties a metadata REPLACE copy would otherwise lose.
+const KEPT_ON_COPY: [&str; 9] = [
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-amz-storage-class",
+    "x-amz-website-redirect-location",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+];
+
 impl S3Store {
     pub fn new(settings: Settings, credentials: CredentialSlots, service: Service) -> Self {
         S3Store {
@@ -253,7 +266,13 @@ impl ObjectStore for S3Store {
         key: &str,
         entries: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let current = self.head(bucket, key).await?;
+        let call = Call {
+            op: "HEAD",
+            key,
+            ..Call::default()
+        };
+        let reply = self.send(Method::HEAD, bucket, call).await?;
+        let current = object_meta(&reply.headers);
         let mut merged = current.metadata;
         for (k, v) in entries {
             merged.insert(k.to_ascii_lowercase(), v.clone());
@@ -267,8 +286,12 @@ impl ObjectStore for S3Store {
                 format!("\"{}\"", current.etag),
             ),
         ];
-        if let Some(ct) = current.content_type {
-            headers.push(kv("content-type", ct));
+        // REPLACE drops these (and a copy resets the storage class and KMS key to the bucket's
+        // defaults) unless they are sent again.
+        for name in KEPT_ON_COPY {
+            if let Some(v) = header(&reply.headers, name) {
+                headers.push(kv(name, v));
+            }
         }
         for (k, v) in merged {
             headers.push((format!("{META_PREFIX}{k}"), v));
