@@ -41,7 +41,7 @@ struct Call<'a> {
 const META_PREFIX: &str = "x-amz-meta-";
 
 /// Object properties a metadata REPLACE copy would otherwise lose.
-const KEPT_ON_COPY: [&str; 9] = [
+const KEPT_ON_COPY: [&str; 10] = [
     "content-type",
     "cache-control",
     "content-disposition",
@@ -50,6 +50,7 @@ const KEPT_ON_COPY: [&str; 9] = [
     "expires",
     "x-amz-storage-class",
     "x-amz-website-redirect-location",
+    "x-amz-server-side-encryption",
     "x-amz-server-side-encryption-aws-kms-key-id",
 ];
 
