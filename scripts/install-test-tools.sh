@@ -11,6 +11,7 @@ CARGO_LAMBDA_VER=1.9.2
 MOTO_VER=5.2.5
 CFN_LINT_VER=1.58.0
 SAM_TRANSLATOR_VER=1.115.0
+BOTO3_VER=1.44.5
 pip() { PIP_DISABLE_PIP_VERSION_CHECK=1 "$tools/bin/pip" install --quiet --no-input "$@" </dev/null >&2; }
 
 if ! "$tools/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VER"; then
@@ -20,12 +21,11 @@ if ! "$tools/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LA
     # --no-deps: its only dependency, ziglang (~400 MB), serves cross-compiling, not the emulator.
     pip --no-deps "cargo-lambda==$CARGO_LAMBDA_VER"
 fi
-want="moto[server]==$MOTO_VER boto3 cfn-lint==$CFN_LINT_VER aws-sam-translator==$SAM_TRANSLATOR_VER"
-if [ "$(cat "$tools/.aws-tools" 2>/dev/null)" != "$want" ]; then
-    echo "install-test-tools: installing $want into $tools" >&2
-    # shellcheck disable=SC2086
-    pip $want
-    echo "$want" >"$tools/.aws-tools"
+aws_tools=("moto[server]==$MOTO_VER" "boto3==$BOTO3_VER" "cfn-lint==$CFN_LINT_VER" "aws-sam-translator==$SAM_TRANSLATOR_VER")
+if [ "$(cat "$tools/.aws-tools" 2>/dev/null)" != "${aws_tools[*]}" ]; then
+    echo "install-test-tools: installing ${aws_tools[*]} into $tools" >&2
+    pip "${aws_tools[@]}"
+    echo "${aws_tools[*]}" >"$tools/.aws-tools"
 fi
 echo "export TRIAGE_CARGO_LAMBDA='$tools/bin/cargo-lambda'"
 echo "export TRIAGE_MOTO_SERVER='$tools/bin/moto_server'"
