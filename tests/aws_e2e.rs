@@ -392,3 +392,66 @@ fn lambda_binary_under_the_runtime_emulator_writes_results_to_moto() {
     let (_, body) = post(port, "/2015-03-31/functions/_/invocations", &copy);
     assert!(body.contains("write_back_copy"), "{body}");
 }
+
+/// A MinIO webhook delivery, as MinIO sends it: `Authorization: Bearer <auth_token>`, the
+/// `s3:`-prefixed event name, the key URL-encoded, user metadata in the record.
+#[test]
+fn minio_style_webhook_into_serve_writes_results() {
+    let moto = Moto::start();
+    let photo = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(photo.path(), png(128, 96)).unwrap();
+    let key = "in/minio shot.png";
+    python(
+        &moto,
+        r#"s3.create_bucket(Bucket="uploads"); s3.put_object(Bucket="uploads", Key=os.environ["KEY"], Body=open(os.environ["PHOTO"], "rb").read(), ContentType="image/png"); print("{}")"#,
+        &[("KEY", key), ("PHOTO", photo.path().to_str().unwrap())],
+    );
+    let port = free_port();
+    let _serve = Function::start(
+        &moto,
+        &["serve", "--bind", &format!("127.0.0.1:{port}")],
+        &[("TRIAGE_SERVE_TOKEN", "minio-secret")],
+    );
+    wait_for_port(port, "image-triage serve");
+    let event = serde_json::json!({
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": format!("uploads/{key}"),
+        "Records": [{
+            "eventVersion": "2.0",
+            "eventSource": "minio:s3",
+            "awsRegion": "",
+            "eventTime": "2026-11-21T10:00:00.000Z",
+            "eventName": "s3:ObjectCreated:Put",
+            "userIdentity": {"principalId": "minioadmin"},
+            "requestParameters": {"principalId": "minioadmin", "region": "", "sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": "17A", "x-minio-origin-endpoint": "http://127.0.0.1:9000"},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "Config",
+                "bucket": {"name": "uploads", "ownerIdentity": {"principalId": "minioadmin"}, "arn": "arn:aws:s3:::uploads"},
+                "object": {"key": "in%2Fminio+shot.png", "size": 1, "eTag": "x", "contentType": "image/png",
+                           "userMetadata": {"content-type": "image/png"}, "sequencer": "17A"}
+            },
+            "source": {"host": "127.0.0.1", "port": "", "userAgent": "MinIO (linux; amd64)"}
+        }]
+    });
+    let (status, body) = {
+        use std::io::Write;
+        let body = event.to_string();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "POST /events HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer minio-secret\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let status: u16 = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (
+            status,
+            raw.split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or_default(),
+        )
+    };
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"status\":\"done\""), "{body}");
+    let back = python(&moto, UPLOAD_READ_BACK_ONLY, &[("KEY", key)]);
+    check_results(&back, key);
+}
