@@ -59,9 +59,16 @@ const UPLOAD_AND_READ_BACK: &str = r#"
 key = os.environ["KEY"]
 s3.put_object(Bucket="uploads", Key=key, Body=open(os.environ["PHOTO"], "rb").read(), ContentType="image/png")
 deadline = time.time() + 60
+def sidecar_written():
+    try:
+        s3.head_object(Bucket="uploads", Key="triage-results/" + key + ".json")
+        return True
+    except Exception:
+        return False
+# With an early reply the triage runs after the upload returns; the sidecar is written last.
 while True:
     h = s3.head_object(Bucket="uploads", Key=key)
-    if "triage-marker" in h["Metadata"] or time.time() > deadline:
+    if ("triage-marker" in h["Metadata"] and sidecar_written()) or time.time() > deadline:
         break
     time.sleep(0.2)
 tags = s3.get_object_tagging(Bucket="uploads", Key=key)["TagSet"]
@@ -140,8 +147,16 @@ s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfigura
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let log = serve.log();
     check_results(&v, key);
+    // The outcome is logged just after the sidecar is written.
+    let started = std::time::Instant::now();
+    let mut log = serve.log();
+    while !log.contains("\"status\":\"done\"")
+        && started.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        log = serve.log();
+    }
     // The notification setup's s3:TestEvent, and the ObjectCreated:Copy our own metadata
     // write-back fired, were recognised and skipped.
     assert!(log.contains("test_event"), "{log}");

@@ -43,7 +43,7 @@ fn start(extra: &[(&str, &str)]) -> (Server, u16) {
         .env("TRIAGE_LABELER", "none")
         .env("TRIAGE_MODERATOR", "none")
         .env("TRIAGE_S3_ENDPOINT", &s3)
-        .env("TRIAGE_S3_TIMEOUT", "2")
+        .env("TRIAGE_S3_TIMEOUT", "5")
         .env("TRIAGE_S3_MAX_ATTEMPTS", "1")
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "secret")
@@ -131,7 +131,7 @@ fn token_health_backpressure_and_sns_confirmation() {
     let (tx, rx) = mpsc::channel();
     let ev = event.clone();
     std::thread::spawn(move || tx.send(http(port, "POST", "/", &[TOKEN], &ev)).unwrap());
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     let (status, head, _) = http(port, "POST", "/", &[TOKEN], &event);
     assert_eq!(status, 503);
     assert!(head.contains("retry-after: 1"), "{head}");
@@ -176,7 +176,7 @@ fn sigterm_drains_in_flight_requests_then_exits() {
     let event = common::event_for("uploads", "in/b.png", "ObjectCreated:Put");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || tx.send(http(port, "POST", "/", &[], &event)).unwrap());
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     let pid = server.0.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
