@@ -20,6 +20,8 @@ pub struct Settings {
     pub region: String,
     /// Path-style (`host/bucket/key`) rather than virtual-host (`bucket.host/key`).
     pub path_style: bool,
+    /// AWS's own regional endpoint (no `TRIAGE_S3_ENDPOINT`): the host follows the region.
+    pub aws_endpoint: bool,
     /// Which credential slot signs: AWS by default; Tencent/Huawei keys for the S3-compatible
     /// endpoints of COS and OBS.
     pub cloud: Cloud,
@@ -48,6 +50,7 @@ impl Settings {
             .or_else(|| env.get("AWS_DEFAULT_REGION"))
             .unwrap_or("us-east-1")
             .to_string();
+        let aws_endpoint = config.endpoint("s3").is_none();
         let (endpoint, mut path_style) = match config.endpoint("s3") {
             Some(e) => (e.to_string(), true),
             None => (format!("https://s3.{region}.amazonaws.com"), false),
@@ -82,8 +85,20 @@ impl Settings {
             host,
             region,
             path_style,
+            aws_endpoint,
             cloud,
         })
+    }
+
+    /// The same settings for a bucket that lives in `region` (learned from S3's
+    /// `x-amz-bucket-region` answer).
+    pub fn in_region(&self, region: &str) -> Settings {
+        let mut s = self.clone();
+        if self.aws_endpoint {
+            s.host = format!("s3.{region}.amazonaws.com");
+        }
+        s.region = region.to_string();
+        s
     }
 
     /// Host, and the decoded path to sign, for `key` in `bucket` (`key` may be empty).
@@ -124,6 +139,12 @@ mod tests {
         );
         // Dotted bucket names do not fit a TLS wildcard certificate.
         assert_eq!(s.locate("my.photos", "k").1, "/my.photos/k");
+        let moved = s.in_region("ap-south-1");
+        assert_eq!(
+            moved.locate("photos", "k").0,
+            "photos.s3.ap-south-1.amazonaws.com"
+        );
+        assert_eq!(moved.region, "ap-south-1");
     }
 
     #[test]

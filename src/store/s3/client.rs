@@ -1,8 +1,9 @@
 //! S3 REST calls over the shared HTTP client: every request signed with the credentials current
 //! at that moment, wrapped in the service's rate limit / timeout / retry policy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,9 @@ pub struct S3Store {
     settings: Settings,
     credentials: CredentialSlots,
     service: Service,
+    /// Buckets found in another region than the configured one (S3 says so in
+    /// `x-amz-bucket-region` when a request was signed for the wrong region).
+    bucket_regions: Arc<RwLock<HashMap<String, String>>>,
 }
 
 struct Reply {
@@ -60,6 +64,20 @@ impl S3Store {
             settings,
             credentials,
             service,
+            bucket_regions: Arc::default(),
+        }
+    }
+
+    /// The settings for `bucket`: the configured ones, or those of the region S3 named for it.
+    fn settings_for(&self, bucket: &str) -> Settings {
+        let learned = self
+            .bucket_regions
+            .read()
+            .ok()
+            .and_then(|m| m.get(bucket).cloned());
+        match learned {
+            Some(r) if r != self.settings.region => self.settings.in_region(&r),
+            _ => self.settings.clone(),
         }
     }
 
@@ -78,8 +96,9 @@ impl S3Store {
             .credentials
             .get(self.settings.cloud)
             .ok_or(S3Error::NoCredentials)?;
-        let (host, path) = self.settings.locate(bucket, call.key);
-        let signer = credential::signer(&self.settings, &creds, chrono::Utc::now());
+        let settings = self.settings_for(bucket);
+        let (host, path) = settings.locate(bucket, call.key);
+        let signer = credential::signer(&settings, &creds, chrono::Utc::now());
         let signed = credential::sign(
             &signer,
             method.as_str(),
@@ -91,7 +110,7 @@ impl S3Store {
         );
         let mut url = format!(
             "{}://{host}{}",
-            self.settings.scheme,
+            settings.scheme,
             crate::client::sigv4::uri_encode(&path, true)
         );
         if !call.query.is_empty() {
@@ -114,7 +133,21 @@ impl S3Store {
             .await
             .map_err(|e| S3Error::Transport(e.without_url().to_string()))?;
         if !(200..300).contains(&status) {
-            return Err(parse_error(status, &headers, &body));
+            let err = parse_error(status, &headers, &body);
+            // Signed for the wrong region (301 PermanentRedirect, 400 AuthorizationHeaderMalformed):
+            // remember the bucket's region; the retry signs (and, on AWS, addresses) for it.
+            if let Some(region) = header(&headers, "x-amz-bucket-region") {
+                if region != settings.region && matches!(status, 301 | 307 | 400) {
+                    if let Ok(mut m) = self.bucket_regions.write() {
+                        m.insert(bucket.to_string(), region.clone());
+                    }
+                    return Err(S3Error::WrongRegion {
+                        region,
+                        cause: err.to_string(),
+                    });
+                }
+            }
+            return Err(err);
         }
         // CopyObject may fail after its 200 header went out; the error is then in the body.
         if body.starts_with(b"<?xml") && body.windows(7).any(|w| w == b"<Error>") {
@@ -436,11 +469,12 @@ impl ObjectStore for S3Store {
             .credentials
             .get(self.settings.cloud)
             .ok_or_else(|| S3Error::NoCredentials.for_object(bucket, key, "presign"))?;
-        let (host, path) = self.settings.locate(bucket, key);
-        let signer = credential::signer(&self.settings, &creds, chrono::Utc::now());
+        let settings = self.settings_for(bucket);
+        let (host, path) = settings.locate(bucket, key);
+        let signer = credential::signer(&settings, &creds, chrono::Utc::now());
         Ok(credential::presigned_get(
             &signer,
-            &self.settings.scheme,
+            &settings.scheme,
             &host,
             &path,
             expires.as_secs(),

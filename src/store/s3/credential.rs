@@ -88,6 +88,7 @@ mod tests {
             host: "s3.amazonaws.com".into(),
             region: "us-east-1".into(),
             path_style: false,
+            aws_endpoint: true,
             cloud: Cloud::Aws,
         };
         let creds = Credentials {

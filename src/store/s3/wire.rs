@@ -21,6 +21,8 @@ pub enum S3Error {
     },
     #[error("transport: {0}")]
     Transport(String),
+    #[error("the bucket is in {region} ({cause})")]
+    WrongRegion { region: String, cause: String },
     #[error(transparent)]
     TimedOut(#[from] TimedOut),
     #[error("no credentials for the S3 store (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")]
@@ -43,7 +45,7 @@ impl Retryable for S3Error {
             S3Error::Remote { status, code, .. } => {
                 *status >= 500 || *status == 429 || RETRYABLE_CODES.contains(&code.as_str())
             }
-            S3Error::Transport(_) | S3Error::TimedOut(_) => true,
+            S3Error::Transport(_) | S3Error::TimedOut(_) | S3Error::WrongRegion { .. } => true,
             S3Error::NoCredentials => false,
         }
     }
@@ -87,6 +89,7 @@ impl S3Error {
                 code: match other {
                     S3Error::NoCredentials => "NoCredentials",
                     S3Error::TimedOut(_) => "Timeout",
+                    S3Error::WrongRegion { .. } => "PermanentRedirect",
                     _ => "Transport",
                 }
                 .into(),
