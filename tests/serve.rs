@@ -99,6 +99,7 @@ fn token_health_backpressure_and_sns_confirmation() {
     let (status, _, body) = http(port, "GET", "/healthz", &[], b"");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"free_slots\":1"), "{body}");
+    assert_eq!(http(port, "HEAD", "/events", &[], b"").0, 200);
 
     let test_event = br#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"uploads"}"#;
     assert_eq!(http(port, "POST", "/", &[], test_event).0, 401);

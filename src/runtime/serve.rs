@@ -107,8 +107,10 @@ fn router_with(pipeline: Arc<Pipeline>, opts: &Options, permits: Arc<Semaphore>)
         reply_early: opts.reply_early,
     };
     Router::new()
-        .route("/", post(notify))
-        .route("/events", post(notify))
+        // GET/HEAD on the notification paths answer like /healthz: some senders (MinIO's webhook
+        // target) probe the endpoint before they deliver.
+        .route("/", post(notify).get(healthz))
+        .route("/events", post(notify).get(healthz))
         .route("/healthz", get(healthz))
         // S3 event notifications are at most 64 KB; SNS messages 256 KB.
         .layer(DefaultBodyLimit::max(1024 * 1024))
