@@ -93,6 +93,9 @@ enum Command {
         /// Exit once a receive returns no message (drain the queue, then stop).
         #[arg(long)]
         exit_when_empty: bool,
+        /// Messages handled at once (1-10).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10))]
+        concurrency: u32,
     },
 }
 
@@ -285,6 +288,7 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             queue,
             wait,
             exit_when_empty,
+            concurrency,
         } => {
             init_logs("info", false);
             let config = config_or_exit()?;
@@ -297,6 +301,7 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             let opts = runtime::sqs_poll::PollOptions {
                 wait_secs: wait.min(20),
                 exit_when_empty,
+                concurrency,
             };
             runtime::sqs_poll::run(
                 pipeline,
