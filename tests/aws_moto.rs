@@ -269,6 +269,19 @@ async fn sqs_fifo_results_queue_drops_a_resent_message() {
     ));
     let bodies: Vec<String> = serde_json::from_str(&got).unwrap();
     assert_eq!(bodies.len(), 1, "{bodies:?}");
+
+    // SQS requests are checked too: a wrong secret is refused, and not retried.
+    let mut vars = moto.env();
+    vars.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+    vars.push(("AWS_SECRET_ACCESS_KEY".into(), "wrong".into()));
+    let bad = SqsQueue::new(
+        &format!("sqs://sqs.us-east-1.amazonaws.com/{path}"),
+        &Config::from_vars(vars).unwrap(),
+    )
+    .unwrap();
+    let e = bad.publish(&msg).await.unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("403"), "{e}");
     let v: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
     assert_eq!(v["dedupe_key"], msg.dedupe_key.as_str());
 }
