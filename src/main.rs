@@ -97,6 +97,27 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0:8000")]
         listen: std::net::SocketAddr,
     },
+    /// HTTP endpoint for S3-style bucket notifications (MinIO, SNS HTTP subscriptions, moto);
+    /// GET /healthz. SIGTERM or ctrl-c drains in-flight requests.
+    Serve {
+        /// Address to listen on (default TRIAGE_SERVE_BIND, else 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
+    /// Consume S3 notifications from an SQS queue (`sqs://HOST/ACCOUNT/NAME` or its http(s) URL;
+    /// TRIAGE_SQS_ENDPOINT overrides the host). One JSON outcome per record on stdout.
+    PollSqs {
+        queue: String,
+        /// Long-poll wait per receive, seconds (at most 20).
+        #[arg(long, default_value_t = 20)]
+        wait: u32,
+        /// Exit once a receive returns no message (drain the queue, then stop).
+        #[arg(long)]
+        exit_when_empty: bool,
+        /// Messages handled at once (1-10).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10))]
+        concurrency: u32,
+    },
 }
 
 #[derive(clap::Args)]
@@ -288,6 +309,61 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             init_logs("warn", false);
             let config = config_or_exit()?;
             run_scan(config, args).await
+        }
+        Command::Serve { bind } => {
+            init_logs("info", false);
+            let config = config_or_exit()?;
+            let opts = runtime::serve::Options::from_config(&config, bind).map_err(|e| {
+                eprintln!("image-triage serve: {e}");
+                ExitCode::from(2)
+            })?;
+            let listener = tokio::net::TcpListener::bind(opts.bind)
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage serve: cannot listen on {}: {e}", opts.bind);
+                    ExitCode::from(2)
+                })?;
+            let pipeline = Arc::new(Pipeline::new(config));
+            runtime::serve::serve(listener, pipeline, &opts, runtime::serve::shutdown_signal())
+                .await
+                .map_err(|e| {
+                    eprintln!("image-triage serve: {e}");
+                    ExitCode::from(1)
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::PollSqs {
+            queue,
+            wait,
+            exit_when_empty,
+            concurrency,
+        } => {
+            init_logs("info", false);
+            let config = config_or_exit()?;
+            let client =
+                image_triage::sinks::sqs::SqsClient::new(&queue, &config).map_err(|e| {
+                    eprintln!("image-triage poll-sqs: {e}");
+                    ExitCode::from(2)
+                })?;
+            let pipeline = Arc::new(Pipeline::new(config));
+            let opts = runtime::sqs_poll::PollOptions {
+                wait_secs: wait.min(20),
+                exit_when_empty,
+                concurrency,
+            };
+            runtime::sqs_poll::run(
+                pipeline,
+                client,
+                opts,
+                runtime::serve::shutdown_signal(),
+                |o| println!("{}", serde_json::to_string(o).unwrap_or_default()),
+            )
+            .await
+            .map_err(|e| {
+                eprintln!("image-triage poll-sqs: {e}");
+                ExitCode::from(1)
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Lambda => {
             // lambda_runtime panics on a missing variable; say which one instead.

@@ -238,9 +238,13 @@ impl Pipeline {
         let config_hash = self.config.config_hash(obj.provider);
         if let Some(skip) = guard::already_done(&obj, &meta.metadata, &etag, &config_hash) {
             // The sidecar is written after the marker; if it is missing, the earlier run died
-            // in between and the work is not finished.
+            // in between and the work is not finished. Not so for the copy event the write-back
+            // itself fires: it can arrive while that run is still writing the sidecar (moto
+            // notifies synchronously, inside the copy), and a platform retry of the original
+            // upload event covers a run that died.
             let sidecar = crate::result::sidecar_key(&self.config.results_prefix, &obj.key);
-            let finished = !self.config.sink_enabled(crate::config::SinkKind::Sidecar)
+            let finished = skip.code == "write_back_copy"
+                || !self.config.sink_enabled(crate::config::SinkKind::Sidecar)
                 || store.head(&obj.bucket, &sidecar).await.is_ok();
             if finished {
                 let mut o = Outcome::skipped(Some(&obj), skip.code, skip.reason);

@@ -3,6 +3,8 @@
 pub mod functiongraph;
 pub mod lambda;
 pub mod scf;
+pub mod serve;
+pub mod sqs_poll;
 
 use crate::pipeline::Outcome;
 

@@ -7,6 +7,7 @@ pub mod callback;
 pub mod cmq;
 pub mod metadata;
 pub mod queue;
+pub mod sqs;
 pub mod tags;
 
 use bytes::Bytes;

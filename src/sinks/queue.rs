@@ -1,12 +1,12 @@
 //! One message per triaged object. `TRIAGE_QUEUE`'s URL scheme picks the queue: `file:PATH`, an
 //! append-only JSON-lines file (the embedded default); `cmq://<queue>?region=…`, Tencent TDMQ
-//! for CMQ (see [`super::cmq`]); `amqp://` / `amqps://` (RabbitMQ and the
-//! managed AMQP 0-9-1 brokers, see [`super::amqp`]); `callback+https://` / `callback+http://`, a
+//! for CMQ (see [`super::cmq`]); `sqs://HOST/ACCOUNT/NAME`, Amazon SQS (see [`super::sqs`]);
+//! `amqp://` / `amqps://` (RabbitMQ and the managed AMQP 0-9-1 brokers, see [`super::amqp`]); `callback+https://` / `callback+http://`, a
 //! signed webhook POST (see [`super::callback`]).
 //!
 //! Delivery is at-least-once upstream (platforms re-deliver events), so every message carries a
 //! dedupe key; the file queue refuses a key it already holds, the others hand it to consumers
-//! (AMQP `message_id`, HTTP `Idempotency-Key`).
+//! (SQS message attribute / FIFO deduplication id, AMQP `message_id`, HTTP `Idempotency-Key`).
 
 use std::path::PathBuf;
 
@@ -18,7 +18,7 @@ use crate::result::TriageResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH, cmq://, amqp://, amqps://, callback+https:// and callback+http://")]
+    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH, cmq://, sqs://, amqp://, amqps://, callback+https:// and callback+http://")]
     Unsupported(String),
     #[error(transparent)]
     Cmq(#[from] super::cmq::CmqError),
@@ -28,6 +28,8 @@ pub enum QueueError {
     Amqp(#[from] super::amqp::AmqpError),
     #[error(transparent)]
     Callback(#[from] super::callback::CallbackError),
+    #[error(transparent)]
+    Sqs(#[from] super::sqs::SqsError),
     #[error("queue {path}: {source}")]
     Io {
         path: String,
@@ -44,6 +46,7 @@ impl QueueError {
             QueueError::Amqp(e) => crate::client::Retryable::retryable(e),
             QueueError::Callback(e) => crate::client::Retryable::retryable(e),
             QueueError::Unsupported(_) | QueueError::Config(_) => false,
+            QueueError::Sqs(e) => e.is_retryable(),
         }
     }
 }
@@ -54,6 +57,7 @@ pub enum Queue {
     Cmq(super::cmq::CmqQueue),
     Amqp(super::amqp::AmqpQueue),
     Callback(super::callback::CallbackQueue),
+    Sqs(super::sqs::SqsQueue),
 }
 
 impl Queue {
@@ -77,6 +81,7 @@ impl Queue {
             Some("callback+https" | "callback+http") => Ok(Queue::Callback(
                 super::callback::CallbackQueue::new(url, config)?,
             )),
+            Some("sqs") => Ok(Queue::Sqs(super::sqs::SqsQueue::new(url, config)?)),
             _ => Queue::from_url(url),
         }
     }
@@ -88,6 +93,7 @@ impl Queue {
             Queue::Cmq(q) => Ok(q.publish(message).await?),
             Queue::Amqp(q) => Ok(q.publish(message).await?),
             Queue::Callback(q) => Ok(q.publish(message).await?),
+            Queue::Sqs(q) => Ok(q.publish(message).await?),
             Queue::File(path) => {
                 let io = |source| QueueError::Io {
                     path: path.display().to_string(),

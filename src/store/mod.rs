@@ -7,6 +7,7 @@ pub mod cos;
 pub mod counting;
 pub mod local;
 pub mod obs;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -205,9 +206,6 @@ pub fn for_provider(
         }),
         (StoreKind::Auto, Provider::Cos) => Ok(std::sync::Arc::new(cos::builder::build(config))),
         (StoreKind::Auto, Provider::Obs) => Ok(std::sync::Arc::new(obs::ObsStore::new(config))),
-        (StoreKind::Auto, Provider::S3) => Err(StoreError::Unsupported {
-            store: "s3",
-            op: "reading S3 objects in this build (set TRIAGE_STORE=local to use the embedded bucket)",
-        }),
+        (StoreKind::Auto, Provider::S3) => s3::build(config),
     }
 }

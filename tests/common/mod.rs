@@ -85,3 +85,4 @@ pub fn sidecar(root: &std::path::Path, key: &str) -> serde_json::Value {
     )
     .unwrap()
 }
+pub mod moto;

@@ -1,0 +1,177 @@
+//! S3 store settings from the environment (`TRIAGE_S3_*`, `AWS_REGION`).
+
+use std::time::Duration;
+
+use crate::client::credential::Cloud;
+use crate::client::Tuning;
+use crate::config::Config;
+use crate::store::StoreError;
+
+/// Defaults for `TRIAGE_S3_QPS` / `_TIMEOUT` / `_MAX_ATTEMPTS`.
+pub const DEFAULT_TUNING: Tuning = Tuning::new(None, Duration::from_secs(30), 4);
+
+/// Where and how to address the S3 API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Endpoint host, with `:port` when not the scheme's default.
+    pub host: String,
+    pub region: String,
+    /// Path-style (`host/bucket/key`) rather than virtual-host (`bucket.host/key`).
+    pub path_style: bool,
+    /// AWS's own regional endpoint (no `TRIAGE_S3_ENDPOINT`): the host follows the region.
+    pub aws_endpoint: bool,
+    /// Which credential slot signs: AWS by default; Tencent/Huawei keys for the S3-compatible
+    /// endpoints of COS and OBS.
+    pub cloud: Cloud,
+}
+
+fn bad(var: &str, value: &str, reason: &str) -> StoreError {
+    StoreError::Remote {
+        bucket: String::new(),
+        key: String::new(),
+        op: "configuring the S3 store",
+        status: 0,
+        code: "InvalidConfiguration".into(),
+        message: format!("{var}={value:?}: {reason}"),
+        retryable: false,
+    }
+}
+
+impl Settings {
+    /// `TRIAGE_S3_ENDPOINT` (then path-style, for moto/MinIO), else AWS's regional endpoint with
+    /// virtual-host addressing; `TRIAGE_S3_ADDRESSING=path|virtual` overrides either.
+    pub fn from_config(config: &Config) -> Result<Settings, StoreError> {
+        let env = &config.env;
+        let region = env
+            .get("TRIAGE_S3_REGION")
+            .or_else(|| env.get("AWS_REGION"))
+            .or_else(|| env.get("AWS_DEFAULT_REGION"))
+            .unwrap_or("us-east-1")
+            .to_string();
+        let aws_endpoint = config.endpoint("s3").is_none();
+        let (endpoint, mut path_style) = match config.endpoint("s3") {
+            Some(e) => (e.to_string(), true),
+            None => (format!("https://s3.{region}.amazonaws.com"), false),
+        };
+        let url = url::Url::parse(&endpoint)
+            .map_err(|e| bad("TRIAGE_S3_ENDPOINT", &endpoint, &e.to_string()))?;
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => return Err(bad("TRIAGE_S3_ENDPOINT", &endpoint, "no host")),
+        };
+        match env.get("TRIAGE_S3_ADDRESSING") {
+            None => {}
+            Some("path") => path_style = true,
+            Some("virtual") => path_style = false,
+            Some(v) => return Err(bad("TRIAGE_S3_ADDRESSING", v, "expected path or virtual")),
+        }
+        let cloud = match env.get("TRIAGE_S3_CREDENTIALS") {
+            None | Some("aws") => Cloud::Aws,
+            Some("tencent") => Cloud::Tencent,
+            Some("huawei") => Cloud::Huawei,
+            Some(v) => {
+                return Err(bad(
+                    "TRIAGE_S3_CREDENTIALS",
+                    v,
+                    "expected aws, tencent or huawei",
+                ))
+            }
+        };
+        Ok(Settings {
+            scheme: url.scheme().to_string(),
+            host,
+            region,
+            path_style,
+            aws_endpoint,
+            cloud,
+        })
+    }
+
+    /// The same settings for a bucket that lives in `region` (learned from S3's
+    /// `x-amz-bucket-region` answer).
+    pub fn in_region(&self, region: &str) -> Settings {
+        let mut s = self.clone();
+        if self.aws_endpoint {
+            s.host = format!("s3.{region}.amazonaws.com");
+        }
+        s.region = region.to_string();
+        s
+    }
+
+    /// Host, and the decoded path to sign, for `key` in `bucket` (`key` may be empty).
+    /// Bucket names with dots cannot be virtual hosts under TLS, so they fall back to path-style.
+    pub fn locate(&self, bucket: &str, key: &str) -> (String, String) {
+        if self.path_style || bucket.contains('.') {
+            let path = if key.is_empty() {
+                format!("/{bucket}")
+            } else {
+                format!("/{bucket}/{key}")
+            };
+            (self.host.clone(), path)
+        } else {
+            (format!("{bucket}.{}", self.host), format!("/{key}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(vars: &[(&str, &str)]) -> Config {
+        Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn aws_default_is_virtual_host_in_the_region() {
+        let s = Settings::from_config(&cfg(&[("AWS_REGION", "eu-west-1")])).unwrap();
+        assert_eq!(s.host, "s3.eu-west-1.amazonaws.com");
+        assert!(!s.path_style);
+        assert_eq!(
+            s.locate("photos", "a/b c.jpg"),
+            (
+                "photos.s3.eu-west-1.amazonaws.com".into(),
+                "/a/b c.jpg".into()
+            )
+        );
+        // Dotted bucket names do not fit a TLS wildcard certificate.
+        assert_eq!(s.locate("my.photos", "k").1, "/my.photos/k");
+        let moved = s.in_region("ap-south-1");
+        assert_eq!(
+            moved.locate("photos", "k").0,
+            "photos.s3.ap-south-1.amazonaws.com"
+        );
+        assert_eq!(moved.region, "ap-south-1");
+    }
+
+    #[test]
+    fn endpoint_override_is_path_style_unless_told() {
+        let s = Settings::from_config(&cfg(&[("TRIAGE_S3_ENDPOINT", "http://127.0.0.1:5000/")]))
+            .unwrap();
+        assert_eq!(
+            (s.scheme.as_str(), s.host.as_str()),
+            ("http", "127.0.0.1:5000")
+        );
+        assert_eq!(s.region, "us-east-1");
+        assert_eq!(s.locate("b", "k"), ("127.0.0.1:5000".into(), "/b/k".into()));
+        let s = Settings::from_config(&cfg(&[
+            (
+                "TRIAGE_S3_ENDPOINT",
+                "https://cos.ap-guangzhou.myqcloud.com",
+            ),
+            ("TRIAGE_S3_ADDRESSING", "virtual"),
+            ("TRIAGE_S3_REGION", "ap-guangzhou"),
+            ("TRIAGE_S3_CREDENTIALS", "tencent"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.locate("b-1250000000", "k").0,
+            "b-1250000000.cos.ap-guangzhou.myqcloud.com"
+        );
+        assert_eq!(s.cloud, Cloud::Tencent);
+        assert!(Settings::from_config(&cfg(&[("TRIAGE_S3_ADDRESSING", "dns")])).is_err());
+    }
+}

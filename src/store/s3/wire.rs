@@ -1,0 +1,239 @@
+//! S3's wire formats: error replies and the XML bodies of tagging and listing, with which
+//! errors a retry can help.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+
+use crate::client::{Retryable, TimedOut};
+use crate::store::StoreError;
+
+/// One failed attempt, before it is named for an object.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("HTTP {status} {code}: {message}")]
+    Remote {
+        status: u16,
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("the bucket is in {region} ({cause})")]
+    WrongRegion { region: String, cause: String },
+    #[error(transparent)]
+    TimedOut(#[from] TimedOut),
+    #[error("no credentials for the S3 store (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")]
+    NoCredentials,
+}
+
+/// S3 codes worth another attempt besides any 5xx (docs: "ErrorResponses", "SlowDown").
+const RETRYABLE_CODES: [&str; 6] = [
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "Throttling",
+    "OperationAborted",
+];
+
+impl Retryable for S3Error {
+    fn retryable(&self) -> bool {
+        match self {
+            S3Error::Remote { status, code, .. } => {
+                *status >= 500 || *status == 429 || RETRYABLE_CODES.contains(&code.as_str())
+            }
+            S3Error::Transport(_) | S3Error::TimedOut(_) | S3Error::WrongRegion { .. } => true,
+            S3Error::NoCredentials => false,
+        }
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            S3Error::Remote { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl S3Error {
+    pub(super) fn for_object(self, bucket: &str, key: &str, op: &'static str) -> StoreError {
+        let retryable = self.retryable();
+        match self {
+            S3Error::Remote {
+                status: 404, code, ..
+            } if code == "NoSuchKey" || code == "NotFound" => StoreError::NotFound {
+                bucket: bucket.into(),
+                key: key.into(),
+            },
+            S3Error::Remote {
+                status,
+                code,
+                message,
+                ..
+            } => StoreError::Remote {
+                bucket: bucket.into(),
+                key: key.into(),
+                op,
+                status,
+                code,
+                message,
+                retryable,
+            },
+            other => StoreError::Remote {
+                bucket: bucket.into(),
+                key: key.into(),
+                op,
+                status: 0,
+                code: match other {
+                    S3Error::NoCredentials => "NoCredentials",
+                    S3Error::TimedOut(_) => "Timeout",
+                    S3Error::WrongRegion { .. } => "PermanentRedirect",
+                    _ => "Transport",
+                }
+                .into(),
+                message: other.to_string(),
+                retryable,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct ErrorXml {
+    code: String,
+    message: String,
+}
+
+/// S3's `<Error><Code>..</Code><Message>..</Message></Error>`; HEAD errors have no body.
+pub(super) fn parse_error(status: u16, headers: &HeaderMap, body: &[u8]) -> S3Error {
+    let xml: ErrorXml = std::str::from_utf8(body)
+        .ok()
+        .and_then(|s| quick_xml::de::from_str(s).ok())
+        .unwrap_or_default();
+    let code = if xml.code.is_empty() {
+        match status {
+            404 => "NotFound".to_string(),
+            403 => "Forbidden".to_string(),
+            503 => "SlowDown".to_string(),
+            s => format!("HTTP{s}"),
+        }
+    } else {
+        xml.code
+    };
+    let retry_after = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    S3Error::Remote {
+        status,
+        code,
+        message: xml.message,
+        retry_after,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(super) struct Tagging {
+    pub(super) tag_set: TagSet,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct TagSet {
+    #[serde(rename = "Tag")]
+    pub(super) tags: Vec<Tag>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(super) struct Tag {
+    pub(super) key: String,
+    pub(super) value: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(super) struct ListBucketResult {
+    pub(super) contents: Vec<Contents>,
+    pub(super) is_truncated: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(super) struct Contents {
+    pub(super) key: String,
+    pub(super) size: u64,
+    #[serde(rename = "ETag")]
+    pub(super) etag: String,
+}
+
+pub(super) fn tagging_xml(tags: &[(String, String)]) -> String {
+    use quick_xml::escape::escape;
+    let mut x = String::from("<Tagging><TagSet>");
+    for (k, v) in tags {
+        x.push_str(&format!(
+            "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+            escape(k.as_str()),
+            escape(v.as_str())
+        ));
+    }
+    x.push_str("</TagSet></Tagging>");
+    x
+}
+
+pub(super) fn xml<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+    quick_xml::de::from_str(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_xml_is_typed_and_classified() {
+        let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>X</RequestId></Error>";
+        let e = parse_error(503, &HeaderMap::new(), body);
+        assert!(e.retryable());
+        let s = e.for_object("b", "k", "PUT");
+        assert!(s.retryable());
+        assert!(s.to_string().contains("SlowDown"), "{s}");
+        let e = parse_error(
+            403,
+            &HeaderMap::new(),
+            b"<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message></Error>",
+        );
+        assert!(!e.retryable());
+        assert!(matches!(
+            parse_error(404, &HeaderMap::new(), b"").for_object("b", "k", "HEAD"),
+            StoreError::NotFound { .. }
+        ));
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(
+            parse_error(500, &h, b"").retry_after(),
+            Some(Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn tagging_and_listing_xml() {
+        let x = tagging_xml(&[("a&b".into(), "<v>".into())]);
+        assert!(
+            x.contains("<Key>a&amp;b</Key><Value>&lt;v&gt;</Value>"),
+            "{x}"
+        );
+        let t: Tagging = xml(b"<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet><Tag><Key>k</Key><Value></Value></Tag><Tag><Key>x</Key><Value>y</Value></Tag></TagSet></Tagging>").unwrap();
+        assert_eq!(t.tag_set.tags.len(), 2);
+        assert_eq!(t.tag_set.tags[0].value, "");
+        let l: ListBucketResult = xml(b"<ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>a.jpg</Key><Size>3</Size><ETag>&quot;e1&quot;</ETag></Contents><Contents><Key>b.jpg</Key><Size>4</Size><ETag>\"e2\"</ETag></Contents></ListBucketResult>").unwrap();
+        assert!(l.is_truncated);
+        assert_eq!(l.contents[1].key, "b.jpg");
+        assert_eq!(l.contents[0].etag, "\"e1\"");
+    }
+}
