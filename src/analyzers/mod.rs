@@ -137,6 +137,7 @@ pub trait Moderator: Send + Sync {
     async fn moderate(&self, input: &AnalyzerInput) -> Result<ModerationOutput, AnalyzerError>;
 }
 
+#[cfg(not(feature = "local"))]
 fn not_in_this_build(service: &str, what: &str) -> AnalyzerError {
     AnalyzerError::permanent(
         service,
