@@ -138,6 +138,9 @@ struct ScanArgs {
     /// Keep the resume marker in this JSON file while scanning, and resume from it.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// Objects per listing request (1-1000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    page_size: u16,
 }
 
 fn init_logs(default: &str, json: bool) {
@@ -492,7 +495,7 @@ async fn run_scan(config: Config, args: ScanArgs) -> Result<ExitCode, ExitCode> 
         concurrency: args.concurrency.into(),
         start_after,
         state: args.state,
-        page_size: scan::PAGE_SIZE,
+        page_size: args.page_size.into(),
     };
     let pipeline = Arc::new(Pipeline::with_store(config, store.clone()));
     let mut progress = scan::ConsoleProgress::new();
