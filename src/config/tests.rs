@@ -1,0 +1,128 @@
+use super::*;
+
+fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+#[test]
+fn defaults_follow_the_provider() {
+    let c = cfg(&[]).unwrap();
+    assert_eq!(c.labeler_for(Provider::Cos), LabelerKind::CosCi);
+    assert_eq!(c.moderator_for(Provider::Cos), ModeratorKind::Ims);
+    assert_eq!(c.labeler_for(Provider::Obs), LabelerKind::Huawei);
+    assert_eq!(c.moderator_for(Provider::Obs), ModeratorKind::Huawei);
+    assert_eq!(c.labeler_for(Provider::S3), LabelerKind::Local);
+    assert_eq!(c.moderator_for(Provider::Local), ModeratorKind::Local);
+    assert_eq!(c.results_prefix, "triage-results/");
+    assert_eq!(
+        c.sinks,
+        vec![SinkKind::Metadata, SinkKind::Tags, SinkKind::Sidecar]
+    );
+}
+
+#[test]
+fn local_store_makes_local_models_the_default() {
+    let c = cfg(&[("TRIAGE_STORE", "local"), ("TRIAGE_LOCAL_ROOT", "/tmp/x")]).unwrap();
+    assert_eq!(c.labeler_for(Provider::Cos), LabelerKind::Local);
+    assert_eq!(c.moderator_for(Provider::Obs), ModeratorKind::Local);
+    let c = cfg(&[
+        ("TRIAGE_STORE", "local"),
+        ("TRIAGE_LOCAL_ROOT", "/tmp/x"),
+        ("TRIAGE_MODERATOR", "none"),
+    ])
+    .unwrap();
+    assert_eq!(c.moderator_for(Provider::Cos), ModeratorKind::None);
+}
+
+#[test]
+fn errors_name_the_variable_and_the_choices() {
+    let e = cfg(&[("TRIAGE_LABELER", "clip")]).unwrap_err().to_string();
+    assert!(e.contains("TRIAGE_LABELER") && e.contains("cos-ci"), "{e}");
+    let e = cfg(&[("TRIAGE_SINKS", "metadata,email")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("email"), "{e}");
+    let e = cfg(&[("TRIAGE_STORE", "local")]).unwrap_err().to_string();
+    assert!(e.contains("TRIAGE_LOCAL_ROOT"), "{e}");
+    let e = cfg(&[("TRIAGE_SINKS", "queue")]).unwrap_err().to_string();
+    assert!(e.contains("TRIAGE_QUEUE"), "{e}");
+    let e = cfg(&[("TRIAGE_COS_ENDPOINT", "localhost:9")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("TRIAGE_COS_ENDPOINT"), "{e}");
+    assert!(cfg(&[("TRIAGE_BLOCK_THRESHOLD", "120")]).is_err());
+    assert!(cfg(&[
+        ("TRIAGE_REVIEW_THRESHOLD", "90"),
+        ("TRIAGE_BLOCK_THRESHOLD", "80")
+    ])
+    .is_err());
+}
+
+#[test]
+fn queue_implies_the_queue_sink_and_prefixes_are_normalised() {
+    let c = cfg(&[
+        ("TRIAGE_QUEUE", "file:/tmp/q.jsonl"),
+        ("TRIAGE_RESULTS_PREFIX", "/out"),
+        ("TRIAGE_IMS_ENDPOINT", "http://127.0.0.1:9000/"),
+    ])
+    .unwrap();
+    assert!(c.sink_enabled(SinkKind::Queue));
+    assert_eq!(c.results_prefix, "out/");
+    assert_eq!(c.endpoints["ims"], "http://127.0.0.1:9000");
+}
+
+#[test]
+fn config_hash_changes_with_what_changes_results() {
+    let a = cfg(&[]).unwrap().config_hash(Provider::S3);
+    let b = cfg(&[("TRIAGE_BLOCK_THRESHOLD", "99")])
+        .unwrap()
+        .config_hash(Provider::S3);
+    let c = cfg(&[("TRIAGE_SINKS", "sidecar")])
+        .unwrap()
+        .config_hash(Provider::S3);
+    assert_ne!(a, b);
+    assert_eq!(a, c, "sinks do not change the result itself");
+    assert_eq!(a.len(), 12);
+}
+
+#[test]
+fn service_tuning_and_analyzer_settings() {
+    let d = Tuning::new(Some(20.0), std::time::Duration::from_secs(5), 3);
+    let c = cfg(&[
+        ("TRIAGE_IMS_QPS", "7.5"),
+        ("TRIAGE_IMS_TIMEOUT", "0.25"),
+        ("TRIAGE_COS_CI_MAX_ATTEMPTS", "1"),
+    ])
+    .unwrap();
+    let ims = c.tuning("ims", d);
+    assert_eq!(ims.qps, Some(7.5));
+    assert_eq!(ims.timeout, std::time::Duration::from_millis(250));
+    assert_eq!(ims.max_attempts, 3);
+    assert_eq!(c.tuning("cos-ci", d).max_attempts, 1);
+    assert_eq!(c.tuning("tiia", d), d);
+
+    for (var, value) in [
+        ("TRIAGE_IMS_QPS", "0"),
+        ("TRIAGE_IMS_TIMEOUT", "soon"),
+        ("TRIAGE_X_MAX_ATTEMPTS", "2.5"),
+    ] {
+        let e = cfg(&[(var, value)]).unwrap_err();
+        assert_eq!(e.var, var);
+    }
+
+    let plain = cfg(&[]).unwrap().config_hash(Provider::Cos);
+    let scenes = cfg(&[("TRIAGE_LABEL_SCENES", "web")]).unwrap();
+    assert_ne!(scenes.config_hash(Provider::Cos), plain);
+    let tuned = cfg(&[("TRIAGE_IMS_QPS", "3")]).unwrap();
+    assert_eq!(
+        tuned.config_hash(Provider::Cos),
+        plain,
+        "tuning does not change results"
+    );
+    assert_eq!(
+        cfg(&[("TRIAGE_CI_ENDPOINT", "http://127.0.0.1:1")])
+            .unwrap()
+            .endpoint("CI"),
+        Some("http://127.0.0.1:1")
+    );
+}
