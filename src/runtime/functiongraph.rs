@@ -22,14 +22,14 @@ use crate::pipeline::{Outcome, Pipeline};
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// Reported as a failed invocation so that FunctionGraph's async retry runs again.
-    #[error("retryable failure for {count} record(s); outcomes: {outcomes}")]
-    Retryable { count: usize, outcomes: String },
+    #[error(transparent)]
+    Retryable(#[from] super::RetryableFailure),
 }
 
 impl HandlerError {
     pub fn body(&self) -> Value {
         match self {
-            HandlerError::Retryable { .. } => json!({
+            HandlerError::Retryable(_) => json!({
                 "errorType": "ImageTriage.RetryableFailure",
                 "errorMessage": self.to_string(),
             }),
@@ -40,13 +40,7 @@ impl HandlerError {
 /// Handle one event body (any OBS shape): every record gets an outcome.
 pub async fn handle(pipeline: &Pipeline, body: &[u8]) -> Result<Value, HandlerError> {
     let outcomes: Vec<Outcome> = pipeline.handle_event(body, Some(Provider::Obs)).await;
-    if super::needs_retry(&outcomes) {
-        return Err(HandlerError::Retryable {
-            count: outcomes.iter().filter(|o| o.retryable).count(),
-            outcomes: serde_json::to_string(&outcomes).unwrap_or_default(),
-        });
-    }
-    Ok(json!({ "outcomes": outcomes }))
+    Ok(super::respond(outcomes)?)
 }
 
 /// Temporary credentials from the first header set that carries both keys: the custom

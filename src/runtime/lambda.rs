@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::object::Provider;
 use crate::pipeline::{Outcome, Pipeline};
@@ -12,8 +12,8 @@ use crate::pipeline::{Outcome, Pipeline};
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// Returned so that Lambda's own retry (async invocations, SQS redrive) runs again.
-    #[error("retryable failure for {count} record(s); outcomes: {outcomes}")]
-    Retryable { count: usize, outcomes: String },
+    #[error(transparent)]
+    Retryable(#[from] super::RetryableFailure),
     #[error("could not re-serialize the event: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -22,14 +22,7 @@ pub enum HandlerError {
 pub async fn handle(pipeline: &Pipeline, payload: Value) -> Result<Value, HandlerError> {
     let body = serde_json::to_vec(&payload)?;
     let outcomes: Vec<Outcome> = pipeline.handle_event(&body, Some(Provider::S3)).await;
-    if super::needs_retry(&outcomes) {
-        let count = outcomes.iter().filter(|o| o.retryable).count();
-        return Err(HandlerError::Retryable {
-            count,
-            outcomes: serde_json::to_string(&outcomes)?,
-        });
-    }
-    Ok(json!({ "outcomes": outcomes }))
+    Ok(super::respond(outcomes)?)
 }
 
 pub async fn run(pipeline: Arc<Pipeline>) -> Result<(), lambda_runtime::Error> {
@@ -46,7 +39,7 @@ pub async fn run(pipeline: Arc<Pipeline>) -> Result<(), lambda_runtime::Error> {
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
         let error_type = match e {
-            HandlerError::Retryable { .. } => "ImageTriage.RetryableFailure",
+            HandlerError::Retryable(_) => "ImageTriage.RetryableFailure",
             HandlerError::Encode(_) => "ImageTriage.InvalidEvent",
         };
         lambda_runtime::Diagnostic {

@@ -17,8 +17,8 @@ use crate::pipeline::{Outcome, Pipeline};
 pub enum ScfError {
     /// Reported to SCF as a failed invocation so that its async retry (COS triggers: 2 retries)
     /// runs the event again.
-    #[error("retryable failure for {count} record(s); outcomes: {outcomes}")]
-    Retryable { count: usize, outcomes: String },
+    #[error(transparent)]
+    Retryable(#[from] super::RetryableFailure),
     #[error("SCF runtime API {what}: {message}")]
     RuntimeApi { what: &'static str, message: String },
     #[error("cannot listen on {addr}: {source}")]
@@ -42,13 +42,7 @@ pub async fn handle(pipeline: &Pipeline, body: &[u8]) -> Result<Value, ScfError>
         }
     }
     let outcomes: Vec<Outcome> = pipeline.handle_event(body, Some(Provider::Cos)).await;
-    if super::needs_retry(&outcomes) {
-        return Err(ScfError::Retryable {
-            count: outcomes.iter().filter(|o| o.retryable).count(),
-            outcomes: serde_json::to_string(&outcomes).unwrap_or_default(),
-        });
-    }
-    Ok(json!({ "outcomes": outcomes }))
+    Ok(super::respond(outcomes)?)
 }
 
 /// `http://$SCF_RUNTIME_API:$SCF_RUNTIME_API_PORT`, when running under the custom runtime.
