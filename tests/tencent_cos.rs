@@ -488,3 +488,24 @@ async fn queue_errors_keep_the_tdmq_code() {
         "no marker after a failed queue write: the retry does the whole job"
     );
 }
+
+#[tokio::test]
+async fn the_bucket_region_comes_from_the_event_without_tencentcloud_region() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 50_000).await;
+    let vars: Vec<(String, String)> = emu
+        .env()
+        .into_iter()
+        .filter(|(k, _)| k != "TENCENTCLOUD_REGION")
+        .chain([("TRIAGE_MODERATOR".to_string(), "none".to_string())])
+        .collect();
+    let p = Pipeline::new(Config::from_vars(vars).expect("valid config"));
+    // COS store and CI both address the bucket host, built from the event's cosRegion.
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done", "{o:?}");
+    assert!(emu
+        .object(BUCKET, KEY)
+        .unwrap()
+        .meta
+        .contains_key("triage-marker"));
+}

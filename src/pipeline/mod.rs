@@ -226,6 +226,9 @@ impl Pipeline {
             Ok(s) => s,
             Err(e) => return Outcome::store_failed(&obj, &e),
         };
+        if let Some(region) = obj.region.as_deref() {
+            store.note_region(&obj.bucket, region);
+        }
         let meta = match store.head(&obj.bucket, &obj.key).await {
             Ok(m) => m,
             Err(StoreError::NotFound { .. }) => {

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use crate::client::credential::{Cloud, Credentials};
 use crate::client::deadline;
-use crate::events::{self, EventRecord};
 use crate::object::Provider;
 use crate::pipeline::{Outcome, Pipeline};
 
@@ -31,16 +30,6 @@ pub enum ScfError {
 
 /// Handle one event: every record gets an outcome; a retryable failure fails the invocation.
 pub async fn handle(pipeline: &Pipeline, body: &[u8]) -> Result<Value, ScfError> {
-    // The store is handed bucket names only; tell it each bucket's region from the event.
-    if let Ok(records) = events::parse_event(body, Some(Provider::Cos)) {
-        for r in records {
-            if let EventRecord::Process(o) = r {
-                if let (Provider::Cos, Some(region)) = (o.provider, o.region.as_deref()) {
-                    crate::store::cos::client::remember_region(&o.bucket, region);
-                }
-            }
-        }
-    }
     let outcomes: Vec<Outcome> = pipeline.handle_event(body, Some(Provider::Cos)).await;
     Ok(super::respond(outcomes)?)
 }

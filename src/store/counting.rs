@@ -47,6 +47,9 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     fn metadata_budget(&self) -> usize {
         self.inner.metadata_budget()
     }
+    fn note_region(&self, bucket: &str, region: &str) {
+        self.inner.note_region(bucket, region)
+    }
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
         self.inner.head(bucket, key).await
     }

@@ -125,6 +125,11 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     fn metadata_budget(&self) -> usize {
         2048
     }
+    /// The upload event named `bucket`'s region. Stores whose hosts depend on it (COS) remember
+    /// it; the others ignore it. Called before any other operation on an event's object.
+    fn note_region(&self, bucket: &str, region: &str) {
+        let _ = (bucket, region);
+    }
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError>;
     /// Bytes `range.start..range.end` (end exclusive, clamped to the object's size).
     async fn get_range(

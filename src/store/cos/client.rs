@@ -109,7 +109,8 @@ pub fn parse_error(status: u16, body: &[u8]) -> Option<CosError> {
 }
 
 /// Regions seen in events, per bucket, so the store (which is handed only bucket names) can find
-/// each bucket's host. Filled by the SCF runtime; `TENCENTCLOUD_REGION` is the fallback.
+/// each bucket's host. Filled through `ObjectStore::note_region` from every event's region;
+/// `TENCENTCLOUD_REGION` is the fallback.
 pub fn remember_region(bucket: &str, region: &str) {
     if let Ok(mut m) = regions().write() {
         m.insert(bucket.to_string(), region.to_string());

@@ -189,6 +189,10 @@ impl ObjectStore for CosStore {
         "cos"
     }
 
+    fn note_region(&self, bucket: &str, region: &str) {
+        client::remember_region(bucket, region);
+    }
+
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
         let resp = self
             .send("head", Req::new(Method::HEAD, bucket, key))
