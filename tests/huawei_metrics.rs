@@ -1,0 +1,98 @@
+//! Huawei's per-call metric log lines, named like the Cloud Eye metrics. In a test binary of its
+//! own: tracing caches each call site's interest process-wide, and a thread-local subscriber set
+//! while other tests run in parallel threads can miss events (tokio-rs/tracing callsite race).
+
+mod common;
+mod huawei;
+
+use common::png_header;
+use huawei::{Fault, Running};
+use image_triage::config::Config;
+use image_triage::object::Provider;
+use image_triage::pipeline::Pipeline;
+use serde_json::Value;
+
+fn config(emu: &Running) -> Config {
+    Config::from_vars(emu.vars()).expect("valid config")
+}
+
+/// Bucket and key of the shipped OBS-native event, through the crate's own event parser.
+fn obs_native() -> (Vec<u8>, String, String) {
+    let body = std::fs::read(format!(
+        "{}/events/obs-native.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let recs = image_triage::events::parse_event(&body, Some(Provider::Obs)).unwrap();
+    match &recs[0] {
+        image_triage::events::EventRecord::Process(o) => {
+            let (b, k) = (o.bucket.clone(), o.key.clone());
+            (body, b, k)
+        }
+        other => panic!("not a processable record: {other:?}"),
+    }
+}
+
+/// Log lines captured from the current thread (the test runtime is single-threaded).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_ai_call_logs_a_cloud_eye_style_metric_line() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = huawei::start(None).await;
+    let pipeline = Pipeline::new(config(&emu));
+    let (body, bucket, key) = obs_native();
+    emu.emu
+        .put(&bucket, &key, png_header(300, 300, 2000), "image/png");
+    emu.emu.fault(
+        "moderation",
+        Fault::Status(
+            400,
+            r#"{"error_code":"AIS.0005","error_msg":"The service does not exist."}"#.into(),
+        ),
+    );
+    pipeline.handle_event(&body, Some(Provider::Obs)).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let metrics: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["metric"].is_string())
+        .map(|v| v["fields"].clone())
+        .collect();
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["metric"] == "successful_call_times_of_service"
+                && m["call_of_interface"] == "image/tagging"
+                && m["service"] == "image"),
+        "{metrics:?}"
+    );
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["metric"] == "failed_call_times_of_service"
+                && m["call_of_interface"] == "moderation/image"
+                && m["code"] == "AIS.0005"),
+        "{metrics:?}"
+    );
+    assert!(!text.contains("Signature="), "no signed URL in the logs");
+}
