@@ -162,7 +162,8 @@ mod tests {
         )
         .await;
         assert_eq!(r, Err(E::Busy));
-        assert!(Instant::now() < deadline + Duration::from_millis(100));
+        // Generous: only "it did not keep retrying for the whole 50 attempts" matters here.
+        assert!(Instant::now() < deadline + Duration::from_secs(2));
         assert!(calls.load(Ordering::SeqCst) < 50);
     }
 }

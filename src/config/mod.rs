@@ -483,13 +483,18 @@ impl Config {
         t
     }
 
-    /// Settings that change what an analyzer says: every `TRIAGE_LABEL_*` and
-    /// `TRIAGE_MODERATION_*` variable (scenes, language, biz type, ...). Part of the config hash.
+    /// Settings that change what an analyzer says or which images it accepts: every
+    /// `TRIAGE_LABEL_*`, `TRIAGE_MODERATION_*` and `TRIAGE_*_LIMITS` variable (scenes, language,
+    /// biz type, a vendor's size-limit rule, ...). Part of the config hash.
     pub fn analyzer_settings(&self) -> BTreeMap<&str, &str> {
         self.env
             .0
             .iter()
-            .filter(|(k, _)| k.starts_with("TRIAGE_LABEL_") || k.starts_with("TRIAGE_MODERATION_"))
+            .filter(|(k, _)| {
+                k.starts_with("TRIAGE_LABEL_")
+                    || k.starts_with("TRIAGE_MODERATION_")
+                    || (k.starts_with("TRIAGE_") && k.ends_with("_LIMITS"))
+            })
             .map(|(k, v)| (k.as_str(), v.trim()))
             .collect()
     }

@@ -113,6 +113,11 @@ fn service_tuning_and_analyzer_settings() {
     let plain = cfg(&[]).unwrap().config_hash(Provider::Cos);
     let scenes = cfg(&[("TRIAGE_LABEL_SCENES", "web")]).unwrap();
     assert_ne!(scenes.config_hash(Provider::Cos), plain);
+    let limits = cfg(&[("TRIAGE_HUAWEI_TAGGING_LIMITS", "current")]).unwrap();
+    assert_ne!(
+        limits.config_hash(Provider::Obs),
+        cfg(&[]).unwrap().config_hash(Provider::Obs)
+    );
     let tuned = cfg(&[("TRIAGE_IMS_QPS", "3")]).unwrap();
     assert_eq!(
         tuned.config_hash(Provider::Cos),
