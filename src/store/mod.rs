@@ -8,6 +8,7 @@ pub mod counting;
 pub mod local;
 pub mod obs;
 pub mod s3;
+pub mod xml;
 
 use std::collections::BTreeMap;
 use std::ops::Range;

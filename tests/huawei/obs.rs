@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use image_triage::store::obs::client::{content_md5, TaggingXml};
+use image_triage::store::obs::client::content_md5;
 use image_triage::store::obs::credential as obs_sig;
 use percent_encoding::percent_decode_str;
 
@@ -284,20 +284,14 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
             if header(h, "content-md5") != content_md5(&body) {
                 return obs_error(400, "InvalidDigest", "Content-MD5 mismatch");
             }
-            let parsed: TaggingXml = match quick_xml::de::from_str(&String::from_utf8_lossy(&body))
-            {
-                Ok(p) => p,
+            let tags = match image_triage::store::xml::parse_tagging(&body) {
+                Ok(t) => t,
                 Err(_) => return obs_error(400, "MalformedXML", "bad tagging XML"),
             };
             let Some(o) = g.objects.get_mut(&id) else {
                 return obs_error(404, "NoSuchKey", "no such key");
             };
-            o.tags = parsed
-                .tag_set
-                .tags
-                .into_iter()
-                .map(|t| (t.key, t.value))
-                .collect();
+            o.tags = tags;
             StatusCode::OK.into_response()
         }
         ("PUT", false) if has("acl") => {

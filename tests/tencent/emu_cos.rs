@@ -91,7 +91,7 @@ pub(super) fn serve_cos(
             Some(o) => reply(
                 200,
                 "application/xml",
-                image_triage::store::cos::tagging_xml(&o.tags),
+                image_triage::store::xml::tagging_xml(&o.tags, true),
             ),
             None => cos_error(404, "NoSuchKey", "no such object"),
         },
@@ -118,7 +118,7 @@ pub(super) fn serve_cos(
                 .unwrap()
         }
         "PUT" if has("tagging") => {
-            let Ok(tags) = image_triage::store::cos::parse_tagging(body) else {
+            let Ok(tags) = image_triage::store::xml::parse_tagging(body) else {
                 return cos_error(400, "MalformedXML", "bad tagging");
             };
             if tags.len() > 10 {

@@ -13,10 +13,9 @@ use std::ops::Range;
 use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Method;
-use serde::Deserialize;
 
 use self::client::{CosClient, CosError, Req, Resp};
-use super::{ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError};
+use super::{xml, ListPage, ObjectMeta, ObjectStore, StoreError};
 use crate::client::Service;
 
 #[derive(Debug, Clone)]
@@ -95,64 +94,6 @@ fn meta_of(resp: &Resp) -> ObjectMeta {
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
             .map(|d| d.with_timezone(&chrono::Utc)),
     }
-}
-
-/// `<Tagging><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tagging>`.
-pub fn tagging_xml(tags: &[(String, String)]) -> String {
-    let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Tagging><TagSet>");
-    for (k, v) in tags {
-        x.push_str(&format!(
-            "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
-            esc(k),
-            esc(v)
-        ));
-    }
-    x.push_str("</TagSet></Tagging>");
-    x
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default, rename_all = "PascalCase")]
-pub struct Tagging {
-    pub tag_set: TagSet,
-}
-#[derive(Debug, Deserialize, Default)]
-#[serde(default, rename_all = "PascalCase")]
-pub struct TagSet {
-    pub tag: Vec<Tag>,
-}
-#[derive(Debug, Deserialize, Default)]
-#[serde(default, rename_all = "PascalCase")]
-pub struct Tag {
-    pub key: String,
-    pub value: String,
-}
-
-pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let t: Tagging = quick_xml::de::from_str(&String::from_utf8_lossy(body))
-        .map_err(|e| format!("unreadable tagging XML: {e}"))?;
-    Ok(t.tag_set
-        .tag
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect())
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default, rename_all = "PascalCase")]
-struct ListBucketResult {
-    contents: Vec<Contents>,
-    is_truncated: bool,
-    next_marker: Option<String>,
-}
-#[derive(Debug, Deserialize, Default)]
-#[serde(default, rename_all = "PascalCase")]
-struct Contents {
-    key: String,
-    size: u64,
-    #[serde(rename = "ETag")]
-    etag: String,
 }
 
 impl CosStore {
@@ -288,20 +229,20 @@ impl ObjectStore for CosStore {
         let req = Req::new(Method::PUT, bucket, key)
             .param("tagging", "")
             .header("content-type", "application/xml")
-            .body(tagging_xml(tags));
+            .body(xml::tagging_xml(tags, true));
         self.send("put tagging", req).await.map(|_| ())
     }
 
     async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
         let req = Req::new(Method::GET, bucket, key).param("tagging", "");
         match self.send("get tagging", req).await {
-            Ok(r) => parse_tagging(&r.body).map_err(|message| StoreError::Remote {
+            Ok(r) => xml::parse_tagging(&r.body).map_err(|e| StoreError::Remote {
                 bucket: bucket.into(),
                 key: key.into(),
                 op: "get tagging",
                 status: r.status,
                 code: "MalformedXML".into(),
-                message,
+                message: format!("unreadable tagging XML: {e}"),
                 retryable: false,
             }),
             Err(StoreError::Remote { code, .. }) if code == "NoSuchTagSet" => Ok(vec![]),
@@ -349,8 +290,7 @@ impl ObjectStore for CosStore {
             req = req.param("marker", m);
         }
         let r = self.send("list", req).await?;
-        let parsed: ListBucketResult = quick_xml::de::from_str(&String::from_utf8_lossy(&r.body))
-            .map_err(|e| StoreError::Remote {
+        xml::parse_list(&r.body).map_err(|e| StoreError::Remote {
             bucket: bucket.into(),
             key: prefix.into(),
             op: "list",
@@ -358,27 +298,6 @@ impl ObjectStore for CosStore {
             code: "MalformedXML".into(),
             message: e.to_string(),
             retryable: false,
-        })?;
-        let objects: Vec<ListedObject> = parsed
-            .contents
-            .into_iter()
-            .map(|c| ListedObject {
-                key: c.key,
-                size: c.size,
-                etag: c.etag.trim_matches('"').to_string(),
-            })
-            .collect();
-        let next_marker = parsed
-            .is_truncated
-            .then(|| {
-                parsed
-                    .next_marker
-                    .or_else(|| objects.last().map(|o| o.key.clone()))
-            })
-            .flatten();
-        Ok(ListPage {
-            objects,
-            next_marker,
         })
     }
 
@@ -400,20 +319,20 @@ mod tests {
 
     #[test]
     fn tagging_body_matches_the_sdk_bytes() {
-        let x = tagging_xml(&[
-            ("label".into(), "cat".into()),
-            ("suggestion".into(), "Pass".into()),
-        ]);
+        let x = xml::tagging_xml(
+            &[
+                ("label".into(), "cat".into()),
+                ("suggestion".into(), "Pass".into()),
+            ],
+            true,
+        );
         assert_eq!(x.len(), 171, "C4 signs content-length 171");
         assert_eq!(
-            parse_tagging(x.as_bytes()).unwrap(),
+            xml::parse_tagging(x.as_bytes()).unwrap(),
             vec![
                 ("label".into(), "cat".into()),
                 ("suggestion".into(), "Pass".into())
             ]
         );
-        assert!(parse_tagging(b"<Tagging><TagSet></TagSet></Tagging>")
-            .unwrap()
-            .is_empty());
     }
 }

@@ -11,14 +11,14 @@ use reqwest::Method;
 use super::builder::ObsSettings;
 use super::credential as sig;
 pub use super::wire::{
-    content_md5, decode_meta_value, describe, encode_meta_value, retryable_status, tagging_xml,
-    TagSetXml, TagXml, TaggingXml,
+    content_md5, decode_meta_value, describe, encode_meta_value, retryable_status,
 };
-use super::wire::{meta_from_headers, url_without_query, xml_err, ErrorXml, ListXml, META_PREFIX};
+use super::wire::{meta_from_headers, url_without_query, xml_err, ErrorXml, META_PREFIX};
 use crate::client::credential::Cloud;
 use crate::client::{CredentialSlots, Retryable, TimedOut};
 use crate::config::Config;
-use crate::store::{ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError, TagRules};
+use crate::store::xml;
+use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
 
 /// OBS object tags: ≤ 10; key ≤ 36 characters (the user guide; the SDK doc says 128: the
 /// stricter wins), value ≤ 255; only characters both documents allow.
@@ -436,7 +436,7 @@ impl ObjectStore for ObsStore {
         key: &str,
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
-        let body = tagging_xml(tags);
+        let body = xml::tagging_xml(tags, false);
         let mut req = Self::req("put tags", Method::PUT, bucket, key);
         req.query.push(("tagging".into(), None));
         req.headers
@@ -453,14 +453,7 @@ impl ObjectStore for ObsStore {
             Err(StoreError::Remote { code, .. }) if code == "NoSuchTagSet" => return Ok(vec![]),
             Err(e) => return Err(e),
         };
-        let parsed: TaggingXml = quick_xml::de::from_str(&String::from_utf8_lossy(&r.body))
-            .map_err(|e| xml_err(bucket, key, "get tags", e))?;
-        Ok(parsed
-            .tag_set
-            .tags
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect())
+        xml::parse_tagging(&r.body).map_err(|e| xml_err(bucket, key, "get tags", e))
     }
 
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
@@ -500,29 +493,7 @@ impl ObjectStore for ObsStore {
         req.query
             .push(("max-keys".into(), Some(limit.clamp(1, 1000).to_string())));
         let r = self.send(req).await?;
-        let parsed: ListXml = quick_xml::de::from_str(&String::from_utf8_lossy(&r.body))
-            .map_err(|e| xml_err(bucket, "", "list", e))?;
-        let objects: Vec<ListedObject> = parsed
-            .contents
-            .into_iter()
-            .map(|c| ListedObject {
-                key: c.key,
-                size: c.size,
-                etag: c.etag.trim_matches('"').to_string(),
-            })
-            .collect();
-        let next_marker = if parsed.is_truncated {
-            parsed
-                .next_marker
-                .filter(|m| !m.is_empty())
-                .or_else(|| objects.last().map(|o| o.key.clone()))
-        } else {
-            None
-        };
-        Ok(ListPage {
-            objects,
-            next_marker,
-        })
+        xml::parse_list(&r.body).map_err(|e| xml_err(bucket, "", "list", e))
     }
 
     async fn presign(

@@ -14,9 +14,10 @@ use reqwest::Method;
 
 use super::builder::Settings;
 use super::credential;
-use super::wire::{parse_error, tagging_xml, xml, ListBucketResult, S3Error, Tagging};
+use super::wire::{parse_error, S3Error};
 use crate::client::{self, CredentialSlots, Service};
-use crate::store::{ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError};
+use crate::store::xml;
+use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -345,7 +346,7 @@ impl ObjectStore for S3Store {
         key: &str,
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
-        let body = Bytes::from(tagging_xml(tags));
+        let body = Bytes::from(xml::tagging_xml(tags, false));
         let md5 = base64::engine::general_purpose::STANDARD
             .encode(<md5::Md5 as md5::Digest>::digest(&body));
         let call = Call {
@@ -369,12 +370,8 @@ impl ObjectStore for S3Store {
             ..Call::default()
         };
         let r = self.send(Method::GET, bucket, call).await?;
-        let t: Tagging = xml(&r.body).map_err(|e| bad_reply(bucket, key, "GET ?tagging", e))?;
-        Ok(t.tag_set
-            .tags
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect())
+        xml::parse_tagging(&r.body)
+            .map_err(|e| bad_reply(bucket, key, "GET ?tagging", e.to_string()))
     }
 
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
@@ -437,26 +434,8 @@ impl ObjectStore for S3Store {
             ..Call::default()
         };
         let r = self.send(Method::GET, bucket, call).await?;
-        let l: ListBucketResult =
-            xml(&r.body).map_err(|e| bad_reply(bucket, prefix, "ListObjectsV2", e))?;
-        let objects: Vec<ListedObject> = l
-            .contents
-            .into_iter()
-            .map(|c| ListedObject {
-                key: c.key,
-                size: c.size,
-                etag: c.etag.trim_matches('"').to_string(),
-            })
-            .collect();
-        let next_marker = if l.is_truncated {
-            objects.last().map(|o| o.key.clone())
-        } else {
-            None
-        };
-        Ok(ListPage {
-            objects,
-            next_marker,
-        })
+        xml::parse_list(&r.body)
+            .map_err(|e| bad_reply(bucket, prefix, "ListObjectsV2", e.to_string()))
     }
 
     async fn presign(

@@ -136,61 +136,6 @@ pub(super) fn parse_error(status: u16, headers: &HeaderMap, body: &[u8]) -> S3Er
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-pub(super) struct Tagging {
-    pub(super) tag_set: TagSet,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct TagSet {
-    #[serde(rename = "Tag")]
-    pub(super) tags: Vec<Tag>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-pub(super) struct Tag {
-    pub(super) key: String,
-    pub(super) value: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-pub(super) struct ListBucketResult {
-    pub(super) contents: Vec<Contents>,
-    pub(super) is_truncated: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-pub(super) struct Contents {
-    pub(super) key: String,
-    pub(super) size: u64,
-    #[serde(rename = "ETag")]
-    pub(super) etag: String,
-}
-
-pub(super) fn tagging_xml(tags: &[(String, String)]) -> String {
-    use quick_xml::escape::escape;
-    let mut x = String::from("<Tagging><TagSet>");
-    for (k, v) in tags {
-        x.push_str(&format!(
-            "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
-            escape(k.as_str()),
-            escape(v.as_str())
-        ));
-    }
-    x.push_str("</TagSet></Tagging>");
-    x
-}
-
-pub(super) fn xml<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, String> {
-    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-    quick_xml::de::from_str(text).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,21 +164,5 @@ mod tests {
             parse_error(500, &h, b"").retry_after(),
             Some(Duration::from_secs(3))
         );
-    }
-
-    #[test]
-    fn tagging_and_listing_xml() {
-        let x = tagging_xml(&[("a&b".into(), "<v>".into())]);
-        assert!(
-            x.contains("<Key>a&amp;b</Key><Value>&lt;v&gt;</Value>"),
-            "{x}"
-        );
-        let t: Tagging = xml(b"<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet><Tag><Key>k</Key><Value></Value></Tag><Tag><Key>x</Key><Value>y</Value></Tag></TagSet></Tagging>").unwrap();
-        assert_eq!(t.tag_set.tags.len(), 2);
-        assert_eq!(t.tag_set.tags[0].value, "");
-        let l: ListBucketResult = xml(b"<ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><Contents><Key>a.jpg</Key><Size>3</Size><ETag>&quot;e1&quot;</ETag></Contents><Contents><Key>b.jpg</Key><Size>4</Size><ETag>\"e2\"</ETag></Contents></ListBucketResult>").unwrap();
-        assert!(l.is_truncated);
-        assert_eq!(l.contents[1].key, "b.jpg");
-        assert_eq!(l.contents[0].etag, "\"e1\"");
     }
 }
