@@ -11,7 +11,8 @@ const OBS_DEFAULTS: Tuning = Tuning::new(None, std::time::Duration::from_secs(10
 #[derive(Debug, Clone)]
 pub struct ObsSettings {
     /// Region of the buckets: `TRIAGE_HUAWEI_REGION`, `TRIAGE_OBS_REGION`, else `HUAWEICLOUD_SDK_REGION`, else
-    /// `RUNTIME_REGION`, else cn-north-4.
+    /// `RUNTIME_REGION`, else cn-north-4. Not taken from events: OBS's documented S3-shaped samples
+    /// carry the placeholder `"awsRegion": "region"`.
     pub region: String,
     /// `TRIAGE_OBS_ENDPOINT`: where requests go instead of the bucket's host. Host header, path,
     /// query and signature stay exactly production's.
@@ -37,6 +38,7 @@ impl ObsSettings {
 /// The Huawei region this function works in (also used by the analyzers).
 pub fn region(config: &Config) -> String {
     [
+        "TRIAGE_HUAWEI_REGION",
         "TRIAGE_OBS_REGION",
         "HUAWEICLOUD_SDK_REGION",
         "RUNTIME_REGION",
@@ -45,4 +47,35 @@ pub fn region(config: &Config) -> String {
     .find_map(|v| config.env.get(v))
     .unwrap_or(DEFAULT_REGION)
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_follows_the_documented_order() {
+        let cfg = |pairs: &[(&str, &str)]| {
+            Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+        };
+        assert_eq!(region(&cfg(&[])), DEFAULT_REGION);
+        assert_eq!(
+            region(&cfg(&[("RUNTIME_REGION", "ap-southeast-1")])),
+            "ap-southeast-1"
+        );
+        assert_eq!(
+            region(&cfg(&[
+                ("HUAWEICLOUD_SDK_REGION", "cn-east-3"),
+                ("RUNTIME_REGION", "x")
+            ])),
+            "cn-east-3"
+        );
+        assert_eq!(
+            region(&cfg(&[
+                ("TRIAGE_HUAWEI_REGION", "cn-south-1"),
+                ("TRIAGE_OBS_REGION", "y")
+            ])),
+            "cn-south-1"
+        );
+    }
 }
