@@ -327,11 +327,7 @@ fn unreachable_broker_fails_the_object_and_leaves_it_unmarked() {
     std::fs::write(&path, png_header(200, 200, 800)).unwrap();
     let event = root.path().join("ev.json");
     std::fs::write(&event, event_for(BUCKET, "in/e.png", "ObjectCreated:Put")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let out = bin(
         root.path(),
         &format!("amqp://triage:hunter2@127.0.0.1:{port}/?queue=q"),

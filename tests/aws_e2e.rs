@@ -7,7 +7,9 @@ mod common;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 
-use common::moto::{free_port, png, wait_for_port, Moto};
+use common::lambda::RuntimeEmulator;
+use common::moto::{png, Moto};
+use common::{free_port, wait_for_port};
 
 /// The `image-triage` binary as a child that dies with the test; its stderr goes to a file.
 struct Function {
@@ -318,38 +320,8 @@ sidecar = json.loads(s3.get_object(Bucket="uploads", Key="triage-results/" + key
 print(json.dumps({"meta": h["Metadata"], "etag": h["ETag"], "tags": tags, "sidecar": sidecar}))
 "#;
 
-/// HTTP/1.0 keeps the response unchunked, so reading to EOF gives the body.
-fn post(port: u16, path: &str, body: &[u8]) -> (u16, String) {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
-        .unwrap();
-    write!(s, "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn lambda_binary_under_the_runtime_emulator_writes_results_to_moto() {
-    let cargo_lambda = std::env::var_os("TRIAGE_CARGO_LAMBDA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| common::cache_dir().join("tools/bin/cargo-lambda"));
-    assert!(
-        cargo_lambda.is_file(),
-        "{} not found: run scripts/install-test-tools.sh",
-        cargo_lambda.display()
-    );
     let moto = Moto::start();
     let photo = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(photo.path(), png(256, 256)).unwrap();
@@ -360,40 +332,15 @@ fn lambda_binary_under_the_runtime_emulator_writes_results_to_moto() {
         &[("KEY", key), ("PHOTO", photo.path().to_str().unwrap())],
     );
 
-    let port = free_port();
-    let emulator = Command::new(&cargo_lambda)
-        .args([
-            "lambda",
-            "watch",
-            "--only-lambda-apis",
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-        ])
-        .arg(port.to_string())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start cargo-lambda");
-    let _emulator = Function {
-        child: emulator,
-        log: tempfile::NamedTempFile::new().unwrap(),
-    };
-    wait_for_port(port, "cargo lambda watch");
-    let runtime_api = format!("http://127.0.0.1:{port}/.rt");
-    let _function = Function::start(
-        &moto,
-        &[],
-        &[
-            ("AWS_LAMBDA_RUNTIME_API", runtime_api.as_str()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "_"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "1"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
-        ],
-    );
+    let emulator = RuntimeEmulator::start();
+    let function_env = emulator.function_env();
+    let function_env: Vec<(&str, &str)> = function_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let _function = Function::start(&moto, &[], &function_env);
     let event = common::event_for("uploads", key, "ObjectCreated:Put");
-    let (status, body) = post(port, "/2015-03-31/functions/_/invocations", &event);
+    let (status, body) = emulator.invoke(&event);
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value =
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
@@ -404,7 +351,7 @@ fn lambda_binary_under_the_runtime_emulator_writes_results_to_moto() {
 
     // The copy event the write-back fires, delivered as Lambda would: skipped.
     let copy = common::event_for("uploads", key, "ObjectCreated:Copy");
-    let (_, body) = post(port, "/2015-03-31/functions/_/invocations", &copy);
+    let (_, body) = emulator.invoke(&copy);
     assert!(body.contains("write_back_copy"), "{body}");
 }
 
@@ -450,21 +397,16 @@ fn minio_style_webhook_into_serve_writes_results() {
             "source": {"host": "127.0.0.1", "port": "", "userAgent": "MinIO (linux; amd64)"}
         }]
     });
-    let (status, body) = {
-        use std::io::Write;
-        let body = event.to_string();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(s, "POST /events HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer minio-secret\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        let status: u16 = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (
-            status,
-            raw.split_once("\r\n\r\n")
-                .map(|(_, b)| b.to_string())
-                .unwrap_or_default(),
-        )
-    };
+    let (status, _, body) = common::http(
+        port,
+        "POST",
+        "/events",
+        &[
+            ("Authorization", "Bearer minio-secret"),
+            ("Content-Type", "application/json"),
+        ],
+        event.to_string().as_bytes(),
+    );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"status\":\"done\""), "{body}");
     let back = python(&moto, UPLOAD_READ_BACK_ONLY, &[("KEY", key)]);

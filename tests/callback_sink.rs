@@ -121,11 +121,7 @@ async fn client_errors_are_permanent_and_wrong_secrets_do_not_verify() {
 
 #[tokio::test]
 async fn unreachable_receiver_is_retryable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let cfg = config(&[
         (callback::SECRET_VAR, SECRET),
         ("TRIAGE_CALLBACK_MAX_ATTEMPTS", "2"),

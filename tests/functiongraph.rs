@@ -231,11 +231,7 @@ async fn custom_runtime_reports_retryable_failures_as_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_http_function_end_to_end() {
     let emu = huawei::start(Some(TOKEN)).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let listen = format!("127.0.0.1:{port}");
     let _f = function(&emu, &["functiongraph-http", "--listen", &listen], &[]);
     let http = reqwest::Client::new();

@@ -233,11 +233,7 @@ async fn image_function_http_server_takes_credentials_from_headers() {
         .collect();
     envs.push(("TRIAGE_BLOCK_ACTION".into(), "private".into()));
     envs.push(("TRIAGE_IMS_MAX_ATTEMPTS".into(), "1".into()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let _child = binary(
         &envs,
         &["scf-http", "--listen", &format!("127.0.0.1:{port}")],

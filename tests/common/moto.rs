@@ -2,10 +2,8 @@
 //! unauthenticated calls bootstrap an IAM user, whose key every later call must sign with.
 //! Installed by scripts/install-test-tools.sh; boto3 in the same venv drives the set-up.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 pub struct Moto {
     child: Child,
@@ -21,21 +19,7 @@ impl Drop for Moto {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+pub use super::{free_port, wait_for_port};
 
 fn tool(var: &str, name: &str) -> PathBuf {
     let p = std::env::var_os(var)
