@@ -73,6 +73,20 @@ impl Service {
     }
 }
 
+/// A transport error with its causes, without the request URL: reqwest's own message names the
+/// URL, and URLs here carry presigned signatures, tokens or webhook secrets.
+pub fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// The process-wide HTTP client (connection pool shared by every service). Timeouts are per
 /// call, set by [`Service::call`], not here.
 pub fn http() -> reqwest::Client {

@@ -376,7 +376,11 @@ impl Config {
                     value.trim_end_matches('/').into(),
                 );
             }
-            if let Some((_, suffix)) = TUNING_SUFFIXES.iter().find(|(s, _)| name.ends_with(s)) {
+            // `serve` is not a remote service: its TRIAGE_SERVE_TIMEOUT (1-3600 s) is its own.
+            let tuning = TUNING_SUFFIXES
+                .iter()
+                .find(|(s, _)| name.ends_with(s) && !name.starts_with("TRIAGE_SERVE_"));
+            if let Some((_, suffix)) = tuning {
                 parse_tuning_value(suffix, value.trim()).map_err(|r| bad(name, value, &r))?;
             }
         }

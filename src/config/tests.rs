@@ -110,6 +110,10 @@ fn service_tuning_and_analyzer_settings() {
         assert_eq!(e.var, var);
     }
 
+    assert!(
+        cfg(&[("TRIAGE_SERVE_TIMEOUT", "1800")]).is_ok(),
+        "serve's own timeout is not a service tuning"
+    );
     let plain = cfg(&[]).unwrap().config_hash(Provider::Cos);
     let scenes = cfg(&[("TRIAGE_LABEL_SCENES", "web")]).unwrap();
     assert_ne!(scenes.config_hash(Provider::Cos), plain);

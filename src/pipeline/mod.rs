@@ -5,7 +5,7 @@ pub mod guard;
 mod writeback;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,6 +20,7 @@ use crate::events::{self, EventRecord};
 use crate::object::{ObjectRef, Provider};
 use crate::preflight::{self, ImageFacts, Limits, HEADER_BYTES};
 use crate::result::{Stage, StageStatus, TriageResult, SCHEMA_ID};
+use crate::sinks::queue::{Queue, QueueError};
 use crate::store::{self, ObjectStore, StoreError};
 use crate::verdict::{self, ModerationState};
 
@@ -95,6 +96,7 @@ pub struct Pipeline {
     config: Config,
     fixed_store: Option<Arc<dyn ObjectStore>>,
     stores: Mutex<HashMap<Provider, Arc<dyn ObjectStore>>>,
+    queue: OnceLock<Result<Queue, QueueError>>,
     labelers: Mutex<HashMap<LabelerKind, Built<dyn Labeler>>>,
     moderators: Mutex<HashMap<ModeratorKind, Built<dyn Moderator>>>,
     fixed_analyzers: Option<FixedAnalyzers>,
@@ -106,6 +108,7 @@ impl Pipeline {
             config,
             fixed_store: None,
             stores: Mutex::default(),
+            queue: OnceLock::new(),
             labelers: Mutex::default(),
             moderators: Mutex::default(),
             fixed_analyzers: None,
@@ -179,6 +182,13 @@ impl Pipeline {
     pub async fn process(&self, obj: ObjectRef) -> Outcome {
         let span = tracing::info_span!("object", provider = %obj.provider, bucket = %obj.bucket, key = %obj.key);
         self.process_inner(obj).instrument(span).await
+    }
+
+    /// The results queue when the queue sink is on; built on first use and kept.
+    fn queue(&self) -> Option<&Result<Queue, QueueError>> {
+        self.config
+            .sink_enabled(crate::config::SinkKind::Queue)
+            .then(|| self.queue.get_or_init(|| Queue::for_config(&self.config)))
     }
 
     fn store_for(&self, provider: Provider) -> Result<Arc<dyn ObjectStore>, StoreError> {
@@ -325,6 +335,7 @@ impl Pipeline {
             &mut result,
             &etag,
             &meta.metadata,
+            self.queue(),
             started,
         )
         .await;

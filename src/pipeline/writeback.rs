@@ -9,7 +9,8 @@ use std::time::Instant;
 use super::Outcome;
 use crate::config::{BlockAction, Config, SinkKind};
 use crate::result::{sidecar_key, ActionRecord, TriageResult};
-use crate::sinks::{self, action, metadata, queue::Queue, tags};
+use crate::sinks::queue::{Queue, QueueError};
+use crate::sinks::{self, action, metadata, tags};
 use crate::store::{ObjectStore, StoreError};
 use crate::verdict::Decision;
 
@@ -47,6 +48,8 @@ pub(super) async fn write(
     etag: &str,
     // The object's user metadata as the pipeline's HEAD saw it: the metadata budget counts it.
     existing_metadata: &BTreeMap<String, String>,
+    // The pipeline's queue, built once so its rate limit spans every object.
+    queue: Option<&Result<Queue, QueueError>>,
     started: Instant,
 ) -> Result<Option<String>, Box<Outcome>> {
     let t = Instant::now();
@@ -80,8 +83,8 @@ pub(super) async fn write(
     if block_action == BlockAction::Private {
         block(config, store, result, block_action).await?;
     }
-    if config.sink_enabled(SinkKind::Queue) {
-        let q = Queue::for_config(config).map_err(|e| fail(result, "queue", &e, false))?;
+    if let Some(q) = queue {
+        let q = q.as_ref().map_err(|e| fail(result, "queue", e, false))?;
         let msg = sinks::queue::message(result, etag, sidecar.as_deref());
         let fresh = q
             .publish(&msg)

@@ -156,10 +156,20 @@ pub async fn run_custom(pipeline: Arc<Pipeline>, api_addr: &str) -> Result<(), r
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let body = next.bytes().await.unwrap_or_default();
-        let (path, payload) = match invoke(&pipeline, &headers, &body).await {
-            Ok(v) => (format!("response/{id}"), v),
-            Err(e) => (format!("error/{id}"), e.body()),
+        let (path, payload) = match next.bytes().await {
+            Ok(body) => match invoke(&pipeline, &headers, &body).await {
+                Ok(v) => (format!("response/{id}"), v),
+                Err(e) => (format!("error/{id}"), e.body()),
+            },
+            // An event cut off in transit is not an invalid event: report a failed invocation
+            // so the platform's retry delivers it again.
+            Err(e) => (
+                format!("error/{id}"),
+                json!({
+                    "errorType": "ImageTriage.RetryableFailure",
+                    "errorMessage": format!("could not read the event body: {}", crate::client::describe(e)),
+                }),
+            ),
         };
         if let Err(e) = http
             .post(format!("{base}/v1/runtime/invocation/{path}"))

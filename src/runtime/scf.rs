@@ -55,7 +55,7 @@ pub fn runtime_api_from_env() -> Option<String> {
 fn api_err(what: &'static str) -> impl Fn(reqwest::Error) -> ScfError {
     move |e| ScfError::RuntimeApi {
         what,
-        message: e.to_string(),
+        message: crate::client::describe(e),
     }
 }
 
@@ -70,14 +70,28 @@ pub async fn run_custom(pipeline: Arc<Pipeline>, api: &str) -> Result<(), ScfErr
         .and_then(|r| r.error_for_status())
         .map_err(api_err("init/ready"))?;
     tracing::info!("SCF custom runtime ready");
+    let mut failures = 0u32;
     loop {
         // No client timeout: this is a long poll that returns when an event arrives.
-        let next = http
+        let next = match http
             .get(format!("{api}/runtime/invocation/next"))
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(api_err("invocation/next"))?;
+        {
+            Ok(r) => r,
+            // A reset long poll (say, after the instance was frozen and thawed) is not the end
+            // of the function; give up only after ~30 s of failures in a row.
+            Err(e) => {
+                failures += 1;
+                if failures > 300 {
+                    return Err(api_err("invocation/next")(e));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        failures = 0;
         let header = |n: &str| {
             next.headers()
                 .get(n)
@@ -86,27 +100,38 @@ pub async fn run_custom(pipeline: Arc<Pipeline>, api: &str) -> Result<(), ScfErr
         };
         let request_id = header("request_id").unwrap_or_default();
         let time_limit = header("time_limit_in_ms").and_then(|v| v.parse::<u64>().ok());
-        let body = next
-            .bytes()
-            .await
-            .map_err(api_err("invocation/next body"))?;
         let deadline = time_limit.map(|ms| Instant::now() + Duration::from_millis(ms));
-        let span = tracing::info_span!("invocation", request_id = %request_id);
-        let result = tracing::Instrument::instrument(
-            deadline::scope(deadline, handle(&pipeline, &body)),
-            span,
-        )
-        .await;
-        let (path, payload) = match result {
-            Ok(v) => ("response", v.to_string()),
-            Err(e) => ("error", e.to_string()),
+        let (path, payload) = match next.bytes().await {
+            Ok(body) => {
+                let span = tracing::info_span!("invocation", request_id = %request_id);
+                let result = tracing::Instrument::instrument(
+                    deadline::scope(deadline, handle(&pipeline, &body)),
+                    span,
+                )
+                .await;
+                match result {
+                    Ok(v) => ("response", v.to_string()),
+                    Err(e) => ("error", e.to_string()),
+                }
+            }
+            // Cut off in transit: a failed invocation, so SCF's retry delivers the event again.
+            Err(e) => (
+                "error",
+                format!(
+                    "could not read the event body: {}",
+                    crate::client::describe(e)
+                ),
+            ),
         };
-        http.post(format!("{api}/runtime/invocation/{path}"))
+        if let Err(e) = http
+            .post(format!("{api}/runtime/invocation/{path}"))
             .body(payload)
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(api_err("invocation result"))?;
+        {
+            tracing::error!(error = %crate::client::describe(e), request_id = %request_id, "could not report the invocation result");
+        }
     }
 }
 

@@ -257,9 +257,20 @@ fn is_aws_sns(url: &str) -> bool {
         return false;
     };
     let host = u.host_str().unwrap_or_default();
+    // Exactly one label between `sns.` and the AWS domain: `sns.evil.s3.amazonaws.com` is a
+    // bucket anyone can name, not SNS.
+    let region = host
+        .strip_prefix("sns.")
+        .and_then(|h| {
+            h.strip_suffix(".amazonaws.com")
+                .or_else(|| h.strip_suffix(".amazonaws.com.cn"))
+        })
+        .unwrap_or_default();
     u.scheme() == "https"
-        && host.starts_with("sns.")
-        && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
+        && !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// SNS confirms an HTTP subscription when the endpoint GETs the SubscribeURL.
@@ -306,6 +317,25 @@ mod tests {
         assert!(!authorized(&want, &h, &q));
         let q = HashMap::from([("token".to_string(), "s3cret".to_string())]);
         assert!(authorized(&want, &HeaderMap::new(), &q));
+    }
+
+    #[test]
+    fn only_real_sns_hosts_are_confirmed_without_a_token() {
+        assert!(is_aws_sns(
+            "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"
+        ));
+        assert!(is_aws_sns(
+            "https://sns.cn-north-1.amazonaws.com.cn/?Action=x"
+        ));
+        for bad in [
+            "https://sns.evil.s3.amazonaws.com/?Action=x",
+            "http://sns.us-east-1.amazonaws.com/",
+            "https://sns.amazonaws.com/",
+            "https://sns.us-east-1.amazonaws.com.evil.example/",
+            "https://example.com/?sns.us-east-1.amazonaws.com",
+        ] {
+            assert!(!is_aws_sns(bad), "{bad}");
+        }
     }
 
     #[test]

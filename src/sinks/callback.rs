@@ -151,7 +151,7 @@ impl CallbackQueue {
             .await
             .map_err(|e| CallbackError::Network {
                 endpoint: self.endpoint.clone(),
-                message: error_chain(&e),
+                message: crate::client::describe(e),
             })?;
         let status = resp.status();
         if status.is_success() {
@@ -214,17 +214,6 @@ pub fn verify(
     mac.update(b".");
     mac.update(body);
     mac.verify_slice(&given).is_ok()
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

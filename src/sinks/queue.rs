@@ -18,7 +18,8 @@ use crate::result::TriageResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("TRIAGE_QUEUE={0:?}: unsupported queue URL; this build knows file:PATH, cmq://, sqs://, amqp://, amqps://, callback+https:// and callback+http://")]
+    /// Holds the URL's scheme only: the rest may carry a password or token.
+    #[error("TRIAGE_QUEUE: unsupported queue URL scheme {0:?}; this build knows file:PATH, cmq://, sqs://, amqp://, amqps://, callback+https:// and callback+http://")]
     Unsupported(String),
     #[error(transparent)]
     Cmq(#[from] super::cmq::CmqError),
@@ -67,7 +68,11 @@ impl Queue {
             Some(path) if !path.is_empty() => {
                 Ok(Queue::File(PathBuf::from(path.trim_start_matches("//"))))
             }
-            _ => Err(QueueError::Unsupported(url.to_string())),
+            _ => Err(QueueError::Unsupported(
+                url.split_once(':')
+                    .map(|(scheme, _)| scheme.to_string())
+                    .unwrap_or_default(),
+            )),
         }
     }
 

@@ -153,6 +153,11 @@ pub(super) fn serve_cos(
             let Some(mut o) = st.objects.get(&src_id).cloned() else {
                 return cos_error(404, "NoSuchKey", "copy source missing");
             };
+            if let Some(want) = header(headers, "x-cos-copy-source-if-match") {
+                if want.trim_matches('"') != o.etag {
+                    return cos_error(412, "PreconditionFailed", "copy source ETag differs");
+                }
+            }
             let replaced = header(headers, "x-cos-metadata-directive") == Some("Replaced");
             if src_id == id && !replaced {
                 return cos_error(

@@ -158,7 +158,7 @@ impl Api {
             Attempt(
                 self.err(
                     Some("RequestError"),
-                    format!("{path}: {}", crate::store::obs::client::describe(e)),
+                    format!("{path}: {}", crate::client::describe(e)),
                     true,
                 ),
                 None,

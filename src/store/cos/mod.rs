@@ -202,17 +202,26 @@ impl ObjectStore for CosStore {
             .iter()
             .filter_map(|h| Some((h.to_string(), header_utf8(head.headers.get(*h)?)?)))
             .collect();
-        let mut meta = meta_of(&head).metadata;
+        let current = meta_of(&head);
+        let mut meta = current.metadata;
         meta.extend(entries.iter().map(|(k, v)| (k.clone(), v.clone())));
         extra.extend(
             meta.into_iter()
                 .map(|(k, v)| (format!("{META_PREFIX}{k}"), v)),
         );
         extra.push(("x-cos-metadata-directive".into(), "Replaced".into()));
+        // An upload that lands between the HEAD and the copy must not get these headers and
+        // this verdict: the copy then fails its precondition and the new upload's own event
+        // triages it.
+        extra.push((
+            "x-cos-copy-source-if-match".into(),
+            format!("\"{}\"", current.etag),
+        ));
+        // Taken out once used, so a warm function does not collect every object it blocked.
         let private = self
             .made_private
             .lock()
-            .map(|s| s.contains(&(bucket.to_string(), key.to_string())))
+            .map(|mut s| s.remove(&(bucket.to_string(), key.to_string())))
             .unwrap_or(false);
         if private {
             extra.push(("x-cos-acl".into(), "private".into()));

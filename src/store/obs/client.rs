@@ -10,9 +10,7 @@ use reqwest::Method;
 
 use super::builder::ObsSettings;
 use super::credential as sig;
-pub use super::wire::{
-    content_md5, decode_meta_value, describe, encode_meta_value, retryable_status,
-};
+pub use super::wire::{content_md5, decode_meta_value, encode_meta_value, retryable_status};
 use super::wire::{meta_from_headers, url_without_query, xml_err, ErrorXml, META_PREFIX};
 use crate::client::credential::Cloud;
 use crate::client::{CredentialSlots, Retryable, TimedOut};
@@ -184,7 +182,11 @@ impl ObsStore {
                 req,
                 0,
                 "RequestError",
-                format!("{}: {}", url_without_query(&url), describe(e)),
+                format!(
+                    "{}: {}",
+                    url_without_query(&url),
+                    crate::client::describe(e)
+                ),
                 true,
             )
         })?;

@@ -60,18 +60,6 @@ pub fn retryable_status(status: u16, code: &str) -> bool {
 }
 
 /// A transport error with its causes, without the URL (whose query could carry a signature).
-pub fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 pub fn url_without_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }

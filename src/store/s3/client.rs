@@ -150,8 +150,10 @@ impl S3Store {
             }
             return Err(err);
         }
-        // CopyObject may fail after its 200 header went out; the error is then in the body.
-        if body.starts_with(b"<?xml") && body.windows(7).any(|w| w == b"<Error>") {
+        // CopyObject may fail after its 200 header went out; the error is then in the body. Only
+        // copies: an object's own bytes (an SVG, an XML upload) may well contain `<Error>`.
+        let is_copy = call.headers.iter().any(|(k, _)| k == "x-amz-copy-source");
+        if is_copy && body.starts_with(b"<?xml") && body.windows(7).any(|w| w == b"<Error>") {
             let mut e = parse_error(500, &headers, &body);
             if let S3Error::Remote { status, .. } = &mut e {
                 *status = 200;
