@@ -378,6 +378,41 @@ async fn a_failed_url_download_falls_back_to_base64_once() {
     assert_eq!(emu.emu.0.lock().unwrap().bytes_served, 65_536 + 100_000);
 }
 
+/// When the pipeline already holds the whole object (another analyzer needed the bytes), the
+/// fallback sends those: no second read from the bucket.
+#[tokio::test]
+async fn the_fallback_uses_bytes_already_read() {
+    use image_triage::analyzers::{AnalyzerInput, Labeler};
+    let emu = huawei::start(Some(TOKEN)).await;
+    let cfg = config(&emu, &[]);
+    let png = png_header(300, 300, 20_000);
+    emu.emu.put("b", "k.png", png.clone(), "image/png");
+    emu.emu.fault(
+        "image",
+        Fault::Status(
+            400,
+            r#"{"error_code":"ModelArts.4702","error_msg":"The OBS agency failed to be queried."}"#
+                .into(),
+        ),
+    );
+    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    let url = store
+        .presign("b", "k.png", Duration::from_secs(300))
+        .await
+        .unwrap();
+    let labeler = image_triage::analyzers::huawei::tagging::HuaweiTagging::new(&cfg).unwrap();
+    let input = AnalyzerInput {
+        object: image_triage::ObjectRef::new(Provider::Obs, "b", "k.png"),
+        facts: image_triage::preflight::inspect_header(&png, png.len() as u64).unwrap(),
+        bytes: Some(bytes::Bytes::from(png)),
+        url: Some(url),
+    };
+    let out = labeler.label(&input).await.unwrap();
+    assert_eq!(out.labels[0].name, "Cat");
+    assert_eq!(emu.emu.calls("image", "POST", ""), 2, "URL, then inline");
+    assert_eq!(emu.emu.0.lock().unwrap().bytes_served, 0, "nothing re-read");
+}
+
 #[tokio::test]
 async fn a_wrong_security_token_is_refused_by_every_service() {
     let emu = huawei::start(Some(TOKEN)).await;

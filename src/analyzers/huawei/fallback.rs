@@ -10,6 +10,7 @@ use super::builder::Input;
 use super::client::{Api, DOWNLOAD_FAILED_CODES};
 use crate::analyzers::{AnalyzerError, AnalyzerInput};
 use crate::config::{Config, StoreKind};
+use crate::object::Provider;
 use crate::store::obs::ObsStore;
 use crate::store::ObjectStore;
 
@@ -36,7 +37,17 @@ impl Fallback {
         input: &AnalyzerInput,
         why: &AnalyzerError,
     ) -> Result<AnalyzerInput, AnalyzerError> {
-        let (Some(store), true) = (&self.store, input.facts.bytes <= MAX_INLINE_BYTES) else {
+        if input.facts.bytes > MAX_INLINE_BYTES {
+            return Err(why.clone());
+        }
+        // The pipeline already read the whole object (another analyzer needed it): no new read.
+        if input.bytes.is_some() {
+            let mut inline = input.clone();
+            inline.url = None;
+            return Ok(inline);
+        }
+        // The fallback's store is OBS; an object elsewhere has no OBS copy to read.
+        let (Some(store), Provider::Obs) = (&self.store, input.object.provider) else {
             return Err(why.clone());
         };
         let bytes = store
@@ -72,13 +83,18 @@ impl Fallback {
             Err(e) => Err(e),
         };
         match first {
+            // Only when the first request did not carry the image already: either there was
+            // no URL (and no bytes), or the service could not download the URL it was given.
             Err(e)
                 if mode == Input::Url
-                    && input.bytes.is_none()
-                    && (input.url.is_none()
-                        || e.code
+                    && match (&input.url, &input.bytes) {
+                        (None, None) => true,
+                        (Some(_), _) => e
+                            .code
                             .as_deref()
-                            .is_some_and(|c| DOWNLOAD_FAILED_CODES.contains(&c))) =>
+                            .is_some_and(|c| DOWNLOAD_FAILED_CODES.contains(&c)),
+                        (None, Some(_)) => false,
+                    } =>
             {
                 tracing::warn!(
                     service = api.name,
