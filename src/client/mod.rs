@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod credential;
 pub mod deadline;
 pub mod retry;
+pub mod sign;
 pub mod sigv4;
 pub mod throttle;
 

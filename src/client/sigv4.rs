@@ -8,8 +8,8 @@
 //! shipped inside `aws-sigv4` 1.6.4 (`aws-signing-test-suite/v4/...`).
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+
+use super::sign::{hmac_sha256, sha256_hex, uri_encode};
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Payload hash of a request whose body is not signed (S3 accepts it; presigned URLs use it).
@@ -38,33 +38,6 @@ pub struct Request<'a> {
     pub headers: Vec<(String, String)>,
     /// Hex SHA-256 of the body, or [`UNSIGNED_PAYLOAD`].
     pub payload_hash: String,
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC accepts keys of any length; this cannot fail.
-    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-/// RFC 3986 encoding of everything but the unreserved characters (`A-Z a-z 0-9 - _ . ~`),
-/// and `/` too unless `keep_slash`.
-pub fn uri_encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if keep_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 pub fn amz_date(t: DateTime<Utc>) -> String {
@@ -135,14 +108,14 @@ pub fn string_to_sign(s: &Signer, canonical_request: &str) -> String {
 }
 
 pub fn signature(s: &Signer, string_to_sign: &str) -> String {
-    let k_date = hmac(
+    let k_date = hmac_sha256(
         format!("AWS4{}", s.secret_key).as_bytes(),
         s.time.format("%Y%m%d").to_string().as_bytes(),
     );
-    let k_region = hmac(&k_date, s.region.as_bytes());
-    let k_service = hmac(&k_region, s.service.as_bytes());
-    let k_signing = hmac(&k_service, b"aws4_request");
-    hex::encode(hmac(&k_signing, string_to_sign.as_bytes()))
+    let k_region = hmac_sha256(&k_date, s.region.as_bytes());
+    let k_service = hmac_sha256(&k_region, s.service.as_bytes());
+    let k_signing = hmac_sha256(&k_service, b"aws4_request");
+    hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()))
 }
 
 /// Sign with headers: adds `x-amz-date` (and `x-amz-security-token`) to `req.headers`, and returns

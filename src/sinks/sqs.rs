@@ -156,7 +156,7 @@ impl SqsClient {
                     ("content-type".into(), "application/x-amz-json-1.0".into()),
                     ("x-amz-target".into(), target),
                 ],
-                payload_hash: sigv4::sha256_hex(body),
+                payload_hash: crate::client::sign::sha256_hex(body),
             },
         );
         let mut req = client::http().post(format!("{}/", self.endpoint));

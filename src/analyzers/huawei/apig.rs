@@ -5,21 +5,13 @@
 //! Hand-written: no maintained Rust crate implements this signer; it is SHA-256 + HMAC over a
 //! canonical request, which `sha2`/`hmac` already provide.
 
-use hmac::{Hmac, Mac};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use sha2::{Digest, Sha256};
+use crate::client::sign::{hmac_sha256, sha256_hex, uri_encode};
 
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 
 /// Unreserved characters (`A-Za-z0-9-_.~`) stay, everything else is `%XX`.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
 fn encode(s: &str) -> String {
-    utf8_percent_encode(s, UNRESERVED).to_string()
+    uri_encode(s, false)
 }
 
 /// Each path segment encoded; a trailing `/` added when missing (only for signing — the
@@ -53,10 +45,6 @@ pub fn signed_headers(headers: &[(&str, &str)]) -> Vec<(String, String)> {
     h
 }
 
-pub fn hex_sha256(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
 /// `METHOD\nURI\nQUERY\nHEADERS\nSIGNED\nhex(sha256(body))`; returns it with the signed list.
 pub fn canonical_request(
     method: &str,
@@ -78,7 +66,7 @@ pub fn canonical_request(
     let payload = if unsigned_payload {
         "UNSIGNED-PAYLOAD".to_string()
     } else {
-        hex_sha256(body)
+        sha256_hex(body)
     };
     (
         format!(
@@ -93,16 +81,16 @@ pub fn canonical_request(
 pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
     format!(
         "{ALGORITHM}\n{sdk_date}\n{}",
-        hex_sha256(canonical_request.as_bytes())
+        sha256_hex(canonical_request.as_bytes())
     )
 }
 
 /// hex(HMAC-SHA256(SK, string_to_sign)) — the raw SK is the key.
 pub fn signature(secret_key: &str, string_to_sign: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret_key.as_bytes()).expect("HMAC takes any key length");
-    mac.update(string_to_sign.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(hmac_sha256(
+        secret_key.as_bytes(),
+        string_to_sign.as_bytes(),
+    ))
 }
 
 pub fn authorization(access_key: &str, signed_headers: &str, signature: &str) -> String {

@@ -3,18 +3,10 @@
 //! example and the official Python SDK vectors T1–T4. Hand-written: it is ~60 lines on top of
 //! `hmac`/`sha2`, and the one crate for it (`tencentcloud-sdk`) brings a whole SDK.
 
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use crate::client::sign::{hmac_sha256, sha256_hex};
 
 pub const ALGORITHM: &str = "TC3-HMAC-SHA256";
 pub const SIGNED_HEADERS: &str = "content-type;host";
-
-fn hmac256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    // HMAC accepts keys of any length; this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(msg);
-    mac.finalize().into_bytes().to_vec()
-}
 
 /// The UTC date (`YYYY-MM-DD`) of a Unix timestamp, as the credential scope wants it.
 pub fn date_of(timestamp: i64) -> String {
@@ -29,7 +21,7 @@ pub fn canonical_request(content_type: &str, host: &str, payload: &[u8]) -> Stri
         "POST\n/\n\ncontent-type:{}\nhost:{}\n\n{SIGNED_HEADERS}\n{}",
         content_type.trim(),
         host.trim(),
-        hex::encode(Sha256::digest(payload))
+        sha256_hex(payload)
     )
 }
 
@@ -37,18 +29,18 @@ pub fn string_to_sign(timestamp: i64, service: &str, canonical_request: &str) ->
     format!(
         "{ALGORITHM}\n{timestamp}\n{}/{service}/tc3_request\n{}",
         date_of(timestamp),
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+        sha256_hex(canonical_request.as_bytes())
     )
 }
 
 pub fn signature(secret_key: &str, timestamp: i64, service: &str, string_to_sign: &str) -> String {
-    let k_date = hmac256(
+    let k_date = hmac_sha256(
         format!("TC3{secret_key}").as_bytes(),
         date_of(timestamp).as_bytes(),
     );
-    let k_service = hmac256(&k_date, service.as_bytes());
-    let k_signing = hmac256(&k_service, b"tc3_request");
-    hex::encode(hmac256(&k_signing, string_to_sign.as_bytes()))
+    let k_service = hmac_sha256(&k_date, service.as_bytes());
+    let k_signing = hmac_sha256(&k_service, b"tc3_request");
+    hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()))
 }
 
 /// What one signed call needs.
@@ -104,7 +96,7 @@ mod tests {
         let cr = canonical_request(ct, "cvm.tencentcloudapi.com", body.as_bytes());
         assert!(cr.ends_with("35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"));
         assert_eq!(
-            hex::encode(Sha256::digest(cr.as_bytes())),
+            sha256_hex(cr.as_bytes()),
             "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031"
         );
         let sts = string_to_sign(1551113065, "cvm", &cr);
@@ -128,7 +120,7 @@ mod tests {
         );
         assert!(cr.ends_with("5d6b8ad855e32cac1b0b848b07d2ba186b4dca594b905ca007f554ffa18d4f3a"));
         assert_eq!(
-            hex::encode(Sha256::digest(cr.as_bytes())),
+            sha256_hex(cr.as_bytes()),
             "040ea0fa3f5aaa3b816fa5a5db71b2198fbc962f15141492cf503e3e26b181cf"
         );
         assert_eq!(auth("ims", 1700000000, body), "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2023-11-14/ims/tc3_request, SignedHeaders=content-type;host, Signature=6062e54e8eb530f46fb3d2da781ff268b64dfca5d6601492bf0551d9e8c64229");
@@ -145,7 +137,7 @@ mod tests {
         );
         assert!(cr.ends_with("d34be37351ccc2d9ad6b3cce2f8f8fff620db9bf4e941af539364a835417728d"));
         assert_eq!(
-            hex::encode(Sha256::digest(cr.as_bytes())),
+            sha256_hex(cr.as_bytes()),
             "21ef99bd39ab41c311c5f096f99a7e7ed3cf898fda26c88ce99fc076432aeebb"
         );
         assert_eq!(auth("ims", 1717171717, body), "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2024-05-31/ims/tc3_request, SignedHeaders=content-type;host, Signature=431973860cfa872c28f36853459b2782b82787725d55b1817d5eb566bf4d5a5e");

@@ -4,28 +4,20 @@
 //! decoded-path rule and header subset we need (reqsign's COS signer pulls in its own HTTP stack).
 
 use hmac::{Hmac, Mac};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha1::{Digest, Sha1};
 
-/// Everything except `A–Z a–z 0–9 - _ . ~` is encoded (space → `%20`, `/` → `%2F`).
-const COS_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+use crate::client::sign::uri_encode;
 
-/// Like [`COS_ENCODE`] but keeps `/`: the object key on the wire.
-const PATH_ENCODE: &AsciiSet = &COS_ENCODE.remove(b'/');
-
-/// UrlEncode of the signing rules (§3.1 step 3).
+/// UrlEncode of the signing rules (§3.1 step 3): everything except `A–Z a–z 0–9 - _ . ~`
+/// (space → `%20`, `/` → `%2F`).
 pub fn encode(s: &str) -> String {
-    utf8_percent_encode(s, COS_ENCODE).to_string()
+    uri_encode(s, false)
 }
 
 /// The request path for `key` as sent on the wire (leading `/`). `./` becomes `.%2F` so that
 /// URL normalisation cannot eat `.`/`..` segments of a key (the Python SDK does the same).
 pub fn wire_path(key: &str) -> String {
-    format!("/{}", utf8_percent_encode(key, PATH_ENCODE)).replace("./", ".%2F")
+    format!("/{}", uri_encode(key, true)).replace("./", ".%2F")
 }
 
 /// `start;end` in Unix seconds.

@@ -109,10 +109,10 @@ impl ObsStore {
         let mut s = format!("/{}", sig::encode_key(req.key));
         for (i, (k, v)) in req.query.iter().enumerate() {
             s.push(if i == 0 { '?' } else { '&' });
-            s.push_str(&sig::encode_query_value(k));
+            s.push_str(&sig::encode_key(k));
             if let Some(v) = v {
                 s.push('=');
-                s.push_str(&sig::encode_query_value(v));
+                s.push_str(&sig::encode_key(v));
             }
         }
         s

@@ -8,19 +8,9 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha1::Sha1;
 
-/// What `urllib.quote(key, safe='/~')` leaves alone: unreserved characters and `/`.
-const KEY_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
-/// The SDK's query-value encoder: like the key encoder (keeps `/`), so `=` → `%3D`, `+` → `%2B`.
-const QUERY_SET: &AsciiSet = KEY_SET;
+use crate::client::sign::uri_encode;
 
 /// Sub-resources that enter the canonical resource (doc list, obs_04_0010). Query keys starting
 /// with `x-obs-` count too.
@@ -79,14 +69,11 @@ const SUB_RESOURCES: &[&str] = &[
     "x-obs-security-token",
 ];
 
-/// Percent-encode an object key for the request path and the canonical resource.
+/// Percent-encode an object key for the request path and the canonical resource, as
+/// `urllib.quote(key, safe='/~')` does: unreserved characters and `/` stay. The SDK encodes
+/// query values the same way (`=` → `%3D`, `+` → `%2B`, `/` kept).
 pub fn encode_key(key: &str) -> String {
-    utf8_percent_encode(key, KEY_SET).to_string()
-}
-
-/// Percent-encode a query value the way the SDK does for signed URLs.
-pub fn encode_query_value(v: &str) -> String {
-    utf8_percent_encode(v, QUERY_SET).to_string()
+    uri_encode(key, true)
 }
 
 /// Whether a query parameter is part of the canonical resource.
@@ -191,12 +178,12 @@ pub fn presigned_query(
     let sig = signature(secret_key, &sts);
     let mut q = String::new();
     if let Some(t) = token {
-        q.push_str(&format!("x-obs-security-token={}&", encode_query_value(t)));
+        q.push_str(&format!("x-obs-security-token={}&", encode_key(t)));
     }
     q.push_str(&format!(
         "Expires={expires}&AccessKeyId={}&Signature={}",
-        encode_query_value(access_key),
-        encode_query_value(&sig)
+        encode_key(access_key),
+        encode_key(&sig)
     ));
     q
 }

@@ -112,7 +112,7 @@ impl S3Store {
         let mut url = format!(
             "{}://{host}{}",
             settings.scheme,
-            crate::client::sigv4::uri_encode(&path, true)
+            crate::client::sign::uri_encode(&path, true)
         );
         if !call.query.is_empty() {
             url.push('?');
@@ -177,7 +177,7 @@ impl S3Store {
     }
 
     fn copy_source(bucket: &str, key: &str) -> String {
-        format!("/{bucket}/{}", crate::client::sigv4::uri_encode(key, true))
+        format!("/{bucket}/{}", crate::client::sign::uri_encode(key, true))
     }
 }
 

@@ -30,7 +30,7 @@ pub fn sign(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Vec<(String, String)> {
-    let payload_hash = sigv4::sha256_hex(body);
+    let payload_hash = crate::client::sign::sha256_hex(body);
     let mut signed = vec![
         ("host".to_string(), host.to_string()),
         ("x-amz-content-sha256".to_string(), payload_hash.clone()),
@@ -69,7 +69,7 @@ pub fn presigned_get(
     );
     format!(
         "{scheme}://{host}{}?{}",
-        sigv4::uri_encode(path, true),
+        crate::client::sign::uri_encode(path, true),
         sigv4::encode_query(&q)
     )
 }
