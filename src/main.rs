@@ -117,6 +117,10 @@ enum Command {
         /// Messages handled at once (1-10).
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10))]
         concurrency: u32,
+        /// Seconds allowed per message, retries included; keep it below the queue's visibility
+        /// timeout (SQS's default is 30).
+        #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=43200))]
+        timeout: u64,
     },
 }
 
@@ -139,7 +143,7 @@ struct ScanArgs {
     #[arg(long)]
     state: Option<PathBuf>,
     /// Objects per listing request (1-1000).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    #[arg(long, default_value_t = scan::PAGE_SIZE, value_parser = clap::value_parser!(u16).range(1..=1000))]
     page_size: u16,
 }
 
@@ -340,6 +344,7 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             wait,
             exit_when_empty,
             concurrency,
+            timeout,
         } => {
             init_logs("info", false);
             let config = config_or_exit()?;
@@ -353,6 +358,7 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
                 wait_secs: wait.min(20),
                 exit_when_empty,
                 concurrency,
+                timeout: std::time::Duration::from_secs(timeout),
             };
             runtime::sqs_poll::run(
                 pipeline,

@@ -21,7 +21,7 @@ use crate::object::{ObjectRef, Provider};
 use crate::pipeline::{guard, Outcome, Pipeline};
 use crate::store::{ObjectStore, StoreError};
 
-pub const PAGE_SIZE: usize = 1000;
+pub const PAGE_SIZE: u16 = 1000;
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {

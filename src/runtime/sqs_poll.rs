@@ -20,6 +20,9 @@ pub struct PollOptions {
     pub exit_when_empty: bool,
     /// Messages handled at once (1-10: one receive's worth).
     pub concurrency: u32,
+    /// Time allowed per message, retries included: keep it under the queue's visibility
+    /// timeout, or SQS hands the message to another consumer while this one still works on it.
+    pub timeout: std::time::Duration,
 }
 
 /// Handle one message; delete it unless a retry could still help. Its outcomes either way.
@@ -27,10 +30,14 @@ async fn handle(
     pipeline: Arc<Pipeline>,
     queue: Arc<SqsClient>,
     m: Received,
+    timeout: std::time::Duration,
 ) -> Result<Vec<Outcome>, SqsError> {
-    let outcomes = pipeline
-        .handle_event(m.body.as_bytes(), Some(Provider::S3))
-        .await;
+    let deadline = std::time::Instant::now() + timeout;
+    let outcomes = crate::client::deadline::scope(
+        Some(deadline),
+        pipeline.handle_event(m.body.as_bytes(), Some(Provider::S3)),
+    )
+    .await;
     if super::needs_retry(&outcomes) {
         warn!(message_id = %m.message_id, "retryable failure; leaving the message for redelivery");
     } else {
@@ -61,7 +68,7 @@ pub async fn run(
         }
         let mut batch = JoinSet::new();
         for m in received {
-            batch.spawn(handle(pipeline.clone(), queue.clone(), m));
+            batch.spawn(handle(pipeline.clone(), queue.clone(), m, opts.timeout));
         }
         let mut first_error = None;
         while let Some(joined) = batch.join_next().await {

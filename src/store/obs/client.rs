@@ -82,10 +82,6 @@ impl ObsStore {
         }
     }
 
-    pub fn settings(&self) -> &ObsSettings {
-        &self.settings
-    }
-
     fn remote(
         req: &Req<'_>,
         status: u16,

@@ -82,10 +82,6 @@ impl S3Store {
         }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     async fn attempt(
         &self,
         method: &Method,
