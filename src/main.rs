@@ -160,6 +160,21 @@ fn init_logs(default: &str, json: bool) {
     }
 }
 
+/// `image-triage CMD: ERROR` on stderr, then exit with `code`.
+fn fail<E: std::fmt::Display>(cmd: &'static str, code: u8) -> impl FnOnce(E) -> ExitCode {
+    move |e| {
+        eprintln!("image-triage {cmd}: {e}");
+        ExitCode::from(code)
+    }
+}
+
+/// Logs on, configuration read, one pipeline for the life of the process: what every platform
+/// runtime and server starts with.
+fn start_pipeline(log: &str, json: bool) -> Result<Arc<Pipeline>, ExitCode> {
+    init_logs(log, json);
+    Ok(Arc::new(Pipeline::new(config_or_exit()?)))
+}
+
 fn config_or_exit() -> Result<Config, ExitCode> {
     Config::from_env().map_err(|e| {
         eprintln!("image-triage: {e}");
@@ -318,25 +333,15 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             run_scan(config, args).await
         }
         Command::Serve { bind } => {
-            init_logs("info", false);
-            let config = config_or_exit()?;
-            let opts = runtime::serve::Options::from_config(&config, bind).map_err(|e| {
-                eprintln!("image-triage serve: {e}");
-                ExitCode::from(2)
-            })?;
+            let pipeline = start_pipeline("info", false)?;
+            let opts = runtime::serve::Options::from_config(pipeline.config(), bind)
+                .map_err(fail("serve", 2))?;
             let listener = tokio::net::TcpListener::bind(opts.bind)
                 .await
-                .map_err(|e| {
-                    eprintln!("image-triage serve: cannot listen on {}: {e}", opts.bind);
-                    ExitCode::from(2)
-                })?;
-            let pipeline = Arc::new(Pipeline::new(config));
+                .map_err(|e| fail("serve", 2)(format!("cannot listen on {}: {e}", opts.bind)))?;
             runtime::serve::serve(listener, pipeline, &opts, runtime::serve::shutdown_signal())
                 .await
-                .map_err(|e| {
-                    eprintln!("image-triage serve: {e}");
-                    ExitCode::from(1)
-                })?;
+                .map_err(fail("serve", 1))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::PollSqs {
@@ -346,14 +351,9 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             concurrency,
             timeout,
         } => {
-            init_logs("info", false);
-            let config = config_or_exit()?;
-            let client =
-                image_triage::sinks::sqs::SqsClient::new(&queue, &config).map_err(|e| {
-                    eprintln!("image-triage poll-sqs: {e}");
-                    ExitCode::from(2)
-                })?;
-            let pipeline = Arc::new(Pipeline::new(config));
+            let pipeline = start_pipeline("info", false)?;
+            let client = image_triage::sinks::sqs::SqsClient::new(&queue, pipeline.config())
+                .map_err(fail("poll-sqs", 2))?;
             let opts = runtime::sqs_poll::PollOptions {
                 wait_secs: wait.min(20),
                 exit_when_empty,
@@ -368,10 +368,7 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
                 |o| println!("{}", serde_json::to_string(o).unwrap_or_default()),
             )
             .await
-            .map_err(|e| {
-                eprintln!("image-triage poll-sqs: {e}");
-                ExitCode::from(1)
-            })?;
+            .map_err(fail("poll-sqs", 1))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lambda => {
@@ -386,73 +383,51 @@ async fn run(command: Command) -> Result<ExitCode, ExitCode> {
             .filter(|v| std::env::var_os(v).is_none())
             .collect();
             if !missing.is_empty() {
-                eprintln!(
-                    "image-triage lambda: not running under a Lambda Runtime API: {} not set",
+                return Err(fail("lambda", 2)(format!(
+                    "not running under a Lambda Runtime API: {} not set",
                     missing.join(", ")
-                );
-                return Err(ExitCode::from(2));
+                )));
             }
-            init_logs("info", true);
-            let config = config_or_exit()?;
-            let pipeline = Arc::new(Pipeline::new(config));
-            runtime::lambda::run(pipeline).await.map_err(|e| {
-                eprintln!("image-triage: lambda runtime: {e}");
-                ExitCode::from(1)
-            })?;
+            let pipeline = start_pipeline("info", true)?;
+            runtime::lambda::run(pipeline)
+                .await
+                .map_err(fail("lambda", 1))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Scf => {
-            let Some(api) = runtime::scf::runtime_api_from_env() else {
-                eprintln!("image-triage scf: not running under the SCF custom runtime: SCF_RUNTIME_API not set");
-                return Err(ExitCode::from(2));
-            };
-            init_logs("info", true);
-            let config = config_or_exit()?;
-            let pipeline = Arc::new(Pipeline::new(config));
+            let api = runtime::scf::runtime_api_from_env().ok_or_else(|| {
+                fail("scf", 2)("not running under the SCF custom runtime: SCF_RUNTIME_API not set")
+            })?;
+            let pipeline = start_pipeline("info", true)?;
             runtime::scf::run_custom(pipeline, &api)
                 .await
-                .map_err(|e| {
-                    eprintln!("image-triage: scf runtime: {e}");
-                    ExitCode::from(1)
-                })?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Functiongraph => {
-            let Ok(addr) = std::env::var("RUNTIME_API_ADDR") else {
-                eprintln!("image-triage functiongraph: not running under FunctionGraph: RUNTIME_API_ADDR not set");
-                return Err(ExitCode::from(2));
-            };
-            init_logs("info", true);
-            let pipeline = Arc::new(Pipeline::new(config_or_exit()?));
-            runtime::functiongraph::run_custom(pipeline, &addr)
-                .await
-                .map_err(|e| {
-                    eprintln!("image-triage: functiongraph runtime API at {addr}: {e}");
-                    ExitCode::from(1)
-                })?;
+                .map_err(fail("scf", 1))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ScfHttp { listen } => {
-            init_logs("info", true);
-            let config = config_or_exit()?;
-            let pipeline = Arc::new(Pipeline::new(config));
+            let pipeline = start_pipeline("info", true)?;
             runtime::scf::serve_http(pipeline, &listen)
                 .await
-                .map_err(|e| {
-                    eprintln!("image-triage: scf-http: {e}");
-                    ExitCode::from(1)
-                })?;
+                .map_err(fail("scf-http", 1))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Functiongraph => {
+            let addr = std::env::var("RUNTIME_API_ADDR").map_err(|_| {
+                fail("functiongraph", 2)(
+                    "not running under FunctionGraph: RUNTIME_API_ADDR not set",
+                )
+            })?;
+            let pipeline = start_pipeline("info", true)?;
+            runtime::functiongraph::run_custom(pipeline, &addr)
+                .await
+                .map_err(|e| fail("functiongraph", 1)(format!("runtime API at {addr}: {e}")))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::FunctiongraphHttp { listen } => {
-            init_logs("info", true);
-            let pipeline = Arc::new(Pipeline::new(config_or_exit()?));
+            let pipeline = start_pipeline("info", true)?;
             runtime::functiongraph::run_http(pipeline, listen)
                 .await
-                .map_err(|e| {
-                    eprintln!("image-triage: functiongraph-http on {listen}: {e}");
-                    ExitCode::from(1)
-                })?;
+                .map_err(|e| fail("functiongraph-http", 1)(format!("on {listen}: {e}")))?;
             Ok(ExitCode::SUCCESS)
         }
     }
