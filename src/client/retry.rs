@@ -16,6 +16,15 @@ pub trait Retryable {
     }
 }
 
+/// A `Retry-After` header in seconds (the HTTP-date form is not sent by the services we call).
+pub fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 /// An attempt that ran past the service's per-call timeout. Always retryable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{service}: no response within {after:?}")]

@@ -157,12 +157,7 @@ impl CallbackQueue {
         if status.is_success() {
             return Ok(());
         }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::client::retry::retry_after_header(resp.headers());
         let text = resp.text().await.unwrap_or_default();
         Err(CallbackError::Status {
             endpoint: self.endpoint.clone(),

@@ -26,6 +26,13 @@ pub fn tagging_xml(tags: &[(String, String)], declaration: bool) -> String {
     x
 }
 
+/// `Content-MD5` of a body: base64 of its MD5 (mandatory on OBS's and S3's `PUT ?tagging`).
+pub fn content_md5(body: &[u8]) -> String {
+    use base64::Engine;
+    use md5::Digest;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body))
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
 struct Tagging {

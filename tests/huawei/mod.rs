@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::Router;
 use base64::Engine;
-use image_triage::store::obs::client::content_md5;
+use image_triage::store::xml::content_md5;
 use percent_encoding::percent_decode_str;
 
 pub const AK: &str = "EMUAK000000000000000";

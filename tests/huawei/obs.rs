@@ -7,8 +7,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use image_triage::store::obs::client::content_md5;
 use image_triage::store::obs::credential as obs_sig;
+use image_triage::store::xml::content_md5;
 use percent_encoding::percent_decode_str;
 
 use super::*;

@@ -165,12 +165,7 @@ impl Api {
             )
         })?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::client::retry::retry_after_header(resp.headers());
         let request_id = resp
             .headers()
             .get("x-request-id")

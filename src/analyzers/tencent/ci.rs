@@ -144,22 +144,32 @@ impl Labeler for CiLabeler {
         false
     }
     async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError> {
-        let mut req = Req::new(Method::GET, &input.object.bucket, &input.object.key)
+        let req = Req::new(Method::GET, &input.object.bucket, &input.object.key)
             .param("ci-process", "detect-label")
             .param("scenes", &self.scenes.join(","));
-        req.region = input.object.region.clone();
-        let resp = self
-            .service
-            .call(|| self.client.send(&req))
-            .await
-            .map_err(|e| analyzer_error("cos-ci", e))?;
-        parse_detect_label(&String::from_utf8_lossy(&resp.body)).map_err(|m| AnalyzerError {
-            service: "cos-ci".into(),
-            code: Some("MalformedXML".into()),
-            message: m,
-            retryable: false,
-        })
+        ci_get(&self.client, &self.service, input, req, parse_detect_label).await
     }
+}
+
+/// One CI request on the object (signed like COS, on the bucket host) and its parsed XML answer.
+async fn ci_get<T>(
+    client: &CosClient,
+    service: &Service,
+    input: &AnalyzerInput,
+    mut req: Req,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, AnalyzerError> {
+    req.region = input.object.region.clone();
+    let resp = service
+        .call(|| client.send(&req))
+        .await
+        .map_err(|e| analyzer_error("cos-ci", e))?;
+    parse(&String::from_utf8_lossy(&resp.body)).map_err(|m| AnalyzerError {
+        service: "cos-ci".into(),
+        code: Some("MalformedXML".into()),
+        message: m,
+        retryable: false,
+    })
 }
 
 pub struct CiModerator {
@@ -278,18 +288,7 @@ impl Moderator for CiModerator {
         if input.facts.bytes > 5 * 1024 * 1024 {
             req = req.param("large-image-detect", "1");
         }
-        req.region = input.object.region.clone();
-        let resp = self
-            .service
-            .call(|| self.client.send(&req))
-            .await
-            .map_err(|e| analyzer_error("cos-ci", e))?;
-        parse_recognition(&String::from_utf8_lossy(&resp.body)).map_err(|m| AnalyzerError {
-            service: "cos-ci".into(),
-            code: Some("MalformedXML".into()),
-            message: m,
-            retryable: false,
-        })
+        ci_get(&self.client, &self.service, input, req, parse_recognition).await
     }
 }
 

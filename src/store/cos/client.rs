@@ -12,6 +12,7 @@ use reqwest::Method;
 
 use super::credential;
 use crate::client::credential::Cloud;
+use crate::client::retry::retry_after_header;
 use crate::client::{CredentialSlots, Retryable, TimedOut};
 
 /// A COS (or CI-on-COS) error: the vendor's code kept verbatim.
@@ -304,7 +305,7 @@ impl CosClient {
             retry_after: None,
         })?;
         if let Some(mut e) = parse_error(status, &body) {
-            e.retry_after = retry_after(&headers);
+            e.retry_after = retry_after_header(&headers);
             return Err(e);
         }
         if status >= 300 {
@@ -315,7 +316,7 @@ impl CosClient {
                 status,
                 message: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
                 code,
-                retry_after: retry_after(&headers),
+                retry_after: retry_after_header(&headers),
             });
         }
         Ok(Resp {
@@ -386,14 +387,6 @@ fn error_code_without_xml(status: u16, headers: &HeaderMap, body: &[u8]) -> Stri
         404 => "NoSuchKey".to_string(),
         _ => format!("HTTP{status}"),
     }
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
 }
 
 #[cfg(test)]

@@ -10,12 +10,13 @@ use reqwest::Method;
 
 use super::builder::ObsSettings;
 use super::credential as sig;
-pub use super::wire::{content_md5, decode_meta_value, encode_meta_value, retryable_status};
+pub use super::wire::{decode_meta_value, encode_meta_value, retryable_status};
 use super::wire::{meta_from_headers, url_without_query, xml_err, ErrorXml, META_PREFIX};
 use crate::client::credential::Cloud;
 use crate::client::{CredentialSlots, Retryable, TimedOut};
 use crate::config::Config;
 use crate::store::xml;
+use crate::store::xml::content_md5;
 use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
 
 /// OBS object tags: ≤ 10; key ≤ 36 characters (the user guide; the SDK doc says 128: the

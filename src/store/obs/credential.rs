@@ -249,7 +249,7 @@ mod tests {
     fn v3_put_tagging() {
         let body = "<Tagging><TagSet><Tag><Key>label</Key><Value>cat</Value></Tag><Tag><Key>moderation</Key><Value>pass</Value></Tag></TagSet></Tagging>";
         assert_eq!(body.len(), 132);
-        let md5 = crate::store::obs::client::content_md5(body.as_bytes());
+        let md5 = crate::store::xml::content_md5(body.as_bytes());
         assert_eq!(md5, "FKo4HygaddnJcUQCendtIQ==");
         let r = canonical_resource("examplebucket", KEY, &[("tagging", None)]);
         let sts = string_to_sign("PUT", &md5, "", DATE, &[], &r);

@@ -1,8 +1,6 @@
 //! OBS wire formats: metadata value encoding, Content-MD5, the XML bodies (errors, tagging,
 //! listings) and the response headers of a HEAD. Pure functions, shared with the test emulator.
 
-use base64::Engine;
-use md5::{Digest, Md5};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
@@ -37,11 +35,6 @@ pub fn encode_meta_value(v: &str) -> String {
 
 pub fn decode_meta_value(v: &str) -> String {
     percent_decode_str(v).decode_utf8_lossy().into_owned()
-}
-
-/// Base64 of the body's MD5 (mandatory on `PUT ?tagging`).
-pub fn content_md5(body: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -111,7 +104,10 @@ mod tests {
             ],
             false,
         );
-        assert_eq!(content_md5(xml.as_bytes()), "FKo4HygaddnJcUQCendtIQ==");
+        assert_eq!(
+            crate::store::xml::content_md5(xml.as_bytes()),
+            "FKo4HygaddnJcUQCendtIQ=="
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
@@ -345,8 +344,7 @@ impl ObjectStore for S3Store {
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
         let body = Bytes::from(xml::tagging_xml(tags, false));
-        let md5 = base64::engine::general_purpose::STANDARD
-            .encode(<md5::Md5 as md5::Digest>::digest(&body));
+        let md5 = xml::content_md5(&body);
         let call = Call {
             op: "PUT ?tagging",
             key,

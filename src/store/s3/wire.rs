@@ -123,11 +123,7 @@ pub(super) fn parse_error(status: u16, headers: &HeaderMap, body: &[u8]) -> S3Er
     } else {
         xml.code
     };
-    let retry_after = headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = crate::client::retry::retry_after_header(headers);
     S3Error::Remote {
         status,
         code,
