@@ -65,6 +65,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A 2xx reply whose body could not be read as the documented XML.
+    pub fn malformed(
+        bucket: &str,
+        key: &str,
+        op: &'static str,
+        message: impl std::fmt::Display,
+    ) -> Self {
+        StoreError::Remote {
+            bucket: bucket.into(),
+            key: key.into(),
+            op,
+            status: 200,
+            code: "MalformedResponse".into(),
+            message: message.to_string(),
+            retryable: false,
+        }
+    }
+
     /// Whether trying again can help.
     pub fn retryable(&self) -> bool {
         match self {

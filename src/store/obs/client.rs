@@ -11,7 +11,7 @@ use reqwest::Method;
 use super::builder::ObsSettings;
 use super::credential as sig;
 pub use super::wire::{decode_meta_value, encode_meta_value, retryable_status};
-use super::wire::{meta_from_headers, url_without_query, xml_err, ErrorXml, META_PREFIX};
+use super::wire::{meta_from_headers, url_without_query, ErrorXml, META_PREFIX};
 use crate::client::credential::Cloud;
 use crate::client::{CredentialSlots, Retryable, TimedOut};
 use crate::config::Config;
@@ -452,7 +452,7 @@ impl ObjectStore for ObsStore {
             Err(StoreError::Remote { code, .. }) if code == "NoSuchTagSet" => return Ok(vec![]),
             Err(e) => return Err(e),
         };
-        xml::parse_tagging(&r.body).map_err(|e| xml_err(bucket, key, "get tags", e))
+        xml::parse_tagging(&r.body).map_err(|e| StoreError::malformed(bucket, key, "get tags", e))
     }
 
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
@@ -492,7 +492,7 @@ impl ObjectStore for ObsStore {
         req.query
             .push(("max-keys".into(), Some(limit.clamp(1, 1000).to_string())));
         let r = self.send(req).await?;
-        xml::parse_list(&r.body).map_err(|e| xml_err(bucket, "", "list", e))
+        xml::parse_list(&r.body).map_err(|e| StoreError::malformed(bucket, "", "list", e))
     }
 
     async fn presign(

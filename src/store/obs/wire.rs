@@ -5,7 +5,7 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
-use crate::store::{ObjectMeta, StoreError};
+use crate::store::ObjectMeta;
 
 pub const META_PREFIX: &str = "x-obs-meta-";
 /// Characters the Python SDK leaves unescaped in metadata values (`quote(v, safe=...)`).
@@ -76,18 +76,6 @@ pub fn meta_from_headers(headers: &HeaderMap) -> ObjectMeta {
         last_modified: get("last-modified")
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
             .map(|d| d.with_timezone(&chrono::Utc)),
-    }
-}
-
-pub fn xml_err(bucket: &str, key: &str, op: &'static str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Remote {
-        bucket: bucket.into(),
-        key: key.into(),
-        op,
-        status: 200,
-        code: "MalformedResponse".into(),
-        message: e.to_string(),
-        retryable: false,
     }
 }
 

@@ -205,18 +205,6 @@ fn object_meta(h: &HeaderMap) -> ObjectMeta {
     }
 }
 
-fn bad_reply(bucket: &str, key: &str, op: &'static str, message: String) -> StoreError {
-    StoreError::Remote {
-        bucket: bucket.into(),
-        key: key.into(),
-        op,
-        status: 200,
-        code: "MalformedResponse".into(),
-        message,
-        retryable: false,
-    }
-}
-
 fn kv(k: &str, v: impl Into<String>) -> (String, String) {
     (k.to_string(), v.into())
 }
@@ -367,7 +355,7 @@ impl ObjectStore for S3Store {
         };
         let r = self.send(Method::GET, bucket, call).await?;
         xml::parse_tagging(&r.body)
-            .map_err(|e| bad_reply(bucket, key, "GET ?tagging", e.to_string()))
+            .map_err(|e| StoreError::malformed(bucket, key, "GET ?tagging", e))
     }
 
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
@@ -431,7 +419,7 @@ impl ObjectStore for S3Store {
         };
         let r = self.send(Method::GET, bucket, call).await?;
         xml::parse_list(&r.body)
-            .map_err(|e| bad_reply(bucket, prefix, "ListObjectsV2", e.to_string()))
+            .map_err(|e| StoreError::malformed(bucket, prefix, "ListObjectsV2", e))
     }
 
     async fn presign(

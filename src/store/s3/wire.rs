@@ -52,6 +52,8 @@ impl Retryable for S3Error {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             S3Error::Remote { retry_after, .. } => *retry_after,
+            // Nothing to wait for: the next attempt signs for the region S3 named.
+            S3Error::WrongRegion { .. } => Some(Duration::ZERO),
             _ => None,
         }
     }
