@@ -102,10 +102,6 @@ async fn wait_result(api: &RuntimeApi, n: usize) -> Vec<(String, String, Value)>
     }
 }
 
-fn event(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_runtime_protocol_end_to_end() {
     let emu = huawei::start(Some(TOKEN)).await;
@@ -137,15 +133,15 @@ async fn custom_runtime_protocol_end_to_end() {
     api.pending
         .lock()
         .unwrap()
-        .push_back(("req-1".into(), event("obs-native.json")));
+        .push_back(("req-1".into(), huawei::event_file("obs-native.json")));
     api.pending
         .lock()
         .unwrap()
-        .push_back(("req-2".into(), event("obs-s3-shape.json")));
+        .push_back(("req-2".into(), huawei::event_file("obs-s3-shape.json")));
     api.pending
         .lock()
         .unwrap()
-        .push_back(("req-3".into(), event("obs-native.json")));
+        .push_back(("req-3".into(), huawei::event_file("obs-native.json")));
 
     // No command: RUNTIME_API_ADDR selects the custom runtime (as `bootstrap` would run it).
     let _f = function(
@@ -208,7 +204,7 @@ async fn custom_runtime_reports_retryable_failures_as_errors() {
     api.pending
         .lock()
         .unwrap()
-        .push_back(("req-e".into(), event("obs-native.json")));
+        .push_back(("req-e".into(), huawei::event_file("obs-native.json")));
     let _f = function(
         &emu,
         &["functiongraph"],
@@ -250,12 +246,9 @@ async fn container_http_function_end_to_end() {
     }
     let mut blocked = png_header(800, 600, 5_000);
     blocked[2000..2007].copy_from_slice(b"BLOCKME");
-    let body = event("obs-eventgrid.json");
-    let recs = image_triage::events::parse_event(&body, None).unwrap();
-    let image_triage::events::EventRecord::Process(obj) = &recs[0] else {
-        panic!("{recs:?}")
-    };
-    emu.emu.put(&obj.bucket, &obj.key, blocked, "image/jpeg");
+    let body = huawei::event_file("obs-eventgrid.json");
+    let (bucket, key) = huawei::target(&body);
+    emu.emu.put(&bucket, &key, blocked, "image/jpeg");
     let mut h = HeaderMap::new();
     h.insert("X-CFF-Request-Id", "http-1".parse().unwrap());
     h.insert("X-CFF-Security-Access-Key", huawei::AK.parse().unwrap());
@@ -273,7 +266,7 @@ async fn container_http_function_end_to_end() {
     let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert_eq!(v["outcomes"][0]["status"], "done", "{v}");
     assert_eq!(v["outcomes"][0]["verdict"], "block", "{v}");
-    let stored = emu.emu.get(&obj.bucket, &obj.key).unwrap();
+    let stored = emu.emu.get(&bucket, &key).unwrap();
     assert_eq!(stored.meta["triage-verdict"], "block");
     assert!(
         stored.tags.iter().any(|(k, _)| k.contains("block")),

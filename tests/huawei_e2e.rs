@@ -7,7 +7,7 @@ mod huawei;
 use std::time::Duration;
 
 use common::png_header;
-use huawei::{Fault, Running};
+use huawei::{event_file, target, Fault, Running};
 use image_triage::config::Config;
 use image_triage::object::Provider;
 use image_triage::pipeline::Pipeline;
@@ -20,22 +20,6 @@ fn config(emu: &Running, extra: &[(&str, &str)]) -> Config {
     let mut vars = emu.vars();
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_vars(vars).expect("valid config")
-}
-
-fn event_file(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// Bucket and key an event names, through the crate's own event parser.
-fn target(body: &[u8]) -> (String, String) {
-    let recs = image_triage::events::parse_event(body, Some(Provider::Obs)).unwrap();
-    match &recs[0] {
-        image_triage::events::EventRecord::Process(o) => {
-            assert_eq!(o.provider, Provider::Obs);
-            (o.bucket.clone(), o.key.clone())
-        }
-        other => panic!("not a processable record: {other:?}"),
-    }
 }
 
 fn blocked_png() -> Vec<u8> {

@@ -6,7 +6,7 @@ mod common;
 mod huawei;
 
 use common::png_header;
-use huawei::{Fault, Running};
+use huawei::{event_file, target, Fault, Running};
 use image_triage::config::Config;
 use image_triage::object::Provider;
 use image_triage::pipeline::Pipeline;
@@ -14,23 +14,6 @@ use serde_json::Value;
 
 fn config(emu: &Running) -> Config {
     Config::from_vars(emu.vars()).expect("valid config")
-}
-
-/// Bucket and key of the shipped OBS-native event, through the crate's own event parser.
-fn obs_native() -> (Vec<u8>, String, String) {
-    let body = std::fs::read(format!(
-        "{}/events/obs-native.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let recs = image_triage::events::parse_event(&body, Some(Provider::Obs)).unwrap();
-    match &recs[0] {
-        image_triage::events::EventRecord::Process(o) => {
-            let (b, k) = (o.bucket.clone(), o.key.clone());
-            (body, b, k)
-        }
-        other => panic!("not a processable record: {other:?}"),
-    }
 }
 
 /// Log lines captured from the current thread (the test runtime is single-threaded).
@@ -59,7 +42,8 @@ async fn each_ai_call_logs_a_cloud_eye_style_metric_line() {
 
     let emu = huawei::start(None).await;
     let pipeline = Pipeline::new(config(&emu));
-    let (body, bucket, key) = obs_native();
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
     emu.emu
         .put(&bucket, &key, png_header(300, 300, 2000), "image/png");
     emu.emu.fault(

@@ -21,6 +21,24 @@ use base64::Engine;
 use image_triage::store::xml::content_md5;
 use percent_encoding::percent_decode_str;
 
+/// A shipped event fixture (`events/<name>`).
+pub fn event_file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Bucket and key an OBS event names, through the crate's own event parser.
+pub fn target(body: &[u8]) -> (String, String) {
+    use image_triage::events::{parse_event, EventRecord};
+    let recs = parse_event(body, Some(image_triage::object::Provider::Obs)).unwrap();
+    match &recs[0] {
+        EventRecord::Process(o) => {
+            assert_eq!(o.provider, image_triage::object::Provider::Obs);
+            (o.bucket.clone(), o.key.clone())
+        }
+        other => panic!("not a processable record: {other:?}"),
+    }
+}
+
 pub const AK: &str = "EMUAK000000000000000";
 pub const SK: &str = "emuSecretKey000000000000000000000000000";
 pub const PROJECT: &str = "0123456789abcdef0123456789abcdef";
