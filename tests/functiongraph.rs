@@ -59,6 +59,32 @@ struct RuntimeApi {
     results: Reports,
 }
 
+impl RuntimeApi {
+    /// Serve the FunctionGraph runtime API on a free loopback port.
+    async fn start() -> (RuntimeApi, std::net::SocketAddr) {
+        let api = RuntimeApi::default();
+        let app = axum::Router::new()
+            .route("/v1/runtime/invocation/request", axum::routing::get(next))
+            .route(
+                "/v1/runtime/invocation/{kind}/{id}",
+                axum::routing::post(report),
+            )
+            .with_state(api.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (api, addr)
+    }
+
+    /// Queue an invocation of the shipped event `events/<file>`.
+    fn enqueue(&self, id: &str, file: &str) {
+        self.pending
+            .lock()
+            .unwrap()
+            .push_back((id.into(), huawei::event_file(file)));
+    }
+}
+
 async fn next(State(api): State<RuntimeApi>) -> impl IntoResponse {
     // Long-poll: hold the request until an event is queued.
     loop {
@@ -105,17 +131,7 @@ async fn wait_result(api: &RuntimeApi, n: usize) -> Vec<(String, String, Value)>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_runtime_protocol_end_to_end() {
     let emu = huawei::start(Some(TOKEN)).await;
-    let api = RuntimeApi::default();
-    let app = axum::Router::new()
-        .route("/v1/runtime/invocation/request", axum::routing::get(next))
-        .route(
-            "/v1/runtime/invocation/{kind}/{id}",
-            axum::routing::post(report),
-        )
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (api, addr) = RuntimeApi::start().await;
 
     emu.emu.put(
         "examplebucket",
@@ -130,18 +146,9 @@ async fn custom_runtime_protocol_end_to_end() {
         png_header(640, 480, 3_000),
         "image/png",
     );
-    api.pending
-        .lock()
-        .unwrap()
-        .push_back(("req-1".into(), huawei::event_file("obs-native.json")));
-    api.pending
-        .lock()
-        .unwrap()
-        .push_back(("req-2".into(), huawei::event_file("obs-s3-shape.json")));
-    api.pending
-        .lock()
-        .unwrap()
-        .push_back(("req-3".into(), huawei::event_file("obs-native.json")));
+    api.enqueue("req-1", "obs-native.json");
+    api.enqueue("req-2", "obs-s3-shape.json");
+    api.enqueue("req-3", "obs-native.json");
 
     // No command: RUNTIME_API_ADDR selects the custom runtime (as `bootstrap` would run it).
     let _f = function(
@@ -175,17 +182,7 @@ async fn custom_runtime_protocol_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_runtime_reports_retryable_failures_as_errors() {
     let emu = huawei::start(Some(TOKEN)).await;
-    let api = RuntimeApi::default();
-    let app = axum::Router::new()
-        .route("/v1/runtime/invocation/request", axum::routing::get(next))
-        .route(
-            "/v1/runtime/invocation/{kind}/{id}",
-            axum::routing::post(report),
-        )
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (api, addr) = RuntimeApi::start().await;
     emu.emu.put(
         "examplebucket",
         "photos/cat 1.jpg",
@@ -201,10 +198,7 @@ async fn custom_runtime_reports_retryable_failures_as_errors() {
             ),
         );
     }
-    api.pending
-        .lock()
-        .unwrap()
-        .push_back(("req-e".into(), huawei::event_file("obs-native.json")));
+    api.enqueue("req-e", "obs-native.json");
     let _f = function(
         &emu,
         &["functiongraph"],
