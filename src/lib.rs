@@ -9,6 +9,7 @@
 
 pub mod analyzers;
 pub mod client;
+pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod events;

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyzers::{AnalyzerError, LabelOutput, ModerationOutput};
+use crate::analyzers::AnalyzerError;
+/// The analyzers' normalized outputs, as sinks read them from a result.
+pub use crate::analyzers::{CategoryScore, Label, LabelOutput, ModerationOutput, Suggestion};
 use crate::object::ObjectRef;
 use crate::preflight::ImageFacts;
 use crate::verdict::Verdict;
@@ -139,7 +141,7 @@ impl TriageResult {
     }
 
     /// The labels, best first (empty when labeling did not run).
-    pub fn labels(&self) -> &[crate::analyzers::Label] {
+    pub fn labels(&self) -> &[Label] {
         self.labels
             .output
             .as_ref()

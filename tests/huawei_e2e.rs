@@ -390,6 +390,7 @@ async fn the_fallback_uses_bytes_already_read() {
         facts: image_triage::preflight::inspect_header(&png, png.len() as u64).unwrap(),
         bytes: Some(bytes::Bytes::from(png)),
         url: Some(url),
+        store: None,
     };
     let out = labeler.label(&input).await.unwrap();
     assert_eq!(out.labels[0].name, "Cat");
@@ -420,6 +421,7 @@ async fn a_wrong_security_token_is_refused_by_every_service() {
         facts: image_triage::preflight::inspect_header(&png_header(300, 300, 1000), 1000).unwrap(),
         bytes: Some(bytes::Bytes::from(png_header(300, 300, 1000))),
         url: None,
+        store: None,
     };
     let e = labeler.label(&input).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("APIG.0301"), "{e}");

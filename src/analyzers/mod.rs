@@ -14,9 +14,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, LabelerKind, ModeratorKind};
+use crate::config::{Config, ConfigError, LabelerKind, ModeratorKind};
 use crate::object::ObjectRef;
 use crate::preflight::{ImageFacts, Limits};
+
+/// The local models' files in `TRIAGE_MODEL_DIR` (named here, outside the `local` feature, because
+/// their identity is part of the config hash in every build).
+pub const LABELS_MODEL_FILE: &str = "efficientnet_lite0.onnx";
+pub const NSFW_MODEL_FILE: &str = "open_nsfw.onnx";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Label {
@@ -69,13 +74,16 @@ pub struct ModerationOutput {
 
 /// What an analyzer gets: the object, what preflight learned, the bytes when the analyzer said
 /// it needs them (services that pull the object by URL get none), and a short-lived presigned
-/// GET URL when it said it needs one (`None` if the store could not presign).
+/// GET URL when it said it needs one (`None` if the store could not presign), and the store the
+/// pipeline read the object through (an exception path that needs the bytes after all reads
+/// through it, so wrappers, fakes and rate limits see the read).
 #[derive(Clone)]
 pub struct AnalyzerInput {
     pub object: ObjectRef,
     pub facts: ImageFacts,
     pub bytes: Option<Bytes>,
     pub url: Option<String>,
+    pub store: Option<Arc<dyn crate::store::ObjectStore>>,
 }
 
 impl std::fmt::Debug for AnalyzerInput {
@@ -86,6 +94,7 @@ impl std::fmt::Debug for AnalyzerInput {
             .field("facts", &self.facts)
             .field("bytes", &self.bytes.as_ref().map(|b| b.len()))
             .field("url", &self.url.as_ref().map(|_| "<presigned>"))
+            .field("store", &self.store.as_ref().map(|s| s.name()))
             .finish()
     }
 }
@@ -99,6 +108,18 @@ pub struct AnalyzerError {
     pub message: String,
     /// Whether trying again later can help (throttling, timeouts, 5xx).
     pub retryable: bool,
+}
+
+/// A bad setting reached at build time (the configuration check normally stops it earlier).
+impl From<crate::config::ConfigError> for AnalyzerError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        AnalyzerError {
+            service: "config".into(),
+            code: Some("InvalidConfiguration".into()),
+            message: e.to_string(),
+            retryable: false,
+        }
+    }
 }
 
 impl AnalyzerError {
@@ -146,6 +167,29 @@ fn not_in_this_build(service: &str, what: &str) -> AnalyzerError {
             what.to_ascii_uppercase()
         ),
     )
+}
+
+/// Every vendor analyzer setting variable (`TRIAGE_LABEL_*`, `TRIAGE_MODERATION_*`,
+/// `TRIAGE_HUAWEI_*`, `TRIAGE_*_LIMITS`); another name of those forms is a typo.
+pub const SETTINGS_VARS: &[&[&str]] = &[&tencent::settings::VARS, &huawei::builder::VARS];
+
+/// Check the settings of the labeler `kind` without building it (no model is loaded, no
+/// credential is needed): the configuration calls this for every labeler it can select.
+pub fn check_labeler(kind: LabelerKind, config: &Config) -> Result<(), ConfigError> {
+    match kind {
+        LabelerKind::None | LabelerKind::Local => Ok(()),
+        LabelerKind::CosCi | LabelerKind::Tiia => tencent::settings::check_labeler(config),
+        LabelerKind::Huawei => huawei::builder::TaggingSettings::from_config(config).map(drop),
+    }
+}
+
+/// Check the settings of the moderator `kind` without building it.
+pub fn check_moderator(kind: ModeratorKind, config: &Config) -> Result<(), ConfigError> {
+    match kind {
+        ModeratorKind::None | ModeratorKind::Local => Ok(()),
+        ModeratorKind::Ims | ModeratorKind::CosCi => tencent::settings::check_moderator(config),
+        ModeratorKind::Huawei => huawei::builder::ModerationSettings::from_config(config).map(drop),
+    }
 }
 
 /// The labeler for a configured kind; `Ok(None)` when labeling is switched off.

@@ -74,26 +74,11 @@ impl CredentialSlots {
     pub fn from_vars(vars: &BTreeMap<String, String>) -> Self {
         let slots = CredentialSlots::default();
         let known = [
-            (
-                Cloud::Tencent,
-                "TENCENTCLOUD_SECRETID",
-                "TENCENTCLOUD_SECRETKEY",
-                "TENCENTCLOUD_SESSIONTOKEN",
-            ),
-            (
-                Cloud::Huawei,
-                "HUAWEICLOUD_SDK_AK",
-                "HUAWEICLOUD_SDK_SK",
-                "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-            ),
-            (
-                Cloud::Aws,
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_SESSION_TOKEN",
-            ),
+            (Cloud::Tencent, crate::cloud::tencent::CREDENTIAL_VARS),
+            (Cloud::Huawei, crate::cloud::huawei::CREDENTIAL_VARS),
+            (Cloud::Aws, crate::cloud::aws::CREDENTIAL_VARS),
         ];
-        for (cloud, ak, sk, token) in known {
+        for (cloud, [ak, sk, token]) in known {
             if let Some(c) = Credentials::from_vars(vars, ak, sk, token) {
                 slots.set(cloud, c);
             }

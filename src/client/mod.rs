@@ -11,7 +11,6 @@ pub mod credential;
 pub mod deadline;
 pub mod retry;
 pub mod sign;
-pub mod sigv4;
 pub mod throttle;
 
 use std::sync::{Arc, OnceLock};
@@ -103,4 +102,14 @@ pub fn http() -> reqwest::Client {
                 .expect("the HTTP client (rustls) initialises")
         })
         .clone()
+}
+
+/// A cloud region id as all three clouds spell them (`ap-guangzhou`, `cn-north-4`, `us-east-1`):
+/// 1–32 lower-case letters, digits and dashes. Region ids become parts of host names, so nothing
+/// else may pass.
+pub fn valid_region_id(region: &str) -> bool {
+    (1..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

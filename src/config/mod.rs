@@ -11,12 +11,22 @@ use crate::client::{CredentialSlots, Tuning};
 use crate::object::Provider;
 use crate::verdict::{Decision, Thresholds};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid configuration: {var}={value:?}: {reason}")]
 pub struct ConfigError {
     pub var: String,
     pub value: String,
     pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(var: &str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            var: var.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Which labeling service to call.
@@ -164,6 +174,8 @@ pub struct Config {
     pub env: Env,
     /// Current credentials per cloud (from the SDK variables; runtimes may replace them).
     pub credentials: CredentialSlots,
+    /// The identity of the local model files, read once (see [`Config::config_hash`]).
+    pub local_models: std::sync::OnceLock<String>,
 }
 
 /// The variables a config was built from. Debug lists names only: values may be secrets.
@@ -202,8 +214,25 @@ impl Default for Config {
             endpoints: BTreeMap::new(),
             env: Env::default(),
             credentials: CredentialSlots::default(),
+            local_models: Default::default(),
         }
     }
+}
+
+/// SHA-256 of each local model file (or `missing`), hashed together.
+fn model_identity(dir: &std::path::Path) -> String {
+    let mut h = Sha256::new();
+    for name in [
+        crate::analyzers::LABELS_MODEL_FILE,
+        crate::analyzers::NSFW_MODEL_FILE,
+    ] {
+        h.update(name.as_bytes());
+        match std::fs::read(dir.join(name)) {
+            Ok(bytes) => h.update(Sha256::digest(&bytes)),
+            Err(_) => h.update(b"missing"),
+        }
+    }
+    hex::encode(&h.finalize()[..8])
 }
 
 /// `$TRIAGE_CACHE`, else `$XDG_CACHE_HOME/image-triage`, else `$HOME/.cache/image-triage`.
@@ -225,8 +254,20 @@ impl Config {
         Self::from_vars(std::env::vars())
     }
 
-    /// Build from any list of variables (tests pass their own instead of mutating the process env).
+    /// Build from any list of variables (tests pass their own instead of mutating the process env),
+    /// then check every vendor setting that an analyzer, store or queue this configuration can
+    /// select would read: a bad value stops here, before the first event and any connection.
     pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let cfg = Self::core_from_vars(vars)?;
+        check::selectable(&cfg)?;
+        Ok(cfg)
+    }
+
+    /// The core settings only, without [`check::selectable`] (unit tests of one vendor's
+    /// setting parser use it to reach that parser with a bad value).
+    pub fn core_from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let all: BTreeMap<String, String> = vars.into_iter().collect();
@@ -427,6 +468,15 @@ impl Config {
         if !settings.is_empty() {
             basis["analyzer_settings"] = serde_json::json!(settings);
         }
+        // What the local models judged depends on which files they were: attaching the models
+        // after objects were marked without them (`model_missing`) re-triages those objects.
+        if self.labeler_for(provider) == LabelerKind::Local
+            || self.moderator_for(provider) == ModeratorKind::Local
+        {
+            basis["local_models"] = serde_json::json!(self
+                .local_models
+                .get_or_init(|| model_identity(&self.model_dir)));
+        }
         let digest = Sha256::digest(basis.to_string().as_bytes());
         hex::encode(&digest[..6])
     }
@@ -543,5 +593,6 @@ fn parse_sinks(v: &str) -> Result<Vec<SinkKind>, String> {
     Ok(out)
 }
 
+mod check;
 #[cfg(test)]
 mod tests;

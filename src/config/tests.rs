@@ -135,3 +135,50 @@ fn service_tuning_and_analyzer_settings() {
         Some("http://127.0.0.1:1")
     );
 }
+
+#[test]
+fn attaching_the_local_models_changes_the_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    let c = || {
+        cfg(&[
+            ("TRIAGE_STORE", "local"),
+            ("TRIAGE_LOCAL_ROOT", &root),
+            ("TRIAGE_MODEL_DIR", &root),
+        ])
+        .unwrap()
+    };
+    let without = c().config_hash(Provider::Local);
+    assert_eq!(c().config_hash(Provider::Local), without, "stable");
+    std::fs::write(dir.path().join(crate::analyzers::NSFW_MODEL_FILE), b"model").unwrap();
+    let with = c().config_hash(Provider::Local);
+    assert_ne!(with, without);
+    std::fs::write(dir.path().join(crate::analyzers::NSFW_MODEL_FILE), b"other").unwrap();
+    assert_ne!(c().config_hash(Provider::Local), with, "another model file");
+}
+
+#[test]
+fn vendor_settings_are_checked_when_the_config_is_built() {
+    for (var, value) in [
+        ("TRIAGE_HUAWEI_INPUT", "bogus"),
+        ("TRIAGE_LABEL_SCENES", "moon"),
+        ("TRIAGE_MODERATION_BIZ_TYPE", "x"),
+        ("TRIAGE_LABEL_THRESHOLD", "250"),
+        ("TRIAGE_S3_ADDRESSING", "bogus"),
+        ("TRIAGE_QUEUE", "ftp://x"),
+        ("TRIAGE_LABEL_SCENE", "web"),
+        ("TRIAGE_OBS_REGION", "a.b"),
+    ] {
+        let e = cfg(&[(var, value)]).unwrap_err();
+        assert_eq!(e.var, var, "{e}");
+    }
+    let e = cfg(&[("TRIAGE_QUEUE", "callback+https://h/x")]).unwrap_err();
+    assert_eq!(e.var, "TRIAGE_CALLBACK_SECRET");
+    // Settings of an analyzer no configuration can select are not checked against its rules.
+    assert!(cfg(&[
+        ("TRIAGE_STORE", "local"),
+        ("TRIAGE_LOCAL_ROOT", "/tmp"),
+        ("TRIAGE_LABEL_SCENES", "moon"),
+    ])
+    .is_ok());
+}

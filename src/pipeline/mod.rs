@@ -305,7 +305,7 @@ impl Pipeline {
                 result.image = Some(facts.clone());
                 let t = Instant::now();
                 let analyzed = self
-                    .analyze(&obj, &*store, facts, head, &mut result, &mut timings)
+                    .analyze(&obj, &store, facts, head, &mut result, &mut timings)
                     .await;
                 if let Err(e) = analyzed {
                     return Outcome::store_failed(&obj, &e);
@@ -367,7 +367,7 @@ impl Pipeline {
     async fn analyze(
         &self,
         obj: &ObjectRef,
-        store: &dyn ObjectStore,
+        store: &Arc<dyn ObjectStore>,
         facts: ImageFacts,
         head: Bytes,
         result: &mut TriageResult,
@@ -424,6 +424,7 @@ impl Pipeline {
             facts,
             bytes,
             url,
+            store: Some(store.clone()),
         };
         let labels_fut = async {
             let t = Instant::now();

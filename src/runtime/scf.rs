@@ -155,9 +155,6 @@ pub fn apply_headers(pipeline: &Pipeline, headers: &axum::http::HeaderMap) -> Op
             },
         );
     }
-    if let Some(region) = h("x-scf-region") {
-        crate::store::cos::client::remember_default_region(&region);
-    }
     h("x-scf-timeout")
         .and_then(|v| v.parse::<u64>().ok())
         .map(|ms| Instant::now() + Duration::from_millis(ms))

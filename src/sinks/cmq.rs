@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::queue::QueueMessage;
-use crate::analyzers::tencent::api::{Api, ApiError};
 use crate::client::{Retryable, Tuning};
+use crate::cloud::tencent::api::{Api, ApiError};
 use crate::config::Config;
 
 /// 5 s per attempt, 3 attempts; TDMQ's documented limits are far above one message per upload.

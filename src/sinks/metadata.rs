@@ -109,8 +109,8 @@ pub fn decode_labels(v: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzers::{Label, LabelOutput};
     use crate::object::{ObjectRef, Provider};
+    use crate::result::{Label, LabelOutput};
     use crate::result::{Stage, TriageResult};
 
     fn result_with(labels: &[&str]) -> TriageResult {

@@ -61,6 +61,25 @@ pub enum Queue {
     Sqs(super::sqs::SqsQueue),
 }
 
+/// Check `TRIAGE_QUEUE` and the settings its scheme needs when the configuration is built: the
+/// constructor the sink uses, which parses and connects to nothing. The error shows the URL's
+/// scheme only (the rest may carry a password or token).
+pub fn check(config: &crate::config::Config) -> Result<(), crate::config::ConfigError> {
+    let Some(url) = config.queue.as_deref() else {
+        return Ok(());
+    };
+    Queue::for_config(config).map(drop).map_err(|e| {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
+        let secret = super::callback::SECRET_VAR;
+        if scheme.to_ascii_lowercase().starts_with("callback+") && config.env.get(secret).is_none()
+        {
+            crate::config::ConfigError::new(secret, "", e.to_string())
+        } else {
+            crate::config::ConfigError::new("TRIAGE_QUEUE", &format!("{scheme}:…"), e.to_string())
+        }
+    })
+}
+
 impl Queue {
     /// A queue that needs nothing but its URL (`file:`); others need [`Queue::for_config`].
     pub fn from_url(url: &str) -> Result<Queue, QueueError> {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::client::credential::Cloud;
-use crate::client::sigv4::{self, Request, Signer};
 use crate::client::{self, CredentialSlots, Retryable, Service, TimedOut, Tuning};
+use crate::cloud::aws::sigv4::{self, Request, Signer};
 use crate::config::Config;
 
 use super::queue::QueueMessage;

@@ -88,8 +88,8 @@ pub fn tag_set(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzers::{Label, LabelOutput};
     use crate::object::{ObjectRef, Provider};
+    use crate::result::{Label, LabelOutput};
     use crate::result::{Stage, SCHEMA_ID};
     use crate::store::S3_TAG_RULES;
     use crate::verdict::{Decision, Verdict};

@@ -57,6 +57,8 @@ pub enum StoreError {
         message: String,
         retryable: bool,
     },
+    #[error(transparent)]
+    InvalidConfig(#[from] crate::config::ConfigError),
     #[error("{op} is not supported by the {store} store")]
     Unsupported {
         store: &'static str,
@@ -213,6 +215,20 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
             op: "presigned URLs",
         })
     }
+}
+
+/// Every store setting variable of the `TRIAGE_S3_*` form; another name of that form is a typo.
+pub const SETTINGS_VARS: &[&[&str]] = &[&s3::builder::VARS];
+
+/// Check the settings of every store `config` can select (the configuration calls this when it
+/// is built): the same parsers the stores use, without a connection.
+pub fn check(config: &crate::config::Config) -> Result<(), crate::config::ConfigError> {
+    if matches!(config.store, crate::config::StoreKind::Local(_)) {
+        return Ok(());
+    }
+    s3::builder::Settings::from_config(config)?;
+    obs::builder::ObsSettings::check(config)?;
+    cos::builder::check(config)
 }
 
 /// The store for objects of `provider` under `config`. Each vendor registers one line here.

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use image_triage::analyzers::huawei::apig;
+use image_triage::cloud::huawei::apig;
 use serde_json::{json, Value};
 
 use super::obs::apply_fault;

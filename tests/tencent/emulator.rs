@@ -24,8 +24,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use image_triage::analyzers::tencent::tc3;
-use image_triage::store::cos::credential;
+use image_triage::cloud::tencent::cos_sign as credential;
+use image_triage::cloud::tencent::tc3;
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 

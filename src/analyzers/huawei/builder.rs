@@ -1,11 +1,13 @@
-//! Huawei analyzer settings from the environment.
+//! Huawei analyzer settings from the environment, typed and checked when the configuration is
+//! built ([`TaggingSettings`], [`ModerationSettings`]); the clients of the two services.
 
 use std::time::Duration;
 
-use super::client::Api;
 use crate::analyzers::AnalyzerError;
 use crate::client::{Service, Tuning};
-use crate::config::{Config, StoreKind};
+use crate::cloud::huawei::{self, api::Api};
+use crate::config::{Config, ConfigError, StoreKind};
+use crate::preflight::limits::{Limits, HUAWEI_TAGGING, HUAWEI_TAGGING_CURRENT};
 
 /// How the image reaches the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,32 +18,146 @@ pub enum Input {
     Base64,
 }
 
+pub const INPUT_VAR: &str = "TRIAGE_HUAWEI_INPUT";
+pub const TAGGING_LIMITS_VAR: &str = "TRIAGE_HUAWEI_TAGGING_LIMITS";
+pub const LANGUAGE_VAR: &str = "TRIAGE_LABEL_LANGUAGE";
+pub const THRESHOLD_VAR: &str = "TRIAGE_LABEL_THRESHOLD";
+pub const LIMIT_VAR: &str = "TRIAGE_LABEL_LIMIT";
+pub const CATEGORIES_VAR: &str = "TRIAGE_MODERATION_CATEGORIES";
+pub const EVENT_TYPE_VAR: &str = "TRIAGE_MODERATION_EVENT_TYPE";
+pub const BIZ_TYPE_VAR: &str = "TRIAGE_MODERATION_BIZ_TYPE";
+
+/// Every variable of the Huawei analyzers (the region variables are [`huawei::REGION_VARS`]).
+pub const VARS: [&str; 10] = [
+    INPUT_VAR,
+    TAGGING_LIMITS_VAR,
+    LANGUAGE_VAR,
+    THRESHOLD_VAR,
+    LIMIT_VAR,
+    CATEGORIES_VAR,
+    EVENT_TYPE_VAR,
+    BIZ_TYPE_VAR,
+    huawei::REGION_VARS[0],
+    huawei::REGION_VARS[1],
+];
+
+/// Moderation v3 categories.
+pub const CATEGORIES: &[&str] = &["terrorism", "porn", "politics", "image_text"];
+
+/// Image Tagging's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggingSettings {
+    pub input: Input,
+    pub limits: Limits,
+    /// `TRIAGE_LABEL_LANGUAGE`: `en` (default here, ASCII-friendly for metadata) or `zh`.
+    pub language: String,
+    /// `TRIAGE_LABEL_THRESHOLD`, 0–100, the service's default 60.
+    pub threshold: f64,
+    /// `TRIAGE_LABEL_LIMIT`, 1–150, default 50.
+    pub limit: u32,
+}
+
+impl TaggingSettings {
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let language = match config.env.get(LANGUAGE_VAR).unwrap_or("en") {
+            l @ ("en" | "zh") => l.to_string(),
+            other => return Err(ConfigError::new(LANGUAGE_VAR, other, "expected en or zh")),
+        };
+        let limits = match config.env.get(TAGGING_LIMITS_VAR) {
+            None | Some("strict") => HUAWEI_TAGGING,
+            Some("current") => HUAWEI_TAGGING_CURRENT,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    TAGGING_LIMITS_VAR,
+                    other,
+                    "expected strict or current",
+                ))
+            }
+        };
+        Ok(TaggingSettings {
+            input: input(config)?,
+            limits,
+            language,
+            threshold: number(config, THRESHOLD_VAR, 60.0, 0.0..=100.0)?,
+            limit: number(config, LIMIT_VAR, 50.0, 1.0..=150.0)? as u32,
+        })
+    }
+}
+
+/// Content Moderation's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModerationSettings {
+    pub input: Input,
+    /// `TRIAGE_MODERATION_BIZ_TYPE`: a console policy; takes priority over the two below.
+    pub biz_type: Option<String>,
+    /// `TRIAGE_MODERATION_EVENT_TYPE`, default `album`.
+    pub event_type: String,
+    /// `TRIAGE_MODERATION_CATEGORIES`, comma list, default all four v3 categories.
+    pub categories: Vec<String>,
+}
+
+impl ModerationSettings {
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let categories: Vec<String> = match config.env.get(CATEGORIES_VAR) {
+            None => CATEGORIES.iter().map(|c| c.to_string()).collect(),
+            Some(list) => {
+                let cs: Vec<String> = list
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                if cs.is_empty() || cs.iter().any(|c| !CATEGORIES.contains(&c.as_str())) {
+                    return Err(ConfigError::new(
+                        CATEGORIES_VAR,
+                        list,
+                        "expected a comma list of terrorism, porn, politics, image_text",
+                    ));
+                }
+                cs
+            }
+        };
+        // Console names: letters, digits, `_` and `-` (the request carries them verbatim).
+        let name = |var: &str| -> Result<Option<String>, ConfigError> {
+            match config.env.get(var) {
+                None => Ok(None),
+                Some(v)
+                    if (1..=64).contains(&v.len())
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) =>
+                {
+                    Ok(Some(v.to_string()))
+                }
+                Some(v) => Err(ConfigError::new(
+                    var,
+                    v,
+                    "expected 1-64 letters, digits, _ or -",
+                )),
+            }
+        };
+        Ok(ModerationSettings {
+            input: input(config)?,
+            biz_type: name(BIZ_TYPE_VAR)?,
+            event_type: name(EVENT_TYPE_VAR)?.unwrap_or_else(|| "album".into()),
+            categories,
+        })
+    }
+}
+
 /// `TRIAGE_HUAWEI_INPUT=url|base64`; objects in the embedded bucket cannot be fetched by URL.
-pub fn input(config: &Config) -> Result<Input, AnalyzerError> {
-    match config.env.get("TRIAGE_HUAWEI_INPUT") {
+pub fn input(config: &Config) -> Result<Input, ConfigError> {
+    match config.env.get(INPUT_VAR) {
         Some("url") => Ok(Input::Url),
         Some("base64") => Ok(Input::Base64),
-        Some(other) => Err(AnalyzerError::permanent(
-            "huawei",
-            format!("TRIAGE_HUAWEI_INPUT={other:?}: expected url or base64"),
-        )),
+        Some(other) => Err(ConfigError::new(INPUT_VAR, other, "expected url or base64")),
         None if matches!(config.store, StoreKind::Local(_)) => Ok(Input::Base64),
         None => Ok(Input::Url),
     }
 }
 
-/// `HUAWEICLOUD_SDK_PROJECT_ID`, else FunctionGraph's `RUNTIME_PROJECT_ID`.
-pub fn project_id(config: &Config) -> Option<String> {
-    ["HUAWEICLOUD_SDK_PROJECT_ID", "RUNTIME_PROJECT_ID"]
-        .iter()
-        .find_map(|v| config.env.get(v))
-        .map(str::to_string)
-}
-
 /// `name` is `image` or `moderation`: host `<name>.<region>.myhuaweicloud.com`, override
 /// `TRIAGE_HUAWEI_<NAME>_ENDPOINT`, tuning `TRIAGE_HUAWEI_<NAME>_QPS|_TIMEOUT|_MAX_ATTEMPTS`.
 pub fn api(config: &Config, name: &'static str, defaults: Tuning) -> Api {
-    let region = crate::store::obs::builder::region(config);
+    let region = huawei::region(&config.env);
     let host = format!("{name}.{region}.myhuaweicloud.com");
     let service_key = format!("huawei_{name}");
     Api {
@@ -51,7 +167,7 @@ pub fn api(config: &Config, name: &'static str, defaults: Tuning) -> Api {
             .map(str::to_string)
             .unwrap_or_else(|| format!("https://{host}")),
         host,
-        project_id: project_id(config),
+        project_id: huawei::project_id(&config.env),
         service: Service::new(
             format!("huawei {name}"),
             config.tuning(&service_key, defaults),
@@ -65,13 +181,13 @@ pub const IMAGE_DEFAULTS: Tuning = Tuning::new(None, Duration::from_secs(15), 4)
 /// Content Moderation: 10 QPS by default (anchors.md §limits).
 pub const MODERATION_DEFAULTS: Tuning = Tuning::new(Some(10.0), Duration::from_secs(15), 4);
 
-/// A number setting within `range`, else `default`; a bad value is a clear permanent error.
+/// A number setting within `range`, else `default`.
 pub fn number(
     config: &Config,
     var: &str,
     default: f64,
     range: std::ops::RangeInclusive<f64>,
-) -> Result<f64, AnalyzerError> {
+) -> Result<f64, ConfigError> {
     match config.env.get(var) {
         None => Ok(default),
         Some(v) => v
@@ -79,10 +195,11 @@ pub fn number(
             .ok()
             .filter(|n| range.contains(n))
             .ok_or_else(|| {
-                AnalyzerError::permanent(
-                    "huawei",
+                ConfigError::new(
+                    var,
+                    v,
                     format!(
-                        "{var}={v:?}: expected a number from {} to {}",
+                        "expected a number from {} to {}",
                         range.start(),
                         range.end()
                     ),
@@ -108,7 +225,7 @@ pub fn require_credentials(config: &Config, service: &str) -> Result<(), Analyze
             retryable: false,
         });
     }
-    if project_id(config).is_none() {
+    if huawei::project_id(&config.env).is_none() {
         return Err(AnalyzerError {
             service: service.into(),
             code: Some("MissingProjectId".into()),

@@ -2,36 +2,20 @@
 //! says it could not download it, read the object (within the inline size limit) and send it
 //! in the body instead. Costs a full read of the object, so it is the exception path only.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::builder::Input;
-use super::client::{Api, DOWNLOAD_FAILED_CODES};
 use crate::analyzers::{AnalyzerError, AnalyzerInput};
-use crate::config::{Config, StoreKind};
-use crate::object::Provider;
-use crate::store::obs::ObsStore;
-use crate::store::ObjectStore;
+use crate::cloud::huawei::api::{Api, DOWNLOAD_FAILED_CODES};
 
 /// Inline images: ≤ 10 MB after base64 (7.5 MB raw), both services.
 const MAX_INLINE_BYTES: u64 = 7 * 1024 * 1024 + 512 * 1024;
 
-#[derive(Clone)]
-pub struct Fallback {
-    store: Option<Arc<dyn ObjectStore>>,
-}
+/// Reads what the URL path could not deliver through the store the pipeline was given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fallback;
 
 impl Fallback {
-    pub fn new(config: &Config) -> Self {
-        // Only objects on OBS have a URL path to fall back from.
-        let store: Option<Arc<dyn ObjectStore>> = match config.store {
-            StoreKind::Auto => Some(Arc::new(ObsStore::new(config))),
-            StoreKind::Local(_) => None,
-        };
-        Fallback { store }
-    }
-
     async fn inline(
         &self,
         input: &AnalyzerInput,
@@ -46,8 +30,7 @@ impl Fallback {
             inline.url = None;
             return Ok(inline);
         }
-        // The fallback's store is OBS; an object elsewhere has no OBS copy to read.
-        let (Some(store), Provider::Obs) = (&self.store, input.object.provider) else {
+        let Some(store) = &input.store else {
             return Err(why.clone());
         };
         let bytes = store
@@ -79,7 +62,7 @@ impl Fallback {
         body: impl Fn(&AnalyzerInput) -> Result<Value, AnalyzerError>,
     ) -> Result<Value, AnalyzerError> {
         let first = match body(input) {
-            Ok(b) => api.post(version, interface, &b).await,
+            Ok(b) => api.post(version, interface, &b).await.map_err(Into::into),
             Err(e) => Err(e),
         };
         match first {
@@ -102,7 +85,7 @@ impl Fallback {
                     "URL path unusable; sending the image inline"
                 );
                 let inline = self.inline(input, &e).await?;
-                api.post(version, interface, &body(&inline)?).await
+                Ok(api.post(version, interface, &body(&inline)?).await?)
             }
             other => other,
         }

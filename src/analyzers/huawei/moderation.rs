@@ -4,72 +4,39 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::builder::{self, Input};
-use super::client::Api;
 use super::tagging::{image_source, num};
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, ModerationOutput, Moderator, Suggestion,
 };
+use crate::cloud::huawei::api::Api;
 use crate::config::Config;
 use crate::preflight::limits::HUAWEI_MODERATION;
 use crate::preflight::Limits;
 
-const CATEGORIES: &[&str] = &["terrorism", "porn", "politics", "image_text"];
-
 pub struct HuaweiModeration {
     api: Api,
     fallback: super::fallback::Fallback,
-    input: Input,
-    /// `TRIAGE_MODERATION_BIZ_TYPE`: a console policy; takes priority over the two below.
-    biz_type: Option<String>,
-    /// `TRIAGE_MODERATION_EVENT_TYPE`, default `album`.
-    event_type: String,
-    /// `TRIAGE_MODERATION_CATEGORIES`, comma list, default all four v3 categories.
-    categories: Vec<String>,
+    settings: builder::ModerationSettings,
 }
 
 impl HuaweiModeration {
     pub fn new(config: &Config) -> Result<Self, AnalyzerError> {
         builder::require_credentials(config, "huawei moderation")?;
-        let categories: Vec<String> = match config.env.get("TRIAGE_MODERATION_CATEGORIES") {
-            None => CATEGORIES.iter().map(|c| c.to_string()).collect(),
-            Some(list) => {
-                let cs: Vec<String> = list
-                    .split(',')
-                    .map(|c| c.trim().to_ascii_lowercase())
-                    .filter(|c| !c.is_empty())
-                    .collect();
-                if let Some(bad) = cs.iter().find(|c| !CATEGORIES.contains(&c.as_str())) {
-                    return Err(AnalyzerError::permanent(
-                        "huawei moderation",
-                        format!("TRIAGE_MODERATION_CATEGORIES: unknown category {bad:?}; expected terrorism, porn, politics, image_text"),
-                    ));
-                }
-                cs
-            }
-        };
         Ok(HuaweiModeration {
             api: builder::api(config, "moderation", builder::MODERATION_DEFAULTS),
-            fallback: super::fallback::Fallback::new(config),
-            input: builder::input(config)?,
-            biz_type: config
-                .env
-                .get("TRIAGE_MODERATION_BIZ_TYPE")
-                .map(str::to_string),
-            event_type: config
-                .env
-                .get("TRIAGE_MODERATION_EVENT_TYPE")
-                .unwrap_or("album")
-                .to_string(),
-            categories,
+            fallback: super::fallback::Fallback,
+            settings: builder::ModerationSettings::from_config(config)?,
         })
     }
 
     pub fn request_body(&self, input: &AnalyzerInput) -> Result<Value, AnalyzerError> {
-        let mut body = match &self.biz_type {
+        let mut body = match &self.settings.biz_type {
             Some(b) => json!({ "biz_type": b }),
-            None => json!({ "event_type": self.event_type, "categories": self.categories }),
+            None => {
+                json!({ "event_type": self.settings.event_type, "categories": self.settings.categories })
+            }
         };
-        image_source(&mut body, self.input, input, "huawei moderation")?;
+        image_source(&mut body, self.settings.input, input, "huawei moderation")?;
         Ok(body)
     }
 }
@@ -142,17 +109,17 @@ impl Moderator for HuaweiModeration {
         &HUAWEI_MODERATION
     }
     fn needs_bytes(&self) -> bool {
-        self.input == Input::Base64
+        self.settings.input == Input::Base64
     }
     fn needs_url(&self) -> bool {
-        self.input == Input::Url
+        self.settings.input == Input::Url
     }
     async fn moderate(&self, input: &AnalyzerInput) -> Result<ModerationOutput, AnalyzerError> {
         let raw = self
             .fallback
             .post(
                 &self.api,
-                self.input,
+                self.settings.input,
                 "v3",
                 "moderation/image",
                 input,
@@ -182,7 +149,8 @@ mod tests {
         ];
         vars.extend_from_slice(extra);
         HuaweiModeration::new(
-            &Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap(),
+            &Config::core_from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+                .unwrap(),
         )
     }
 
@@ -197,6 +165,7 @@ mod tests {
             },
             bytes: bytes.map(bytes::Bytes::copy_from_slice),
             url: url.map(str::to_string),
+            store: None,
         }
     }
 

@@ -5,65 +5,40 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::builder::{self, Input};
-use super::client::Api;
 use crate::analyzers::{AnalyzerError, AnalyzerInput, Label, LabelOutput, Labeler};
+use crate::cloud::huawei::api::Api;
 use crate::config::Config;
-use crate::preflight::limits::{HUAWEI_TAGGING, HUAWEI_TAGGING_CURRENT};
+
 use crate::preflight::Limits;
 
 pub struct HuaweiTagging {
     api: Api,
     fallback: super::fallback::Fallback,
-    input: Input,
-    limits: Limits,
-    /// `TRIAGE_LABEL_LANGUAGE`: `en` (default here, ASCII-friendly for metadata) or `zh`.
-    language: String,
-    /// `TRIAGE_LABEL_THRESHOLD`, 0–100, the service's default 60.
-    threshold: f64,
-    /// `TRIAGE_LABEL_LIMIT`, 1–150, default 50.
-    limit: u32,
+    settings: builder::TaggingSettings,
 }
 
 impl HuaweiTagging {
     pub fn new(config: &Config) -> Result<Self, AnalyzerError> {
         builder::require_credentials(config, "huawei image tagging")?;
-        let language = match config.env.get("TRIAGE_LABEL_LANGUAGE").unwrap_or("en") {
-            l @ ("en" | "zh") => l.to_string(),
-            other => {
-                return Err(AnalyzerError::permanent(
-                    "huawei image tagging",
-                    format!("TRIAGE_LABEL_LANGUAGE={other:?}: expected en or zh"),
-                ))
-            }
-        };
-        let limits = match config.env.get("TRIAGE_HUAWEI_TAGGING_LIMITS") {
-            None | Some("strict") => HUAWEI_TAGGING,
-            Some("current") => HUAWEI_TAGGING_CURRENT,
-            Some(other) => {
-                return Err(AnalyzerError::permanent(
-                    "huawei image tagging",
-                    format!("TRIAGE_HUAWEI_TAGGING_LIMITS={other:?}: expected strict or current"),
-                ))
-            }
-        };
         Ok(HuaweiTagging {
             api: builder::api(config, "image", builder::IMAGE_DEFAULTS),
-            fallback: super::fallback::Fallback::new(config),
-            input: builder::input(config)?,
-            limits,
-            language,
-            threshold: builder::number(config, "TRIAGE_LABEL_THRESHOLD", 60.0, 0.0..=100.0)?,
-            limit: builder::number(config, "TRIAGE_LABEL_LIMIT", 50.0, 1.0..=150.0)? as u32,
+            fallback: super::fallback::Fallback,
+            settings: builder::TaggingSettings::from_config(config)?,
         })
     }
 
     pub fn request_body(&self, input: &AnalyzerInput) -> Result<Value, AnalyzerError> {
         let mut body = json!({
-            "language": self.language,
-            "threshold": self.threshold,
-            "limit": self.limit,
+            "language": self.settings.language,
+            "threshold": self.settings.threshold,
+            "limit": self.settings.limit,
         });
-        image_source(&mut body, self.input, input, "huawei image tagging")?;
+        image_source(
+            &mut body,
+            self.settings.input,
+            input,
+            "huawei image tagging",
+        )?;
         Ok(body)
     }
 }
@@ -137,22 +112,27 @@ impl Labeler for HuaweiTagging {
         "huawei image tagging"
     }
     fn limits(&self) -> &Limits {
-        &self.limits
+        &self.settings.limits
     }
     fn needs_bytes(&self) -> bool {
-        self.input == Input::Base64
+        self.settings.input == Input::Base64
     }
     fn needs_url(&self) -> bool {
-        self.input == Input::Url
+        self.settings.input == Input::Url
     }
     async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError> {
         let raw = self
             .fallback
-            .post(&self.api, self.input, "v2", "image/tagging", input, |i| {
-                self.request_body(i)
-            })
+            .post(
+                &self.api,
+                self.settings.input,
+                "v2",
+                "image/tagging",
+                input,
+                |i| self.request_body(i),
+            )
             .await?;
-        let labels = parse_tags(&raw, &self.language).map_err(|m| AnalyzerError {
+        let labels = parse_tags(&raw, &self.settings.language).map_err(|m| AnalyzerError {
             service: self.name().into(),
             code: Some("MalformedResponse".into()),
             message: m,
@@ -167,7 +147,7 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Config {
-        Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+        Config::core_from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
     }
 
     #[test]

@@ -22,8 +22,7 @@ use crate::config::Config;
 use crate::preflight::limits::{Limits, LOCAL_LABELS, LOCAL_MODERATION};
 use model::Model;
 
-pub const LABELS_MODEL_FILE: &str = "efficientnet_lite0.onnx";
-pub const NSFW_MODEL_FILE: &str = "open_nsfw.onnx";
+pub use super::{LABELS_MODEL_FILE, NSFW_MODEL_FILE};
 
 /// How many classes the labeler reports before the pipeline's own cut (`TRIAGE_MAX_LABELS`).
 const TOP_K: usize = 10;

@@ -13,18 +13,23 @@ use crate::analyzers::{
     Moderator, Suggestion,
 };
 use crate::client::{Service, Tuning};
+use crate::cloud::tencent::cos::{CosClient, CosError, Req};
 use crate::config::Config;
 use crate::preflight::limits::{Limits, COS_CI_MODERATION, COS_CI_TAGGING};
 use crate::preflight::ImageFormat;
-use crate::store::cos::client::{CosClient, CosError, Req};
 
 /// Seed 000: tagging is limited to 20 QPS; 5 s per call.
-pub const CI_TUNING: Tuning = Tuning::new(Some(20.0), super::api::TAGGING_TIMEOUT, 3);
+pub const CI_TUNING: Tuning =
+    Tuning::new(Some(20.0), crate::cloud::tencent::api::TAGGING_TIMEOUT, 3);
 /// CI moderation: 15 s per call like IMS.
-pub const CI_MODERATION_TUNING: Tuning = Tuning::new(Some(20.0), super::api::MODERATION_TIMEOUT, 3);
+pub const CI_MODERATION_TUNING: Tuning = Tuning::new(
+    Some(20.0),
+    crate::cloud::tencent::api::MODERATION_TIMEOUT,
+    3,
+);
 
 fn cos_client(config: &Config) -> CosClient {
-    crate::store::cos::builder::client(config, "ci")
+    CosClient::from_config(config, "ci")
 }
 
 fn analyzer_error(service: &str, e: CosError) -> AnalyzerError {

@@ -6,18 +6,22 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::api::Api;
 use super::settings;
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, ModerationOutput, Moderator, Suggestion,
 };
 use crate::client::Tuning;
+use crate::cloud::tencent::api::Api;
 use crate::config::Config;
 use crate::preflight::limits::{Limits, TENCENT_IMS};
 use crate::preflight::ImageFormat;
 
 /// Seed 001: 100 QPS per account; the FAQ names a 15 s service timeout.
-pub const IMS_TUNING: Tuning = Tuning::new(Some(100.0), super::api::MODERATION_TIMEOUT, 3);
+pub const IMS_TUNING: Tuning = Tuning::new(
+    Some(100.0),
+    crate::cloud::tencent::api::MODERATION_TIMEOUT,
+    3,
+);
 
 pub struct Ims {
     api: Api,
@@ -132,7 +136,7 @@ impl Moderator for Ims {
             .api
             .call("ImageModeration", input.object.region.as_deref(), &body)
             .await
-            .map_err(|e| e.into_analyzer("ims"))?;
+            .map_err(|e| super::api_error("ims", e))?;
         Ok(parse(response))
     }
 }

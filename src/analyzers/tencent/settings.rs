@@ -1,27 +1,41 @@
 //! Tencent analyzer settings (`TRIAGE_LABEL_*` / `TRIAGE_MODERATION_*`, so they enter the config
-//! hash), validated when the analyzer is built.
+//! hash). Checked when the configuration is built ([`check_labeler`], [`check_moderator`]) by the
+//! same parsers the analyzers use.
 
-use crate::analyzers::AnalyzerError;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 
 pub const SCENES_VAR: &str = "TRIAGE_LABEL_SCENES";
 pub const BIZ_TYPE_VAR: &str = "TRIAGE_MODERATION_BIZ_TYPE";
 pub const GIF_INTERVAL_VAR: &str = "TRIAGE_MODERATION_GIF_INTERVAL";
 pub const GIF_MAX_FRAMES_VAR: &str = "TRIAGE_MODERATION_GIF_MAX_FRAMES";
 
+/// Every variable of this module, for the check of unknown vendor settings.
+pub const VARS: [&str; 4] = [
+    SCENES_VAR,
+    BIZ_TYPE_VAR,
+    GIF_INTERVAL_VAR,
+    GIF_MAX_FRAMES_VAR,
+];
+
 pub const SCENES: [&str; 4] = ["web", "camera", "album", "news"];
 
-fn bad(service: &str, var: &str, value: &str, why: &str) -> AnalyzerError {
-    AnalyzerError {
-        service: service.into(),
-        code: Some("InvalidConfiguration".into()),
-        message: format!("{var}={value:?}: {why}"),
-        retryable: false,
-    }
+fn bad(service: &str, var: &str, value: &str, why: &str) -> ConfigError {
+    ConfigError::new(var, value, format!("{why} (used by {service})"))
+}
+
+/// The settings of the Tencent labelers (CI detect-label, TIIA).
+pub fn check_labeler(config: &Config) -> Result<(), ConfigError> {
+    scenes(config, "tencent image tagging").map(drop)
+}
+
+/// The settings of the Tencent moderators (IMS, CI).
+pub fn check_moderator(config: &Config) -> Result<(), ConfigError> {
+    biz_type(config, "tencent moderation")?;
+    gif_frames(config, "tencent moderation").map(drop)
 }
 
 /// Detect-label scenes, lower-case, in the given order; default `camera` (CI's own default).
-pub fn scenes(config: &Config, service: &str) -> Result<Vec<String>, AnalyzerError> {
+pub fn scenes(config: &Config, service: &str) -> Result<Vec<String>, ConfigError> {
     let Some(v) = config.env.get(SCENES_VAR) else {
         return Ok(vec!["camera".into()]);
     };
@@ -48,7 +62,7 @@ pub fn scenes(config: &Config, service: &str) -> Result<Vec<String>, AnalyzerErr
 
 /// The moderation policy: letters, digits and `_`, 3–32 characters (seed 001); unset = the
 /// account's default policy.
-pub fn biz_type(config: &Config, service: &str) -> Result<Option<String>, AnalyzerError> {
+pub fn biz_type(config: &Config, service: &str) -> Result<Option<String>, ConfigError> {
     let Some(v) = config.env.get(BIZ_TYPE_VAR) else {
         return Ok(None);
     };
@@ -67,9 +81,9 @@ pub fn biz_type(config: &Config, service: &str) -> Result<Option<String>, Analyz
 
 /// GIF sampling `(interval, max frames)`: every 5th frame, at most 5 frames by default (the IMS
 /// FAQ's default for animated images); the API's own default would look at the first frame only.
-pub fn gif_frames(config: &Config, service: &str) -> Result<(u32, u32), AnalyzerError> {
+pub fn gif_frames(config: &Config, service: &str) -> Result<(u32, u32), ConfigError> {
     let num =
-        |var: &str, default: u32, max: u32| -> Result<u32, AnalyzerError> {
+        |var: &str, default: u32, max: u32| -> Result<u32, ConfigError> {
             match config.env.get(var) {
                 None => Ok(default),
                 Some(v) => v.parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| {
@@ -88,7 +102,7 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Config {
-        Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+        Config::core_from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
     }
 
     #[test]
@@ -99,7 +113,7 @@ mod tests {
             vec!["web", "camera"]
         );
         let e = scenes(&cfg(&[(SCENES_VAR, "web,street")]), "ci").unwrap_err();
-        assert!(e.message.contains(SCENES_VAR), "{e}");
+        assert_eq!(e.var, SCENES_VAR, "{e}");
         assert_eq!(biz_type(&cfg(&[]), "ims").unwrap(), None);
         assert_eq!(
             biz_type(&cfg(&[(BIZ_TYPE_VAR, "test_1001")]), "ims")

@@ -4,15 +4,16 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::api::Api;
 use super::settings;
 use crate::analyzers::{AnalyzerError, AnalyzerInput, Label, LabelOutput, Labeler};
 use crate::client::Tuning;
+use crate::cloud::tencent::api::Api;
 use crate::config::Config;
 use crate::preflight::limits::{Limits, TENCENT_TAGGING};
 
 /// 20 requests per second by default (tencent.md §7), 5 s per call.
-pub const TIIA_TUNING: Tuning = Tuning::new(Some(20.0), super::api::TAGGING_TIMEOUT, 3);
+pub const TIIA_TUNING: Tuning =
+    Tuning::new(Some(20.0), crate::cloud::tencent::api::TAGGING_TIMEOUT, 3);
 
 pub struct Tiia {
     api: Api,
@@ -83,7 +84,7 @@ impl Labeler for Tiia {
             .api
             .call("DetectLabel", input.object.region.as_deref(), &body)
             .await
-            .map_err(|e| e.into_analyzer("tiia"))?;
+            .map_err(|e| super::api_error("tiia", e))?;
         Ok(parse(response))
     }
 }

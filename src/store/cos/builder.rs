@@ -3,30 +3,30 @@
 
 use std::time::Duration;
 
-use super::client::CosClient;
 use super::CosStore;
 use crate::client::{Service, Tuning};
-use crate::config::Config;
+use crate::cloud::tencent;
+use crate::cloud::tencent::cos::CosClient;
+use crate::config::{Config, ConfigError};
 
 /// 5 s per attempt and 3 attempts; COS has no documented per-account QPS limit worth mirroring.
 pub const COS_TUNING: Tuning = Tuning::new(None, Duration::from_secs(5), 3);
 
-/// A COS client for `service` (`cos`, or `ci` for Cloud Infinite calls on the bucket host).
-/// CI lives on the bucket host, so without its own override it follows `TRIAGE_COS_ENDPOINT`.
-pub fn client(config: &Config, endpoint_service: &str) -> CosClient {
-    CosClient {
-        endpoint: config
-            .endpoint(endpoint_service)
-            .or_else(|| config.endpoint("cos"))
-            .map(str::to_string),
-        default_region: config.env.get("TENCENTCLOUD_REGION").map(str::to_string),
-        credentials: config.credentials.clone(),
+/// `TENCENTCLOUD_REGION`, when set, must be a region id: it becomes part of every COS host.
+pub fn check(config: &Config) -> Result<(), ConfigError> {
+    match config.env.get(tencent::REGION_VAR) {
+        Some(r) if !tencent::valid_region(r) => Err(ConfigError::new(
+            tencent::REGION_VAR,
+            r,
+            "expected a region id such as ap-guangzhou",
+        )),
+        _ => Ok(()),
     }
 }
 
 pub fn build(config: &Config) -> CosStore {
     CosStore {
-        client: client(config, "cos"),
+        client: CosClient::from_config(config, "cos"),
         service: Service::new("cos", config.tuning("cos", COS_TUNING)),
         made_private: Default::default(),
     }
@@ -43,7 +43,7 @@ mod tests {
         };
         let c = cfg(&[("TRIAGE_COS_ENDPOINT", "http://127.0.0.1:1")]);
         assert_eq!(
-            client(&c, "ci").endpoint.as_deref(),
+            CosClient::from_config(&c, "ci").endpoint.as_deref(),
             Some("http://127.0.0.1:1")
         );
         let c = cfg(&[
@@ -51,9 +51,9 @@ mod tests {
             ("TRIAGE_CI_ENDPOINT", "http://127.0.0.1:2"),
         ]);
         assert_eq!(
-            client(&c, "ci").endpoint.as_deref(),
+            CosClient::from_config(&c, "ci").endpoint.as_deref(),
             Some("http://127.0.0.1:2")
         );
-        assert_eq!(client(&cfg(&[]), "ci").endpoint, None);
+        assert_eq!(CosClient::from_config(&cfg(&[]), "ci").endpoint, None);
     }
 }

@@ -4,8 +4,6 @@
 //! header worth keeping is sent again.
 
 pub mod builder;
-pub mod client;
-pub mod credential;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -14,9 +12,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Method;
 
-use self::client::{CosClient, CosError, Req, Resp};
 use super::{xml, ListPage, ObjectMeta, ObjectStore, StoreError};
 use crate::client::Service;
+use crate::cloud::tencent::cos::{CosClient, CosError, Req, Resp};
 
 #[derive(Debug, Clone)]
 pub struct CosStore {
@@ -59,7 +57,7 @@ fn to_store(bucket: &str, key: &str, op: &'static str, e: CosError) -> StoreErro
 
 /// Copy-source header value: `<host>/<url-encoded key>`.
 fn copy_source(host: &str, key: &str) -> String {
-    format!("{host}{}", credential::wire_path(key))
+    format!("{host}{}", crate::cloud::tencent::cos_sign::wire_path(key))
 }
 
 /// A header value as UTF-8. COS returns user metadata that was stored as raw UTF-8 bytes
@@ -131,7 +129,7 @@ impl ObjectStore for CosStore {
     }
 
     fn note_region(&self, bucket: &str, region: &str) {
-        client::remember_region(bucket, region);
+        self.client.remember_region(bucket, region);
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
@@ -204,7 +202,13 @@ impl ObjectStore for CosStore {
             .collect();
         let current = meta_of(&head);
         let mut meta = current.metadata;
-        meta.extend(entries.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // Lower-cased like the names HEAD returns: `B` must replace `b`, not go out beside it
+        // as a second `x-cos-meta-b` header.
+        meta.extend(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+        );
         extra.extend(
             meta.into_iter()
                 .map(|(k, v)| (format!("{META_PREFIX}{k}"), v)),

@@ -1,10 +1,8 @@
 //! OBS settings from the environment.
 
 use crate::client::{Service, Tuning};
-use crate::config::Config;
-
-/// Default OBS region when neither the configuration nor the SDK variables name one.
-pub const DEFAULT_REGION: &str = "cn-north-4";
+use crate::cloud::huawei;
+use crate::config::{Config, ConfigError};
 
 const OBS_DEFAULTS: Tuning = Tuning::new(None, std::time::Duration::from_secs(10), 4);
 
@@ -23,10 +21,27 @@ pub struct ObsSettings {
 impl ObsSettings {
     pub fn from_config(config: &Config) -> Self {
         ObsSettings {
-            region: region(config),
+            region: huawei::region(&config.env),
             endpoint: config.endpoint("obs").map(str::to_string),
             service: Service::new("obs", config.tuning("obs", OBS_DEFAULTS)),
         }
+    }
+
+    /// The region must be a region id: it becomes part of every OBS host.
+    pub fn check(config: &Config) -> Result<(), ConfigError> {
+        let region = huawei::region(&config.env);
+        if huawei::valid_region(&region) {
+            return Ok(());
+        }
+        let var = huawei::REGION_VARS
+            .into_iter()
+            .find(|v| config.env.get(v).is_some())
+            .unwrap_or(huawei::REGION_VARS[0]);
+        Err(ConfigError::new(
+            var,
+            &region,
+            "expected a region id such as cn-north-4",
+        ))
     }
 
     /// `<bucket>.obs.<region>.myhuaweicloud.com`.
@@ -35,46 +50,39 @@ impl ObsSettings {
     }
 }
 
-/// The Huawei region this function works in (also used by the analyzers).
-pub fn region(config: &Config) -> String {
-    [
-        "TRIAGE_HUAWEI_REGION",
-        "TRIAGE_OBS_REGION",
-        "HUAWEICLOUD_SDK_REGION",
-        "RUNTIME_REGION",
-    ]
-    .iter()
-    .find_map(|v| config.env.get(v))
-    .unwrap_or(DEFAULT_REGION)
-    .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::huawei::DEFAULT_REGION;
 
     #[test]
     fn region_follows_the_documented_order() {
         let cfg = |pairs: &[(&str, &str)]| {
             Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
         };
-        assert_eq!(region(&cfg(&[])), DEFAULT_REGION);
+        assert_eq!(huawei::region(&cfg(&[]).env), DEFAULT_REGION);
         assert_eq!(
-            region(&cfg(&[("RUNTIME_REGION", "ap-southeast-1")])),
+            huawei::region(&cfg(&[("RUNTIME_REGION", "ap-southeast-1")]).env),
             "ap-southeast-1"
         );
         assert_eq!(
-            region(&cfg(&[
-                ("HUAWEICLOUD_SDK_REGION", "cn-east-3"),
-                ("RUNTIME_REGION", "x")
-            ])),
+            huawei::region(
+                &cfg(&[
+                    ("HUAWEICLOUD_SDK_REGION", "cn-east-3"),
+                    ("RUNTIME_REGION", "x")
+                ])
+                .env
+            ),
             "cn-east-3"
         );
         assert_eq!(
-            region(&cfg(&[
-                ("TRIAGE_HUAWEI_REGION", "cn-south-1"),
-                ("TRIAGE_OBS_REGION", "y")
-            ])),
+            huawei::region(
+                &cfg(&[
+                    ("TRIAGE_HUAWEI_REGION", "cn-south-1"),
+                    ("TRIAGE_OBS_REGION", "y")
+                ])
+                .env
+            ),
             "cn-south-1"
         );
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::client::credential::Cloud;
 use crate::client::Tuning;
 use crate::config::Config;
-use crate::store::StoreError;
+use crate::config::ConfigError;
 
 /// Defaults for `TRIAGE_S3_QPS` / `_TIMEOUT` / `_MAX_ATTEMPTS`.
 pub const DEFAULT_TUNING: Tuning = Tuning::new(None, Duration::from_secs(30), 4);
@@ -27,29 +27,35 @@ pub struct Settings {
     pub cloud: Cloud,
 }
 
-fn bad(var: &str, value: &str, reason: &str) -> StoreError {
-    StoreError::Remote {
-        bucket: String::new(),
-        key: String::new(),
-        op: "configuring the S3 store",
-        status: 0,
-        code: "InvalidConfiguration".into(),
-        message: format!("{var}={value:?}: {reason}"),
-        retryable: false,
-    }
+fn bad(var: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::new(var, value, reason)
 }
+
+pub const ADDRESSING_VAR: &str = "TRIAGE_S3_ADDRESSING";
+pub const CREDENTIALS_VAR: &str = "TRIAGE_S3_CREDENTIALS";
+pub const REGION_VAR: &str = "TRIAGE_S3_REGION";
+/// Every `TRIAGE_S3_*` setting (besides the endpoint and tuning every service has).
+pub const VARS: [&str; 3] = [ADDRESSING_VAR, CREDENTIALS_VAR, REGION_VAR];
 
 impl Settings {
     /// `TRIAGE_S3_ENDPOINT` (then path-style, for moto/MinIO), else AWS's regional endpoint with
     /// virtual-host addressing; `TRIAGE_S3_ADDRESSING=path|virtual` overrides either.
-    pub fn from_config(config: &Config) -> Result<Settings, StoreError> {
+    pub fn from_config(config: &Config) -> Result<Settings, ConfigError> {
         let env = &config.env;
         let region = env
-            .get("TRIAGE_S3_REGION")
+            .get(REGION_VAR)
             .or_else(|| env.get("AWS_REGION"))
             .or_else(|| env.get("AWS_DEFAULT_REGION"))
             .unwrap_or("us-east-1")
             .to_string();
+        // The region becomes part of AWS's host name: nothing but a region id may go there.
+        if !crate::cloud::aws::valid_region(&region) {
+            let var = [REGION_VAR, "AWS_REGION", "AWS_DEFAULT_REGION"]
+                .into_iter()
+                .find(|v| env.get(v).is_some())
+                .unwrap_or(REGION_VAR);
+            return Err(bad(var, &region, "expected a region id such as us-east-1"));
+        }
         let aws_endpoint = config.endpoint("s3").is_none();
         let (endpoint, mut path_style) = match config.endpoint("s3") {
             Some(e) => (e.to_string(), true),
@@ -62,13 +68,13 @@ impl Settings {
             (Some(h), None) => h.to_string(),
             (None, _) => return Err(bad("TRIAGE_S3_ENDPOINT", &endpoint, "no host")),
         };
-        match env.get("TRIAGE_S3_ADDRESSING") {
+        match env.get(ADDRESSING_VAR) {
             None => {}
             Some("path") => path_style = true,
             Some("virtual") => path_style = false,
             Some(v) => return Err(bad("TRIAGE_S3_ADDRESSING", v, "expected path or virtual")),
         }
-        let cloud = match env.get("TRIAGE_S3_CREDENTIALS") {
+        let cloud = match env.get(CREDENTIALS_VAR) {
             None | Some("aws") => Cloud::Aws,
             Some("tencent") => Cloud::Tencent,
             Some("huawei") => Cloud::Huawei,
@@ -122,7 +128,7 @@ mod tests {
     use super::*;
 
     fn cfg(vars: &[(&str, &str)]) -> Config {
-        Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+        Config::core_from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl S3Store {
         );
         if !call.query.is_empty() {
             url.push('?');
-            url.push_str(&crate::client::sigv4::encode_query(&call.query));
+            url.push_str(&crate::cloud::aws::sigv4::encode_query(&call.query));
         }
         let mut req = client::http().request(method.clone(), &url);
         for (k, v) in &signed {

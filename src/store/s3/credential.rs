@@ -1,11 +1,11 @@
 //! S3's use of SigV4: which headers to sign, the payload hash, presigned GET URLs.
-//! The algorithm itself is [`crate::client::sigv4`].
+//! The algorithm itself is [`crate::cloud::aws::sigv4`].
 
 use chrono::{DateTime, Utc};
 
 use super::builder::Settings;
-use crate::client::sigv4::{self, Request, Signer, UNSIGNED_PAYLOAD};
 use crate::client::Credentials;
+use crate::cloud::aws::sigv4::{self, Request, Signer, UNSIGNED_PAYLOAD};
 
 /// Signs as service `s3` in the configured region.
 pub fn signer<'a>(settings: &'a Settings, c: &'a Credentials, time: DateTime<Utc>) -> Signer<'a> {

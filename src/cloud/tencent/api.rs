@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{errors, tc3};
-use crate::analyzers::AnalyzerError;
 use crate::client::credential::Cloud;
 use crate::client::{CredentialSlots, Retryable, Service, TimedOut};
 
@@ -30,17 +29,6 @@ impl From<TimedOut> for ApiError {
             code: "Timeout".into(),
             message: t.to_string(),
             retryable: true,
-        }
-    }
-}
-
-impl ApiError {
-    pub fn into_analyzer(self, service: &str) -> AnalyzerError {
-        AnalyzerError {
-            service: service.into(),
-            code: Some(self.code),
-            message: self.message,
-            retryable: self.retryable,
         }
     }
 }
@@ -69,7 +57,7 @@ impl Api {
             service,
             version,
             endpoint: config.endpoint(service).map(str::to_string),
-            default_region: config.env.get("TENCENTCLOUD_REGION").map(str::to_string),
+            default_region: config.env.get(super::REGION_VAR).map(str::to_string),
             credentials: config.credentials.clone(),
             calls: Service::new(service, config.tuning(service, defaults)),
         }
@@ -93,8 +81,7 @@ impl Api {
         })?;
         let region = region
             .map(str::to_string)
-            .or_else(|| self.default_region.clone())
-            .or_else(crate::store::cos::client::remembered_default_region);
+            .or_else(|| self.default_region.clone());
         self.calls
             .call(|| self.once(action, region.as_deref(), &payload))
             .await

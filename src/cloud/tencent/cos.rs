@@ -3,14 +3,14 @@
 //! with exactly production's `Host` header, path, query and signature inputs.
 
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use super::credential;
+use super::cos_sign as credential;
 use crate::client::credential::Cloud;
 use crate::client::retry::retry_after_header;
 use crate::client::{CredentialSlots, Retryable, TimedOut};
@@ -76,7 +76,7 @@ pub fn retryable_code(status: u16, code: &str) -> bool {
         || status >= 500
         || code
             .parse::<i64>()
-            .is_ok_and(crate::analyzers::tencent::errors::retryable_number)
+            .is_ok_and(super::errors::retryable_number)
 }
 
 #[derive(Debug, serde::Deserialize, Default)]
@@ -107,31 +107,6 @@ pub fn parse_error(status: u16, body: &[u8]) -> Option<CosError> {
         message,
         retry_after: None,
     })
-}
-
-/// Regions seen in events, per bucket, so the store (which is handed only bucket names) can find
-/// each bucket's host. Filled through `ObjectStore::note_region` from every event's region;
-/// `TENCENTCLOUD_REGION` is the fallback.
-pub fn remember_region(bucket: &str, region: &str) {
-    if let Ok(mut m) = regions().write() {
-        m.insert(bucket.to_string(), region.to_string());
-    }
-}
-
-/// The region of the function itself (SCF's `X-Scf-Region`), used when neither the event nor
-/// `TENCENTCLOUD_REGION` names one: COS triggers only bind buckets of the function's region.
-pub fn remember_default_region(region: &str) {
-    remember_region("", region);
-}
-
-/// The region remembered with [`remember_default_region`].
-pub fn remembered_default_region() -> Option<String> {
-    regions().read().ok().and_then(|m| m.get("").cloned())
-}
-
-fn regions() -> &'static RwLock<HashMap<String, String>> {
-    static R: OnceLock<RwLock<HashMap<String, String>>> = OnceLock::new();
-    R.get_or_init(Default::default)
 }
 
 /// One request. `key` is the decoded object key ("" for the bucket itself).
@@ -192,20 +167,61 @@ impl Resp {
 pub struct CosClient {
     /// `TRIAGE_COS_ENDPOINT` / `TRIAGE_CI_ENDPOINT` (no trailing `/`).
     pub endpoint: Option<String>,
+    /// `TENCENTCLOUD_REGION`: the region of buckets no event has named yet.
     pub default_region: Option<String>,
     pub credentials: CredentialSlots,
+    /// Regions seen in events, per bucket (this client's own memory, shared by its clones): the
+    /// store is handed only bucket names, and each event names its bucket's region.
+    pub regions: Arc<RwLock<HashMap<String, String>>>,
 }
 
 impl CosClient {
+    pub fn new(
+        endpoint: Option<String>,
+        default_region: Option<String>,
+        credentials: CredentialSlots,
+    ) -> Self {
+        CosClient {
+            endpoint,
+            default_region,
+            credentials,
+            regions: Default::default(),
+        }
+    }
+
+    /// A client for `service` (`cos`, or `ci` for Cloud Infinite calls on the bucket host).
+    /// CI lives on the bucket host, so without its own override it follows `TRIAGE_COS_ENDPOINT`.
+    pub fn from_config(config: &crate::config::Config, endpoint_service: &str) -> Self {
+        CosClient::new(
+            config
+                .endpoint(endpoint_service)
+                .or_else(|| config.endpoint("cos"))
+                .map(str::to_string),
+            config.env.get(super::REGION_VAR).map(str::to_string),
+            config.credentials.clone(),
+        )
+    }
+
+    /// Remember `bucket`'s region (from an upload event).
+    pub fn remember_region(&self, bucket: &str, region: &str) {
+        if let Ok(mut m) = self.regions.write() {
+            m.insert(bucket.to_string(), region.to_string());
+        }
+    }
+
     pub fn region_for(&self, bucket: &str, hint: Option<&str>) -> Result<String, CosError> {
         if let Some(r) = hint.filter(|r| !r.is_empty()) {
             return Ok(r.to_string());
         }
-        if let Some(r) = regions().read().ok().and_then(|m| m.get(bucket).cloned()) {
+        if let Some(r) = self
+            .regions
+            .read()
+            .ok()
+            .and_then(|m| m.get(bucket).cloned())
+        {
             return Ok(r);
         }
-        let fallback = remembered_default_region();
-        self.default_region.clone().or(fallback).ok_or_else(|| {
+        self.default_region.clone().ok_or_else(|| {
             CosError::local(
                 "NoRegion",
                 format!("the region of bucket {bucket} is unknown: set TENCENTCLOUD_REGION"),

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::sign::{hmac_sha256, sha256_hex, uri_encode};
+use crate::client::sign::{hmac_sha256, sha256_hex, uri_encode};
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Payload hash of a request whose body is not signed (S3 accepts it; presigned URLs use it).

@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::apig;
-use crate::analyzers::AnalyzerError;
 use crate::client::credential::Cloud;
 use crate::client::{CredentialSlots, Retryable, Service, TimedOut};
 
@@ -24,7 +23,17 @@ pub struct Api {
     pub credentials: CredentialSlots,
 }
 
-struct Attempt(AnalyzerError, Option<Duration>);
+/// A failed call: the vendor's code kept verbatim, and whether a retry can help.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{service}: {message}{}", code.as_deref().map(|c| format!(" (code {c})")).unwrap_or_default())]
+pub struct ApiError {
+    pub service: String,
+    pub code: Option<String>,
+    pub message: String,
+    pub retryable: bool,
+}
+
+struct Attempt(ApiError, Option<Duration>);
 
 impl Retryable for Attempt {
     fn retryable(&self) -> bool {
@@ -38,7 +47,7 @@ impl Retryable for Attempt {
 impl From<TimedOut> for Attempt {
     fn from(t: TimedOut) -> Self {
         Attempt(
-            AnalyzerError {
+            ApiError {
                 service: t.service.clone(),
                 code: Some("Timeout".into()),
                 message: t.to_string(),
@@ -102,13 +111,8 @@ pub fn vendor_error(body: &Value) -> Option<(String, String)> {
 }
 
 impl Api {
-    fn err(
-        &self,
-        code: Option<&str>,
-        message: impl Into<String>,
-        retryable: bool,
-    ) -> AnalyzerError {
-        AnalyzerError {
+    fn err(&self, code: Option<&str>, message: impl Into<String>, retryable: bool) -> ApiError {
+        ApiError {
             service: format!("huawei {}", self.name),
             code: code.map(str::to_string),
             message: message.into(),
@@ -207,7 +211,7 @@ impl Api {
         version: &str,
         interface: &str,
         body: &Value,
-    ) -> Result<Value, AnalyzerError> {
+    ) -> Result<Value, ApiError> {
         let Some(project_id) = self.project_id.as_deref() else {
             return Err(self.err(
                 Some("MissingProjectId"),
@@ -231,7 +235,7 @@ impl Api {
     /// One line per HTTP call (retried attempts count, as on the service side), named like
     /// Cloud Eye's SYS.IRS / SYS.MODERATION metrics with their dimension `call_of_interface`.
     /// A per-attempt timeout never reaches here; the retry loop logs it.
-    fn metric(&self, interface: &str, failure: Option<&AnalyzerError>) {
+    fn metric(&self, interface: &str, failure: Option<&ApiError>) {
         match failure {
             None => tracing::info!(
                 metric = "successful_call_times_of_service",
