@@ -173,14 +173,9 @@ async fn a_wrong_secret_is_rejected_and_not_retried() {
     let s3 = store::for_provider(&cfg, Provider::S3).unwrap();
     let e = s3.get("photos", "k").await.unwrap_err();
     match &e {
-        StoreError::Remote {
-            status,
-            code,
-            retryable,
-            ..
-        } => {
+        StoreError::PermissionDenied { status, code, .. } => {
             assert_eq!(
-                (*status, code.as_str(), *retryable),
+                (*status, code.as_str(), e.retryable()),
                 (403, "SignatureDoesNotMatch", false),
                 "{e}"
             )

@@ -94,7 +94,8 @@ fn deadline(pipeline: &Pipeline, headers: &HeaderMap) -> Option<Instant> {
         .env
         .get("RUNTIME_TIMEOUT")
         .and_then(|v| v.parse::<f64>().ok());
-    let secs = header.or(env).filter(|s| *s > 0.0)?;
+    // `inf`, `NaN` or a negative number is no deadline at all (and would panic below).
+    let secs = header.or(env).filter(|s| s.is_finite() && *s > 0.0)?;
     let secs = if secs > 900.0 { secs / 1000.0 } else { secs };
     Some(Instant::now() + Duration::from_secs_f64(secs))
 }
@@ -123,63 +124,42 @@ pub async fn run_custom(pipeline: Arc<Pipeline>, api_addr: &str) -> Result<(), r
     } else {
         format!("http://{api_addr}")
     };
-    let http = crate::client::http();
-    let mut failures = 0u32;
-    loop {
-        let next = match http
-            .get(format!("{base}/v1/runtime/invocation/request"))
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                // The runtime API can be briefly unreachable; give up after ~30 s of that.
-                failures += 1;
-                if failures > 300 {
-                    return Err(e);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        failures = 0;
-        let headers = next.headers().clone();
-        let Some(id) = headers
+    super::custom::run(&CustomRuntime { base }, &pipeline).await
+}
+
+/// FunctionGraph's runtime API: the id in `X-Cff-Request-Id`, answers under
+/// `invocation/response/<id>` or `invocation/error/<id>`, errors as `{errorType, errorMessage}`.
+struct CustomRuntime {
+    base: String,
+}
+
+impl super::custom::Protocol for CustomRuntime {
+    fn next_url(&self) -> String {
+        format!("{}/v1/runtime/invocation/request", self.base)
+    }
+    fn request_id(&self, headers: &HeaderMap) -> Option<String> {
+        headers
             .get("x-cff-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-        else {
-            tracing::warn!(
-                status = next.status().as_u16(),
-                "next invocation without X-Cff-Request-Id; polling again"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let (path, payload) = match next.bytes().await {
-            Ok(body) => match invoke(&pipeline, &headers, &body).await {
-                Ok(v) => (format!("response/{id}"), v),
-                Err(e) => (format!("error/{id}"), e.body()),
-            },
-            // An event cut off in transit is not an invalid event: report a failed invocation
-            // so the platform's retry delivers it again.
-            Err(e) => (
-                format!("error/{id}"),
-                json!({
-                    "errorType": "ImageTriage.RetryableFailure",
-                    "errorMessage": format!("could not read the event body: {}", crate::client::describe(e)),
-                }),
-            ),
-        };
-        if let Err(e) = http
-            .post(format!("{base}/v1/runtime/invocation/{path}"))
-            .header("Content-Type", "application/json")
-            .body(payload.to_string())
-            .send()
+    }
+    async fn invoke(
+        &self,
+        pipeline: &Pipeline,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<String, String> {
+        invoke(pipeline, headers, body)
             .await
-        {
-            tracing::error!(error = %e, request_id = %id, "could not report the invocation result");
-        }
+            .map(|v| v.to_string())
+            .map_err(|e| e.body().to_string())
+    }
+    fn answer_url(&self, id: &str, ok: bool) -> String {
+        let path = if ok { "response" } else { "error" };
+        format!("{}/v1/runtime/invocation/{path}/{id}", self.base)
+    }
+    fn cut_off(&self, message: &str) -> String {
+        json!({"errorType": "ImageTriage.RetryableFailure", "errorMessage": message}).to_string()
     }
 }
 

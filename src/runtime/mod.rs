@@ -1,5 +1,6 @@
 //! Platform entry points. Each is thin glue around [`crate::pipeline::Pipeline::handle_event`].
 
+pub mod custom;
 pub mod functiongraph;
 pub mod lambda;
 pub mod scf;

@@ -70,68 +70,48 @@ pub async fn run_custom(pipeline: Arc<Pipeline>, api: &str) -> Result<(), ScfErr
         .and_then(|r| r.error_for_status())
         .map_err(api_err("init/ready"))?;
     tracing::info!("SCF custom runtime ready");
-    let mut failures = 0u32;
-    loop {
-        // No client timeout: this is a long poll that returns when an event arrives.
-        let next = match http
-            .get(format!("{api}/runtime/invocation/next"))
-            .send()
+    let protocol = CustomRuntime { api: api.into() };
+    super::custom::run(&protocol, &pipeline)
+        .await
+        .map_err(api_err("invocation/next"))
+}
+
+/// SCF's custom-runtime API (tencent.md §2.1): one `next` URL, the answer posted to
+/// `invocation/response` or `invocation/error`, the id in `request_id`.
+struct CustomRuntime {
+    api: String,
+}
+
+impl super::custom::Protocol for CustomRuntime {
+    fn next_url(&self) -> String {
+        format!("{}/runtime/invocation/next", self.api)
+    }
+    fn request_id(&self, headers: &reqwest::header::HeaderMap) -> Option<String> {
+        let id = headers.get("request_id").and_then(|v| v.to_str().ok());
+        Some(id.unwrap_or_default().to_string())
+    }
+    async fn invoke(
+        &self,
+        pipeline: &Pipeline,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Result<String, String> {
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        let deadline = header("time_limit_in_ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let span = tracing::info_span!("invocation", request_id = %header("request_id").unwrap_or_default());
+        tracing::Instrument::instrument(deadline::scope(deadline, handle(pipeline, body)), span)
             .await
-            .and_then(|r| r.error_for_status())
-        {
-            Ok(r) => r,
-            // A reset long poll (say, after the instance was frozen and thawed) is not the end
-            // of the function; give up only after ~30 s of failures in a row.
-            Err(e) => {
-                failures += 1;
-                if failures > 300 {
-                    return Err(api_err("invocation/next")(e));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        failures = 0;
-        let header = |n: &str| {
-            next.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let request_id = header("request_id").unwrap_or_default();
-        let time_limit = header("time_limit_in_ms").and_then(|v| v.parse::<u64>().ok());
-        let deadline = time_limit.map(|ms| Instant::now() + Duration::from_millis(ms));
-        let (path, payload) = match next.bytes().await {
-            Ok(body) => {
-                let span = tracing::info_span!("invocation", request_id = %request_id);
-                let result = tracing::Instrument::instrument(
-                    deadline::scope(deadline, handle(&pipeline, &body)),
-                    span,
-                )
-                .await;
-                match result {
-                    Ok(v) => ("response", v.to_string()),
-                    Err(e) => ("error", e.to_string()),
-                }
-            }
-            // Cut off in transit: a failed invocation, so SCF's retry delivers the event again.
-            Err(e) => (
-                "error",
-                format!(
-                    "could not read the event body: {}",
-                    crate::client::describe(e)
-                ),
-            ),
-        };
-        if let Err(e) = http
-            .post(format!("{api}/runtime/invocation/{path}"))
-            .body(payload)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-        {
-            tracing::error!(error = %crate::client::describe(e), request_id = %request_id, "could not report the invocation result");
-        }
+            .map(|v| v.to_string())
+            .map_err(|e| e.to_string())
+    }
+    fn answer_url(&self, _id: &str, ok: bool) -> String {
+        let path = if ok { "response" } else { "error" };
+        format!("{}/runtime/invocation/{path}", self.api)
+    }
+    fn cut_off(&self, message: &str) -> String {
+        message.to_string()
     }
 }
 

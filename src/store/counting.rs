@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ObjectMeta, ObjectStore, StoreError, TagRules};
+use super::{ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
 
 #[derive(Debug)]
 pub struct CountingStore<S> {
@@ -36,6 +36,9 @@ impl<S> CountingStore<S> {
     }
 }
 
+// Every method forwarded, optional capabilities included: a wrapper that fell back to a
+// default (`presign` → Unsupported) would silently change which path the pipeline takes.
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     fn name(&self) -> &'static str {
@@ -104,5 +107,22 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.inner.delete(bucket, key).await
+    }
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        self.inner.list(bucket, prefix, start_after, limit).await
+    }
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: std::time::Duration,
+    ) -> Result<String, StoreError> {
+        self.inner.presign(bucket, key, expires).await
     }
 }

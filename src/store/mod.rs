@@ -47,6 +47,46 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The credentials were refused, or there were none to sign with (status 0).
+    #[error("{bucket}/{key}: {op} failed: permission denied: HTTP {status} {code}: {message}")]
+    PermissionDenied {
+        bucket: String,
+        key: String,
+        op: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// A conditional write found the object changed (HTTP 412): read again, then decide.
+    #[error("{bucket}/{key}: {op} failed: precondition failed: HTTP 412 {code}: {message}")]
+    PreconditionFailed {
+        bucket: String,
+        key: String,
+        op: &'static str,
+        code: String,
+        message: String,
+    },
+    /// The store asked us to slow down; a later retry helps.
+    #[error("{bucket}/{key}: {op} failed: throttled: HTTP {status} {code}: {message}")]
+    Throttled {
+        bucket: String,
+        key: String,
+        op: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// No answer arrived (connection failure, timeout).
+    #[error("{bucket}/{key}: {op} failed: no answer ({code}): {message}")]
+    Transport {
+        bucket: String,
+        key: String,
+        op: &'static str,
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+    /// Any other answer of the store, its code kept verbatim.
     #[error("{bucket}/{key}: {op} failed: HTTP {status} {code}: {message}")]
     Remote {
         bucket: String,
@@ -66,7 +106,124 @@ pub enum StoreError {
     },
 }
 
+/// Vendor codes (S3, COS and OBS share them) that mean "these credentials may not do this".
+const DENIED_CODES: [&str; 8] = [
+    "AccessDenied",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "InvalidToken",
+    "ExpiredToken",
+    "InvalidSecurity",
+    "MissingCredentials",
+    "NoCredentials",
+];
+/// Codes that ask the client to slow down.
+const THROTTLED_CODES: [&str; 5] = [
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequests",
+    "RequestLimitExceeded",
+];
+
 impl StoreError {
+    /// A store's answer to `op` (status 0: none arrived), in the semantic variant it belongs to.
+    pub fn remote(
+        bucket: &str,
+        key: &str,
+        op: &'static str,
+        status: u16,
+        code: &str,
+        message: impl Into<String>,
+        retryable: bool,
+    ) -> Self {
+        let (bucket, key, code, message): (String, String, String, String) =
+            (bucket.into(), key.into(), code.into(), message.into());
+        if status == 403 || DENIED_CODES.contains(&code.as_str()) {
+            StoreError::PermissionDenied {
+                bucket,
+                key,
+                op,
+                status,
+                code,
+                message,
+            }
+        } else if status == 0 {
+            StoreError::Transport {
+                bucket,
+                key,
+                op,
+                code,
+                message,
+                retryable,
+            }
+        } else if status == 412 || code == "PreconditionFailed" {
+            StoreError::PreconditionFailed {
+                bucket,
+                key,
+                op,
+                code,
+                message,
+            }
+        } else if status == 429 || THROTTLED_CODES.contains(&code.as_str()) {
+            StoreError::Throttled {
+                bucket,
+                key,
+                op,
+                status,
+                code,
+                message,
+            }
+        } else {
+            StoreError::Remote {
+                bucket,
+                key,
+                op,
+                status,
+                code,
+                message,
+                retryable,
+            }
+        }
+    }
+
+    /// The same error for `bucket`/`key`/`op`, when it was made below the request level (a
+    /// retry loop's timeout knows no object: its `op` is `request`).
+    pub fn placed(self, bucket: &str, key: &str, op: &'static str) -> Self {
+        match self {
+            StoreError::PermissionDenied {
+                op: "request",
+                status,
+                code,
+                message,
+                ..
+            } => StoreError::remote(bucket, key, op, status, &code, message, false),
+            StoreError::Throttled {
+                op: "request",
+                status,
+                code,
+                message,
+                ..
+            } => StoreError::remote(bucket, key, op, status, &code, message, true),
+            StoreError::Transport {
+                op: "request",
+                code,
+                message,
+                retryable,
+                ..
+            } => StoreError::remote(bucket, key, op, 0, &code, message, retryable),
+            StoreError::Remote {
+                op: "request",
+                status,
+                code,
+                message,
+                retryable,
+                ..
+            } => StoreError::remote(bucket, key, op, status, &code, message, retryable),
+            other => other,
+        }
+    }
+
     /// A 2xx reply whose body could not be read as the documented XML.
     pub fn malformed(
         bucket: &str,
@@ -88,7 +245,10 @@ impl StoreError {
     /// Whether trying again can help.
     pub fn retryable(&self) -> bool {
         match self {
-            StoreError::Remote { retryable, .. } => *retryable,
+            StoreError::Remote { retryable, .. } | StoreError::Transport { retryable, .. } => {
+                *retryable
+            }
+            StoreError::Throttled { .. } => true,
             StoreError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -247,5 +407,44 @@ pub fn for_provider(
         (StoreKind::Auto, Provider::Cos) => Ok(std::sync::Arc::new(cos::builder::build(config))),
         (StoreKind::Auto, Provider::Obs) => Ok(std::sync::Arc::new(obs::ObsStore::new(config))),
         (StoreKind::Auto, Provider::S3) => s3::build(config),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    fn kind(status: u16, code: &str) -> String {
+        let e = StoreError::remote("b", "k", "head", status, code, "m", true);
+        format!("{e:?}")
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn answers_land_in_their_semantic_variant() {
+        assert_eq!(kind(403, "AccessDenied"), "PermissionDenied");
+        assert_eq!(kind(0, "MissingCredentials"), "PermissionDenied");
+        assert_eq!(kind(0, "Timeout"), "Transport");
+        assert_eq!(kind(412, "PreconditionFailed"), "PreconditionFailed");
+        assert_eq!(kind(503, "SlowDown"), "Throttled");
+        assert_eq!(kind(429, "TooManyRequests"), "Throttled");
+        assert_eq!(kind(400, "InvalidArgument"), "Remote");
+        let denied = StoreError::remote("b", "k", "head", 403, "AccessDenied", "m", true);
+        assert!(
+            !denied.retryable(),
+            "a refused credential does not get better"
+        );
+        let slow = StoreError::remote("b", "k", "head", 503, "SlowDown", "m", false);
+        assert!(slow.retryable());
+        let placed =
+            StoreError::remote("", "", "request", 0, "Timeout", "m", true).placed("b", "k", "head");
+        assert!(
+            placed.to_string().starts_with("b/k: head failed"),
+            "{placed}"
+        );
+        assert!(placed.retryable());
     }
 }

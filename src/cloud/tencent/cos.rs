@@ -237,7 +237,8 @@ impl CosClient {
         ))
     }
 
-    fn base(&self, host: &str) -> String {
+    /// Where requests go: the endpoint override, else `https://<host>`.
+    pub fn base(&self, host: &str) -> String {
         match &self.endpoint {
             Some(e) => e.clone(),
             None => format!("https://{host}"),
@@ -258,7 +259,8 @@ impl CosClient {
             .join("&")
     }
 
-    fn creds(&self) -> Result<crate::client::Credentials, CosError> {
+    /// The current Tencent credentials, or the error that says how to provide them.
+    pub fn creds(&self) -> Result<crate::client::Credentials, CosError> {
         self.credentials.get(Cloud::Tencent).ok_or_else(|| {
             CosError::local(
                 "NoCredentials",
@@ -340,49 +342,6 @@ impl CosClient {
             headers,
             body,
         })
-    }
-
-    /// A GET URL for `key` valid for `expires`, signing only `host` (the fetching service sends
-    /// that and nothing else we could predict).
-    pub fn presign(
-        &self,
-        bucket: &str,
-        key: &str,
-        region: Option<&str>,
-        expires: Duration,
-    ) -> Result<String, CosError> {
-        let host = self.host(bucket, region)?;
-        let creds = self.creds()?;
-        let now = chrono::Utc::now().timestamp();
-        let key_time = credential::key_time(now - 60, now + expires.as_secs() as i64);
-        let path = format!("/{key}");
-        let headers = vec![("host".to_string(), host.clone())];
-        let pairs = credential::auth_pairs(
-            &creds.access_key,
-            &creds.secret_key,
-            &key_time,
-            &credential::Request {
-                method: "GET",
-                path: &path,
-                params: &[],
-                headers: &headers,
-            },
-        );
-        let mut query: Vec<(String, String)> =
-            pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        if let Some(t) = creds.token {
-            query.push(("x-cos-security-token".into(), t));
-        }
-        Ok(format!(
-            "{}{}?{}",
-            self.base(&host),
-            credential::wire_path(key),
-            query
-                .iter()
-                .map(|(k, v)| format!("{k}={}", credential::encode(v)))
-                .collect::<Vec<_>>()
-                .join("&")
-        ))
     }
 }
 

@@ -4,6 +4,8 @@
 //! header worth keeping is sent again.
 
 pub mod builder;
+pub mod client;
+pub mod credential;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -13,114 +15,9 @@ use bytes::Bytes;
 use reqwest::Method;
 
 use super::{xml, ListPage, ObjectMeta, ObjectStore, StoreError};
-use crate::client::Service;
-use crate::cloud::tencent::cos::{CosClient, CosError, Req, Resp};
-
-#[derive(Debug, Clone)]
-pub struct CosStore {
-    pub client: CosClient,
-    pub service: Service,
-    /// Objects this process made private. A copy resets an object's ACL to the bucket's
-    /// default (COS doc, PUT Object - Copy), and the metadata write-back copies the object
-    /// after the block action ran, so the copy must ask for `private` again.
-    pub made_private: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
-}
-
-const META_PREFIX: &str = "x-cos-meta-";
-/// Headers a metadata copy must send again or lose (doc: "all metadata comes from the request").
-const KEPT_HEADERS: [&str; 6] = [
-    "content-type",
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "expires",
-    "x-cos-storage-class",
-];
-
-fn to_store(bucket: &str, key: &str, op: &'static str, e: CosError) -> StoreError {
-    if e.status == 404 && matches!(e.code.as_str(), "NoSuchKey" | "NoSuchBucket") {
-        return StoreError::NotFound {
-            bucket: bucket.into(),
-            key: key.into(),
-        };
-    }
-    StoreError::Remote {
-        bucket: bucket.into(),
-        key: key.into(),
-        op,
-        status: e.status,
-        code: e.code,
-        message: e.message,
-        retryable: e.retryable,
-    }
-}
-
-/// Copy-source header value: `<host>/<url-encoded key>`.
-fn copy_source(host: &str, key: &str) -> String {
-    format!("{host}{}", crate::cloud::tencent::cos_sign::wire_path(key))
-}
-
-/// A header value as UTF-8. COS returns user metadata that was stored as raw UTF-8 bytes
-/// unchanged; `to_str` would drop such a value and the metadata copy would then lose it.
-fn header_utf8(v: &reqwest::header::HeaderValue) -> Option<String> {
-    String::from_utf8(v.as_bytes().to_vec()).ok()
-}
-
-fn meta_of(resp: &Resp) -> ObjectMeta {
-    let metadata = resp
-        .headers
-        .iter()
-        .filter_map(|(k, v)| {
-            let name = k.as_str().strip_prefix(META_PREFIX)?;
-            Some((name.to_string(), header_utf8(v)?))
-        })
-        .collect();
-    ObjectMeta {
-        size: resp
-            .header("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-        etag: resp
-            .header("etag")
-            .unwrap_or_default()
-            .trim_matches('"')
-            .to_string(),
-        content_type: resp.header("content-type").map(str::to_string),
-        metadata,
-        last_modified: resp
-            .header("last-modified")
-            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
-            .map(|d| d.with_timezone(&chrono::Utc)),
-    }
-}
-
-impl CosStore {
-    async fn send(&self, op: &'static str, req: Req) -> Result<Resp, StoreError> {
-        let (bucket, key) = (req.bucket.clone(), req.key.clone());
-        self.service
-            .call(|| self.client.send(&req))
-            .await
-            .map_err(|e| to_store(&bucket, &key, op, e))
-    }
-
-    async fn copy(
-        &self,
-        bucket: &str,
-        from: &str,
-        to: &str,
-        extra: Vec<(String, String)>,
-    ) -> Result<(), StoreError> {
-        let host = self
-            .client
-            .host(bucket, None)
-            .map_err(|e| to_store(bucket, to, "copy", e))?;
-        let mut req = Req::new(Method::PUT, bucket, to)
-            .header("x-cos-copy-source", &copy_source(&host, from));
-        req.headers.extend(extra);
-        // A 200 can still carry <Error>: `send` parses every body.
-        self.send("copy", req).await.map(|_| ())
-    }
-}
+use crate::cloud::tencent::cos::Req;
+pub use client::CosStore;
+use client::*;
 
 #[async_trait]
 impl ObjectStore for CosStore {
@@ -320,8 +217,7 @@ impl ObjectStore for CosStore {
         key: &str,
         expires: std::time::Duration,
     ) -> Result<String, StoreError> {
-        self.client
-            .presign(bucket, key, None, expires)
+        credential::presigned_get(&self.client, bucket, key, expires)
             .map_err(|e| to_store(bucket, key, "presign", e))
     }
 }

@@ -9,5 +9,241 @@ pub mod client;
 pub mod credential;
 pub mod wire;
 
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use reqwest::Method;
+
+use crate::client::credential::Cloud;
+use crate::store::xml::{self, content_md5};
+use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
 pub use builder::ObsSettings;
-pub use client::ObsStore;
+use client::*;
+pub use client::{ObsStore, OBS_TAG_RULES};
+use credential as sig;
+use wire::*;
+
+#[async_trait]
+impl ObjectStore for ObsStore {
+    fn name(&self) -> &'static str {
+        "obs"
+    }
+
+    fn tag_rules(&self) -> TagRules {
+        OBS_TAG_RULES
+    }
+
+    fn metadata_budget(&self) -> usize {
+        8 * 1024
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+        let r = self
+            .send(Self::req("head", Method::HEAD, bucket, key))
+            .await?;
+        Ok(meta_from_headers(&r.headers))
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        if range.end <= range.start {
+            return Ok(Bytes::new());
+        }
+        let mut req = Self::req("get range", Method::GET, bucket, key);
+        req.headers.push((
+            "Range".into(),
+            format!("bytes={}-{}", range.start, range.end - 1),
+        ));
+        let r = self.send(req).await?;
+        if r.status == 416 {
+            return Ok(Bytes::new());
+        }
+        // A server that ignores Range sends everything: keep only what was asked for.
+        let want = (range.end - range.start) as usize;
+        if r.status == 200 {
+            let start = (range.start as usize).min(r.body.len());
+            let end = (start + want).min(r.body.len());
+            return Ok(r.body.slice(start..end));
+        }
+        Ok(r.body.slice(..want.min(r.body.len())))
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Bytes, StoreError> {
+        Ok(self
+            .send(Self::req("get", Method::GET, bucket, key))
+            .await?
+            .body)
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), StoreError> {
+        let mut req = Self::req("put", Method::PUT, bucket, key);
+        req.headers.push(("Content-MD5".into(), content_md5(&body)));
+        req.headers
+            .push(("Content-Type".into(), content_type.into()));
+        req.body = body;
+        self.send(req).await.map(|_| ())
+    }
+
+    async fn update_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        // Whether REPLACE_NEW keeps unnamed custom metadata is worded ambiguously, so send the
+        // whole merged set: the result is the same under either reading.
+        let current = self.head(bucket, key).await?;
+        let mut merged = current.metadata.clone();
+        merged.extend(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+        );
+        let mut req = Self::req("set metadata", Method::PUT, bucket, key);
+        req.query.push(("metadata".into(), None));
+        req.headers
+            .push(("x-obs-metadata-directive".into(), "REPLACE_NEW".into()));
+        for (k, v) in &merged {
+            req.headers
+                .push((format!("{META_PREFIX}{k}"), encode_meta_value(v)));
+        }
+        match self.send(req).await {
+            Ok(_) => Ok(()),
+            // Servers without SetObjectMetadata: copy onto itself (emits ObjectCreated:Copy; the
+            // marker written here makes that event a no-op).
+            Err(StoreError::Remote { status, code, .. })
+                if matches!(status, 400 | 405 | 501)
+                    && matches!(
+                        code.as_str(),
+                        "NotImplemented"
+                            | "MethodNotAllowed"
+                            | "InvalidRequest"
+                            | "HTTP405"
+                            | "HTTP501"
+                    ) =>
+            {
+                tracing::info!(bucket, key, code = %code, "PUT ?metadata unsupported; copying the object onto itself");
+                self.copy_onto(
+                    bucket,
+                    key,
+                    key,
+                    Some((&merged, current.content_type.as_deref())),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let body = xml::tagging_xml(tags, false);
+        let mut req = Self::req("put tags", Method::PUT, bucket, key);
+        req.query.push(("tagging".into(), None));
+        req.headers
+            .push(("Content-MD5".into(), content_md5(body.as_bytes())));
+        req.body = Bytes::from(body);
+        self.send(req).await.map(|_| ())
+    }
+
+    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut req = Self::req("get tags", Method::GET, bucket, key);
+        req.query.push(("tagging".into(), None));
+        let r = match self.send(req).await {
+            Ok(r) => r,
+            Err(StoreError::Remote { code, .. }) if code == "NoSuchTagSet" => return Ok(vec![]),
+            Err(e) => return Err(e),
+        };
+        xml::parse_tagging(&r.body).map_err(|e| StoreError::malformed(bucket, key, "get tags", e))
+    }
+
+    async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let mut req = Self::req("set acl", Method::PUT, bucket, key);
+        req.query.push(("acl".into(), None));
+        req.headers.push(("x-obs-acl".into(), "private".into()));
+        self.send(req).await.map(|_| ())
+    }
+
+    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        self.copy_onto(bucket, from, to, None).await?;
+        self.delete(bucket, from).await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        match self
+            .send(Self::req("delete", Method::DELETE, bucket, key))
+            .await
+        {
+            Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        let mut req = Self::req("list", Method::GET, bucket, "");
+        req.query.push(("prefix".into(), Some(prefix.into())));
+        if let Some(m) = start_after {
+            req.query.push(("marker".into(), Some(m.into())));
+        }
+        req.query
+            .push(("max-keys".into(), Some(limit.clamp(1, 1000).to_string())));
+        let r = self.send(req).await?;
+        xml::parse_list(&r.body).map_err(|e| StoreError::malformed(bucket, "", "list", e))
+    }
+
+    async fn presign(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: std::time::Duration,
+    ) -> Result<String, StoreError> {
+        let creds = self.credentials.get(Cloud::Huawei).ok_or_else(|| {
+            StoreError::remote(
+                bucket,
+                key,
+                "presign",
+                0,
+                "MissingCredentials",
+                "no Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK",
+                false,
+            )
+        })?;
+        let at = chrono::Utc::now().timestamp() + expires.as_secs() as i64;
+        let q = sig::presigned_query(
+            &creds.access_key,
+            &creds.secret_key,
+            creds.token.as_deref(),
+            bucket,
+            key,
+            at,
+        );
+        // Always the production URL: the vendor service fetches it, not this function.
+        Ok(format!(
+            "https://{}/{}?{q}",
+            self.settings.host(bucket),
+            sig::encode_key(key)
+        ))
+    }
+}

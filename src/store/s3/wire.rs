@@ -74,30 +74,16 @@ impl S3Error {
                 code,
                 message,
                 ..
-            } => StoreError::Remote {
-                bucket: bucket.into(),
-                key: key.into(),
-                op,
-                status,
-                code,
-                message,
-                retryable,
-            },
-            other => StoreError::Remote {
-                bucket: bucket.into(),
-                key: key.into(),
-                op,
-                status: 0,
-                code: match other {
-                    S3Error::NoCredentials => "NoCredentials",
-                    S3Error::TimedOut(_) => "Timeout",
-                    S3Error::WrongRegion { .. } => "PermanentRedirect",
-                    _ => "Transport",
-                }
-                .into(),
-                message: other.to_string(),
-                retryable,
-            },
+            } => StoreError::remote(bucket, key, op, status, &code, message, retryable),
+            other => {
+                let (status, code) = match other {
+                    S3Error::NoCredentials => (0, "NoCredentials"),
+                    S3Error::TimedOut(_) => (0, "Timeout"),
+                    S3Error::WrongRegion { .. } => (301, "PermanentRedirect"),
+                    _ => (0, "Transport"),
+                };
+                StoreError::remote(bucket, key, op, status, code, other.to_string(), retryable)
+            }
         }
     }
 }

@@ -1,0 +1,79 @@
+//! The CLI subcommands, one module each; `main.rs` parses the arguments and dispatches here.
+
+pub mod demo;
+pub mod functiongraph;
+pub mod inspect;
+pub mod lambda;
+pub mod limits;
+pub mod poll_sqs;
+pub mod process;
+pub mod scan;
+pub mod scf;
+pub mod serve;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::ValueEnum;
+
+use image_triage::config::Config;
+use image_triage::pipeline::Pipeline;
+use image_triage::Provider;
+
+/// What a subcommand ends with: the exit code either way (`Err` for early exits).
+pub type Exit = Result<ExitCode, ExitCode>;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProviderArg {
+    Cos,
+    Obs,
+    S3,
+    Local,
+}
+
+impl From<ProviderArg> for Provider {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Cos => Provider::Cos,
+            ProviderArg::Obs => Provider::Obs,
+            ProviderArg::S3 => Provider::S3,
+            ProviderArg::Local => Provider::Local,
+        }
+    }
+}
+
+pub fn init_logs(default: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRIAGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json || std::env::var("TRIAGE_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.with_target(false).init();
+    }
+}
+
+/// `image-triage CMD: ERROR` on stderr, then exit with `code`.
+pub fn fail<E: std::fmt::Display>(cmd: &'static str, code: u8) -> impl FnOnce(E) -> ExitCode {
+    move |e| {
+        eprintln!("image-triage {cmd}: {e}");
+        ExitCode::from(code)
+    }
+}
+
+/// Logs on, configuration read, one pipeline for the life of the process: what every platform
+/// runtime and server starts with.
+pub fn start_pipeline(log: &str, json: bool) -> Result<Arc<Pipeline>, ExitCode> {
+    init_logs(log, json);
+    Ok(Arc::new(Pipeline::new(config_or_exit()?)))
+}
+
+/// The configuration, every setting checked; exit 2 naming the variable otherwise.
+pub fn config_or_exit() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| {
+        eprintln!("image-triage: {e}");
+        ExitCode::from(2)
+    })
+}

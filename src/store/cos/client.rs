@@ -1,0 +1,113 @@
+//! The COS store's HTTP side: one signed request through the service's retry policy, the
+//! copy that metadata updates and renames are made of, and COS answers as store values.
+
+use reqwest::Method;
+
+use crate::client::Service;
+use crate::cloud::tencent::cos::{CosClient, CosError, Req, Resp};
+use crate::store::{ObjectMeta, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct CosStore {
+    pub client: CosClient,
+    pub service: Service,
+    /// Objects this process made private. A copy resets an object's ACL to the bucket's
+    /// default (COS doc, PUT Object - Copy), and the metadata write-back copies the object
+    /// after the block action ran, so the copy must ask for `private` again.
+    pub made_private: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
+}
+
+pub(super) const META_PREFIX: &str = "x-cos-meta-";
+/// Headers a metadata copy must send again or lose (doc: "all metadata comes from the request").
+pub(super) const KEPT_HEADERS: [&str; 6] = [
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "expires",
+    "x-cos-storage-class",
+];
+
+pub(super) fn to_store(bucket: &str, key: &str, op: &'static str, e: CosError) -> StoreError {
+    if e.status == 404 && matches!(e.code.as_str(), "NoSuchKey" | "NoSuchBucket") {
+        return StoreError::NotFound {
+            bucket: bucket.into(),
+            key: key.into(),
+        };
+    }
+    if e.code == "NoRegion" {
+        return StoreError::InvalidConfig(crate::config::ConfigError::new(
+            crate::cloud::tencent::REGION_VAR,
+            "",
+            e.message,
+        ));
+    }
+    StoreError::remote(bucket, key, op, e.status, &e.code, e.message, e.retryable)
+}
+
+/// Copy-source header value: `<host>/<url-encoded key>`.
+pub(super) fn copy_source(host: &str, key: &str) -> String {
+    format!("{host}{}", crate::cloud::tencent::cos_sign::wire_path(key))
+}
+
+/// A header value as UTF-8. COS returns user metadata that was stored as raw UTF-8 bytes
+/// unchanged; `to_str` would drop such a value and the metadata copy would then lose it.
+pub(super) fn header_utf8(v: &reqwest::header::HeaderValue) -> Option<String> {
+    String::from_utf8(v.as_bytes().to_vec()).ok()
+}
+
+pub(super) fn meta_of(resp: &Resp) -> ObjectMeta {
+    let metadata = resp
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.as_str().strip_prefix(META_PREFIX)?;
+            Some((name.to_string(), header_utf8(v)?))
+        })
+        .collect();
+    ObjectMeta {
+        size: resp
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        etag: resp
+            .header("etag")
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string(),
+        content_type: resp.header("content-type").map(str::to_string),
+        metadata,
+        last_modified: resp
+            .header("last-modified")
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&chrono::Utc)),
+    }
+}
+
+impl CosStore {
+    pub(super) async fn send(&self, op: &'static str, req: Req) -> Result<Resp, StoreError> {
+        let (bucket, key) = (req.bucket.clone(), req.key.clone());
+        self.service
+            .call(|| self.client.send(&req))
+            .await
+            .map_err(|e| to_store(&bucket, &key, op, e))
+    }
+
+    pub(super) async fn copy(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        extra: Vec<(String, String)>,
+    ) -> Result<(), StoreError> {
+        let host = self
+            .client
+            .host(bucket, None)
+            .map_err(|e| to_store(bucket, to, "copy", e))?;
+        let mut req = Req::new(Method::PUT, bucket, to)
+            .header("x-cos-copy-source", &copy_source(&host, from));
+        req.headers.extend(extra);
+        // A 200 can still carry <Error>: `send` parses every body.
+        self.send("copy", req).await.map(|_| ())
+    }
+}

@@ -1,0 +1,50 @@
+//! The COS store's signed GET URLs, for the services that fetch the object themselves (IMS,
+//! TIIA). The signature algorithm is Tencent's shared [`crate::cloud::tencent::cos_sign`].
+
+use std::time::Duration;
+
+use crate::cloud::tencent::cos::{CosClient, CosError};
+use crate::cloud::tencent::cos_sign as sign;
+
+/// A GET URL for `bucket`/`key` that works without credentials until `expires` has passed (one
+/// minute of clock skew allowed at the start), carrying the session token when there is one.
+/// Only `host` is signed: the fetching service sends that and nothing else we could predict.
+pub fn presigned_get(
+    client: &CosClient,
+    bucket: &str,
+    key: &str,
+    expires: Duration,
+) -> Result<String, CosError> {
+    let host = client.host(bucket, None)?;
+    let creds = client.creds()?;
+    let now = chrono::Utc::now().timestamp();
+    let key_time = sign::key_time(now - 60, now + expires.as_secs() as i64);
+    let path = format!("/{key}");
+    let headers = vec![("host".to_string(), host.clone())];
+    let pairs = sign::auth_pairs(
+        &creds.access_key,
+        &creds.secret_key,
+        &key_time,
+        &sign::Request {
+            method: "GET",
+            path: &path,
+            params: &[],
+            headers: &headers,
+        },
+    );
+    let mut query: Vec<(String, String)> =
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    if let Some(t) = creds.token {
+        query.push(("x-cos-security-token".into(), t));
+    }
+    Ok(format!(
+        "{}{}?{}",
+        client.base(&host),
+        sign::wire_path(key),
+        query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sign::encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    ))
+}
