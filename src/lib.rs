@@ -7,6 +7,9 @@
 //! queue, block action). `pipeline` wires them and names no vendor; `runtime` holds the
 //! platform entry points (CLI, Lambda).
 
+#[macro_use]
+mod macros;
+
 pub mod analyzers;
 pub mod client;
 pub mod cloud;

@@ -2,34 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which platform/vendor the event (and so, by default, the bucket) belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    /// Tencent Cloud COS (SCF COS trigger).
-    Cos,
-    /// Huawei Cloud OBS (FunctionGraph OBS trigger, either shape).
-    Obs,
-    /// AWS S3 or any S3-compatible server (MinIO, moto, ...).
-    S3,
-    /// The embedded local-directory bucket.
-    Local,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Cos => "cos",
-            Provider::Obs => "obs",
-            Provider::S3 => "s3",
-            Provider::Local => "local",
-        }
-    }
-}
-
-impl std::fmt::Display for Provider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+string_enum! {
+    /// Which platform/vendor the event (and so, by default, the bucket) belongs to.
+    pub enum Provider {
+        /// Tencent Cloud COS (SCF COS trigger).
+        Cos = "cos",
+        /// Huawei Cloud OBS (FunctionGraph OBS trigger, either shape).
+        Obs = "obs",
+        /// AWS S3 or any S3-compatible server (MinIO, moto, ...).
+        S3 = "s3",
+        /// The embedded local-directory bucket.
+        Local = "local",
     }
 }
 

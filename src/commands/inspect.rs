@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use image_triage::config::StoreKind;
 use image_triage::{inspect, store, Provider};
 
-use super::{config_or_exit, init_logs, Exit, ProviderArg};
+use super::{config_or_exit, init_logs, provider_arg, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,14 +15,14 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Which store to read when TRIAGE_STORE is not `local`.
-    #[arg(long, value_enum, default_value = "local")]
-    provider: ProviderArg,
+    #[arg(long, value_parser = provider_arg(), default_value = "local")]
+    provider: Provider,
 }
 
 pub async fn run(args: Args) -> Exit {
     init_logs("warn", false);
     let config = config_or_exit()?;
-    let store = match (&config.store, Provider::from(args.provider)) {
+    let store = match (&config.store, args.provider) {
         (StoreKind::Auto, Provider::Local) => {
             eprintln!("image-triage: set TRIAGE_LOCAL_ROOT (and TRIAGE_STORE=local) to inspect the embedded bucket");
             return Err(ExitCode::from(2));

@@ -14,8 +14,6 @@ pub mod serve;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::ValueEnum;
-
 use image_triage::config::Config;
 use image_triage::pipeline::Pipeline;
 use image_triage::Provider;
@@ -23,23 +21,11 @@ use image_triage::Provider;
 /// What a subcommand ends with: the exit code either way (`Err` for early exits).
 pub type Exit = Result<ExitCode, ExitCode>;
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ProviderArg {
-    Cos,
-    Obs,
-    S3,
-    Local,
-}
-
-impl From<ProviderArg> for Provider {
-    fn from(p: ProviderArg) -> Self {
-        match p {
-            ProviderArg::Cos => Provider::Cos,
-            ProviderArg::Obs => Provider::Obs,
-            ProviderArg::S3 => Provider::S3,
-            ProviderArg::Local => Provider::Local,
-        }
-    }
+/// `--provider`: one of [`Provider`]'s string forms (listed in `--help`).
+pub fn provider_arg() -> impl clap::builder::TypedValueParser<Value = Provider> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Provider::ALL.iter().map(|p| p.as_str()))
+        .try_map(|s: String| Provider::parse(&s).ok_or("unknown provider"))
 }
 
 pub fn init_logs(default: &str, json: bool) {

@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use image_triage::pipeline::Pipeline;
 use image_triage::{runtime, Provider};
 
-use super::{config_or_exit, init_logs, Exit, ProviderArg};
+use super::{config_or_exit, init_logs, provider_arg, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The event JSON file (`-` for stdin).
     event: PathBuf,
     /// The platform the event came from, for S3-shaped events that could be OBS or S3.
-    #[arg(long, value_enum)]
-    provider: Option<ProviderArg>,
+    #[arg(long, value_parser = provider_arg())]
+    provider: Option<Provider>,
 }
 
 pub async fn run(args: Args) -> Exit {
@@ -32,9 +32,7 @@ pub async fn run(args: Args) -> Exit {
         ExitCode::from(2)
     })?;
     let pipeline = Pipeline::new(config);
-    let outcomes = pipeline
-        .handle_event(&body, args.provider.map(Provider::from))
-        .await;
+    let outcomes = pipeline.handle_event(&body, args.provider).await;
     let mut out = std::io::stdout().lock();
     for o in &outcomes {
         let _ = writeln!(out, "{}", serde_json::to_string(o).unwrap_or_default());

@@ -8,7 +8,7 @@ use image_triage::config::StoreKind;
 use image_triage::pipeline::Pipeline;
 use image_triage::{scan, store, Provider};
 
-use super::{config_or_exit, init_logs, Exit, ProviderArg};
+use super::{config_or_exit, init_logs, provider_arg, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,8 +17,8 @@ pub struct Args {
     #[arg(default_value = "")]
     prefix: String,
     /// Which store holds the bucket (default: `local` with TRIAGE_STORE=local, else `s3`).
-    #[arg(long, value_enum)]
-    provider: Option<ProviderArg>,
+    #[arg(long, value_parser = provider_arg())]
+    provider: Option<Provider>,
     /// Objects triaged at the same time.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
@@ -37,7 +37,7 @@ pub async fn run(args: Args) -> Exit {
     init_logs("warn", false);
     let config = config_or_exit()?;
     let provider = match (args.provider, &config.store) {
-        (Some(p), _) => Provider::from(p),
+        (Some(p), _) => p,
         (None, StoreKind::Local(_)) => Provider::Local,
         (None, StoreKind::Auto) => Provider::S3,
     };

@@ -29,84 +29,46 @@ impl ConfigError {
     }
 }
 
-/// Which labeling service to call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LabelerKind {
-    Local,
-    CosCi,
-    Tiia,
-    Huawei,
-    None,
+string_enum! {
+    /// Which labeling service to call (`TRIAGE_LABELER`).
+    pub enum LabelerKind {
+        Local = "local",
+        CosCi = "cos-ci",
+        Tiia = "tiia",
+        Huawei = "huawei",
+        None = "none",
+    }
 }
 
-/// Which moderation service to call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModeratorKind {
-    Local,
-    Ims,
-    CosCi,
-    Huawei,
-    None,
+string_enum! {
+    /// Which moderation service to call (`TRIAGE_MODERATOR`).
+    pub enum ModeratorKind {
+        Local = "local",
+        Ims = "ims",
+        CosCi = "cos-ci",
+        Huawei = "huawei",
+        None = "none",
+    }
 }
 
 impl LabelerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LabelerKind::Local => "local",
-            LabelerKind::CosCi => "cos-ci",
-            LabelerKind::Tiia => "tiia",
-            LabelerKind::Huawei => "huawei",
-            LabelerKind::None => "none",
-        }
-    }
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "local" => LabelerKind::Local,
-            "cos-ci" => LabelerKind::CosCi,
-            "tiia" => LabelerKind::Tiia,
-            "huawei" => LabelerKind::Huawei,
-            "none" => LabelerKind::None,
-            _ => return None,
-        })
-    }
-    /// The default follows where the object lives: a vendor's own service can pull the
-    /// object by URL; the embedded bucket and plain S3 use the in-process model.
+    /// The labeler of a provider's own cloud; the local models elsewhere.
     pub fn default_for(provider: Provider) -> Self {
         match provider {
             Provider::Cos => LabelerKind::CosCi,
             Provider::Obs => LabelerKind::Huawei,
-            Provider::S3 | Provider::Local => LabelerKind::Local,
+            _ => LabelerKind::Local,
         }
     }
 }
 
 impl ModeratorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ModeratorKind::Local => "local",
-            ModeratorKind::Ims => "ims",
-            ModeratorKind::CosCi => "cos-ci",
-            ModeratorKind::Huawei => "huawei",
-            ModeratorKind::None => "none",
-        }
-    }
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "local" => ModeratorKind::Local,
-            "ims" => ModeratorKind::Ims,
-            "cos-ci" => ModeratorKind::CosCi,
-            "huawei" => ModeratorKind::Huawei,
-            "none" => ModeratorKind::None,
-            _ => return None,
-        })
-    }
+    /// The moderator of a provider's own cloud; the local models elsewhere.
     pub fn default_for(provider: Provider) -> Self {
         match provider {
             Provider::Cos => ModeratorKind::Ims,
             Provider::Obs => ModeratorKind::Huawei,
-            Provider::S3 | Provider::Local => ModeratorKind::Local,
+            _ => ModeratorKind::Local,
         }
     }
 }
@@ -121,26 +83,14 @@ pub enum SinkKind {
     Queue,
 }
 
-/// What to do with an object whose verdict is `block`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BlockAction {
-    None,
-    Tag,
-    Private,
-    Quarantine,
-    Delete,
-}
-
-impl BlockAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BlockAction::None => "none",
-            BlockAction::Tag => "tag",
-            BlockAction::Private => "private",
-            BlockAction::Quarantine => "quarantine",
-            BlockAction::Delete => "delete",
-        }
+string_enum! {
+    /// What to do with an object whose verdict is `block` (`TRIAGE_BLOCK_ACTION`).
+    pub enum BlockAction {
+        None = "none",
+        Tag = "tag",
+        Private = "private",
+        Quarantine = "quarantine",
+        Delete = "delete",
     }
 }
 
@@ -293,7 +243,7 @@ impl Config {
                 bad(
                     "TRIAGE_LABELER",
                     v,
-                    "expected one of local, cos-ci, tiia, huawei, none",
+                    &format!("expected one of {}", LabelerKind::choices()),
                 )
             })?);
         }
@@ -302,7 +252,7 @@ impl Config {
                 bad(
                     "TRIAGE_MODERATOR",
                     v,
-                    "expected one of local, ims, cos-ci, huawei, none",
+                    &format!("expected one of {}", ModeratorKind::choices()),
                 )
             })?);
         }
@@ -331,20 +281,13 @@ impl Config {
             cfg.quarantine_prefix = normalize_prefix(v);
         }
         if let Some(v) = get("TRIAGE_BLOCK_ACTION") {
-            cfg.block_action = match v {
-                "none" => BlockAction::None,
-                "tag" => BlockAction::Tag,
-                "private" => BlockAction::Private,
-                "quarantine" => BlockAction::Quarantine,
-                "delete" => BlockAction::Delete,
-                _ => {
-                    return Err(bad(
-                        "TRIAGE_BLOCK_ACTION",
-                        v,
-                        "expected one of none, tag, private, quarantine, delete",
-                    ))
-                }
-            };
+            cfg.block_action = BlockAction::parse(v).ok_or_else(|| {
+                bad(
+                    "TRIAGE_BLOCK_ACTION",
+                    v,
+                    &format!("expected one of {}", BlockAction::choices()),
+                )
+            })?;
         }
         match (get("TRIAGE_STORE"), get("TRIAGE_LOCAL_ROOT")) {
             (None, _) | (Some("auto"), _) => {}
