@@ -171,3 +171,61 @@ fn queue_errors_show_the_scheme_only() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+/// On Lambda a bad setting is an init error the platform records, not just a process exit.
+#[test]
+fn lambda_reports_a_bad_setting_as_an_init_error() {
+    use std::io::{Read, Write};
+    let api = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = api.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = api.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Headers, then the body Content-Length announces.
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            req.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&req);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    break;
+                }
+            }
+        }
+        let _ = conn.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n");
+        String::from_utf8_lossy(&req).to_string()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_image-triage"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "triage")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+        .env("TRIAGE_LABEL_SCENES", "moon")
+        .arg("lambda")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let req = server.join().unwrap();
+    assert!(
+        req.starts_with("POST /2018-06-01/runtime/init/error "),
+        "{req}"
+    );
+    assert!(req.contains("ImageTriage.InvalidConfiguration"), "{req}");
+    assert!(req.contains("TRIAGE_LABEL_SCENES"), "{req}");
+}

@@ -1,10 +1,13 @@
 //! `image-triage lambda`: run as an AWS Lambda function.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use image_triage::config::Config;
+use image_triage::pipeline::Pipeline;
 use image_triage::runtime;
 
-use super::{fail, start_pipeline, Exit};
+use super::{fail, init_logs, Exit};
 
 pub async fn run() -> Exit {
     // lambda_runtime panics on a missing variable; say which one instead.
@@ -23,8 +26,16 @@ pub async fn run() -> Exit {
             missing.join(", ")
         )));
     }
-    let pipeline = start_pipeline("info", true)?;
-    runtime::lambda::run(pipeline)
+    init_logs("info", true);
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+            runtime::lambda::report_init_error(&api, &e.to_string()).await;
+            return Err(fail("lambda", 2)(e));
+        }
+    };
+    runtime::lambda::run(Arc::new(Pipeline::new(config)))
         .await
         .map_err(fail("lambda", 1))?;
     Ok(ExitCode::SUCCESS)

@@ -36,6 +36,28 @@ pub async fn run(pipeline: Arc<Pipeline>) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
+/// Tell the Runtime API that initialization failed (`POST /runtime/init/error`), so Lambda
+/// records `ImageTriage.InvalidConfiguration` with the message instead of a bare process exit.
+/// `api` is `AWS_LAMBDA_RUNTIME_API` (host:port). Best effort: the process exits either way.
+pub async fn report_init_error(api: &str, message: &str) {
+    let url = format!("http://{api}/2018-06-01/runtime/init/error");
+    let body = serde_json::json!({
+        "errorType": "ImageTriage.InvalidConfiguration",
+        "errorMessage": message,
+    });
+    let sent = crate::client::http()
+        .post(url)
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::error!(error = %crate::client::describe(e), "could not report the init error");
+    }
+}
+
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
         let error_type = match e {
