@@ -6,9 +6,6 @@
 use super::{Config, ConfigError, StoreKind};
 use crate::object::Provider;
 
-/// Every provider an event can name.
-const PROVIDERS: [Provider; 4] = [Provider::Cos, Provider::Obs, Provider::S3, Provider::Local];
-
 /// Variable families that hold vendor settings: a name of one of these forms that no vendor reads
 /// is a typo (and would still enter the config hash).
 fn is_vendor_setting(name: &str) -> bool {
@@ -46,7 +43,7 @@ pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
     }
     let mut labelers = Vec::new();
     let mut moderators = Vec::new();
-    for p in PROVIDERS {
+    for &p in Provider::ALL {
         if !labelers.contains(&cfg.labeler_for(p)) {
             labelers.push(cfg.labeler_for(p));
         }
