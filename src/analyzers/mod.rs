@@ -171,14 +171,14 @@ fn not_in_this_build(service: &str, what: &str) -> AnalyzerError {
 
 /// Every vendor analyzer setting variable (`TRIAGE_LABEL_*`, `TRIAGE_MODERATION_*`,
 /// `TRIAGE_HUAWEI_*`, `TRIAGE_*_LIMITS`); another name of those forms is a typo.
-pub const SETTINGS_VARS: &[&[&str]] = &[&tencent::settings::VARS, &huawei::builder::VARS];
+pub const SETTINGS_VARS: &[&[&str]] = &[&tencent::builder::VARS, &huawei::builder::VARS];
 
 /// Check the settings of the labeler `kind` without building it (no model is loaded, no
 /// credential is needed): the configuration calls this for every labeler it can select.
 pub fn check_labeler(kind: LabelerKind, config: &Config) -> Result<(), ConfigError> {
     match kind {
         LabelerKind::None | LabelerKind::Local => Ok(()),
-        LabelerKind::CosCi | LabelerKind::Tiia => tencent::settings::check_labeler(config),
+        LabelerKind::CosCi | LabelerKind::Tiia => tencent::builder::check_labeler(config),
         LabelerKind::Huawei => huawei::builder::TaggingSettings::from_config(config).map(drop),
     }
 }
@@ -187,7 +187,7 @@ pub fn check_labeler(kind: LabelerKind, config: &Config) -> Result<(), ConfigErr
 pub fn check_moderator(kind: ModeratorKind, config: &Config) -> Result<(), ConfigError> {
     match kind {
         ModeratorKind::None | ModeratorKind::Local => Ok(()),
-        ModeratorKind::Ims | ModeratorKind::CosCi => tencent::settings::check_moderator(config),
+        ModeratorKind::Ims | ModeratorKind::CosCi => tencent::builder::check_moderator(config),
         ModeratorKind::Huawei => huawei::builder::ModerationSettings::from_config(config).map(drop),
     }
 }

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::settings;
+use super::builder;
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, Label, LabelOutput, Labeler, ModerationOutput,
     Moderator, Suggestion,
@@ -51,7 +51,7 @@ pub fn labeler(config: &Config) -> Result<CiLabeler, AnalyzerError> {
     Ok(CiLabeler {
         client: cos_client(config),
         service: Service::new("ci", config.tuning("ci", CI_TUNING)),
-        scenes: settings::scenes(config, "cos-ci")?,
+        scenes: builder::scenes(config, "cos-ci")?,
     })
 }
 
@@ -191,8 +191,8 @@ pub fn moderator(config: &Config) -> Result<CiModerator, AnalyzerError> {
             "ci-moderation",
             config.tuning("ci-moderation", CI_MODERATION_TUNING),
         ),
-        biz_type: settings::biz_type(config, "cos-ci")?,
-        gif: settings::gif_frames(config, "cos-ci")?,
+        biz_type: builder::biz_type(config, "cos-ci")?,
+        gif: builder::gif_frames(config, "cos-ci")?,
     })
 }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::settings;
+use super::builder;
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, ModerationOutput, Moderator, Suggestion,
 };
@@ -32,8 +32,8 @@ pub struct Ims {
 pub fn moderator(config: &Config) -> Result<Ims, AnalyzerError> {
     Ok(Ims {
         api: Api::new(config, "ims", "2020-12-29", IMS_TUNING),
-        biz_type: settings::biz_type(config, "ims")?,
-        gif: settings::gif_frames(config, "ims")?,
+        biz_type: builder::biz_type(config, "ims")?,
+        gif: builder::gif_frames(config, "ims")?,
     })
 }
 

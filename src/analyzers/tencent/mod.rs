@@ -3,9 +3,9 @@
 //! (`TRIAGE_MODERATOR=cos-ci`) and TIIA DetectLabel (`TRIAGE_LABELER=tiia`). Signing, the API
 //! 3.0 client and the error table are Tencent's shared code in [`crate::cloud::tencent`].
 
+pub mod builder;
 pub mod ci;
 pub mod ims;
-pub mod settings;
 pub mod tiia;
 
 use crate::analyzers::AnalyzerError;

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::settings;
+use super::builder;
 use crate::analyzers::{AnalyzerError, AnalyzerInput, Label, LabelOutput, Labeler};
 use crate::client::Tuning;
 use crate::cloud::tencent::api::Api;
@@ -23,7 +23,7 @@ pub struct Tiia {
 pub fn labeler(config: &Config) -> Result<Tiia, AnalyzerError> {
     Ok(Tiia {
         api: Api::new(config, "tiia", "2019-05-29", TIIA_TUNING),
-        scenes: settings::scenes(config, "tiia")?,
+        scenes: builder::scenes(config, "tiia")?,
     })
 }
 
