@@ -60,5 +60,6 @@ pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
     if matches!(cfg.store, StoreKind::Auto) {
         crate::store::check(cfg)?;
     }
+    crate::runtime::serve::Options::from_config(cfg, None)?;
     crate::sinks::queue::check(cfg)
 }

@@ -352,9 +352,7 @@ impl Config {
                 .strip_prefix("TRIAGE_")
                 .and_then(|s| s.strip_suffix("_ENDPOINT"))
             {
-                if !(value.starts_with("http://") || value.starts_with("https://")) {
-                    return Err(bad(name, value, "expected an http:// or https:// URL"));
-                }
+                check_endpoint(value).map_err(|r| bad(name, &redact_userinfo(value), &r))?;
                 cfg.endpoints.insert(
                     service.to_ascii_lowercase(),
                     value.trim_end_matches('/').into(),
@@ -494,6 +492,33 @@ impl Config {
             })
             .map(|(k, v)| (k.as_str(), v.trim()))
             .collect()
+    }
+}
+
+/// An endpoint override: an `http(s)://host[:port][/path]` URL. No user-info (a password there
+/// would end up in logs and errors), no query or fragment (the signed path is production's).
+fn check_endpoint(value: &str) -> Result<(), String> {
+    let expected = "expected an http:// or https:// URL (scheme, host, optional port and path)";
+    let url = url::Url::parse(value.trim()).map_err(|e| format!("{e}; {expected}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(expected.into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("credentials do not belong in an endpoint URL".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("no query or fragment; {expected}"));
+    }
+    Ok(())
+}
+
+/// `scheme://…@host` → `scheme://***@host`, for messages.
+fn redact_userinfo(value: &str) -> String {
+    match (value.split_once("://"), value.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) if at > scheme.len() + 3 => {
+            format!("{scheme}://***{}", &rest[at - scheme.len() - 3..])
+        }
+        _ => value.to_string(),
     }
 }
 

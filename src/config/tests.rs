@@ -182,3 +182,26 @@ fn vendor_settings_are_checked_when_the_config_is_built() {
     ])
     .is_ok());
 }
+
+#[test]
+fn endpoints_are_plain_http_urls() {
+    for ok in [
+        "http://127.0.0.1:9000",
+        "https://cos.ap-guangzhou.myqcloud.com/",
+        "http://h/p",
+    ] {
+        assert!(cfg(&[("TRIAGE_COS_ENDPOINT", ok)]).is_ok(), "{ok}");
+    }
+    for bad in [
+        "ftp://h",
+        "http://",
+        "127.0.0.1:9000",
+        "http://h/?x=1",
+        "http://h/#f",
+    ] {
+        let e = cfg(&[("TRIAGE_COS_ENDPOINT", bad)]).unwrap_err();
+        assert_eq!(e.var, "TRIAGE_COS_ENDPOINT", "{bad}");
+    }
+    let e = cfg(&[("TRIAGE_S3_ENDPOINT", "http://user:hunter2@h:1/")]).unwrap_err();
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+}

@@ -44,24 +44,32 @@ pub struct Options {
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
 impl Options {
-    pub fn from_config(config: &Config, bind: Option<SocketAddr>) -> Result<Options, String> {
+    /// `TRIAGE_SERVE_*` (checked when the configuration is built, whatever the command).
+    pub fn from_config(
+        config: &Config,
+        bind: Option<SocketAddr>,
+    ) -> Result<Options, crate::config::ConfigError> {
+        use crate::config::ConfigError;
         let env = &config.env;
         let bind = match bind {
             Some(b) => b,
-            None => env
-                .get("TRIAGE_SERVE_BIND")
-                .unwrap_or(DEFAULT_BIND)
-                .parse()
-                .map_err(|e| format!("TRIAGE_SERVE_BIND: {e} (expected HOST:PORT)"))?,
+            None => {
+                let v = env.get("TRIAGE_SERVE_BIND").unwrap_or(DEFAULT_BIND);
+                v.parse().map_err(|e| {
+                    ConfigError::new("TRIAGE_SERVE_BIND", v, format!("{e} (expected HOST:PORT)"))
+                })?
+            }
         };
-        let number = |var: &str, default: u64, max: u64| -> Result<u64, String> {
+        let number = |var: &str, default: u64, max: u64| -> Result<u64, ConfigError> {
             match env.get(var) {
                 None => Ok(default),
                 Some(v) => v
                     .parse::<u64>()
                     .ok()
                     .filter(|n| (1..=max).contains(n))
-                    .ok_or_else(|| format!("{var}={v:?}: expected a whole number 1-{max}")),
+                    .ok_or_else(|| {
+                        ConfigError::new(var, v, format!("expected a whole number 1-{max}"))
+                    }),
             }
         };
         Ok(Options {
@@ -73,7 +81,11 @@ impl Options {
                 None | Some("after") => false,
                 Some("early") => true,
                 Some(v) => {
-                    return Err(format!("TRIAGE_SERVE_REPLY={v:?}: expected after or early"))
+                    return Err(ConfigError::new(
+                        "TRIAGE_SERVE_REPLY",
+                        v,
+                        "expected after or early",
+                    ))
                 }
             },
         })
@@ -361,8 +373,13 @@ mod tests {
             (o.concurrency, o.bind.to_string().as_str()),
             (2, DEFAULT_BIND)
         );
-        let c =
-            Config::from_vars([("TRIAGE_SERVE_CONCURRENCY".to_string(), "0".to_string())]).unwrap();
+        let bad = [("TRIAGE_SERVE_CONCURRENCY".to_string(), "0".to_string())];
+        let c = Config::core_from_vars(bad.clone()).unwrap();
         assert!(Options::from_config(&c, None).is_err());
+        let e = Config::from_vars(bad).unwrap_err();
+        assert_eq!(
+            e.var, "TRIAGE_SERVE_CONCURRENCY",
+            "checked for every command"
+        );
     }
 }
