@@ -393,7 +393,11 @@ impl Pipeline {
             || matches!(&moderator, Ok(m) if m.needs_bytes());
         let needs_url = matches!(&labeler, Ok(l) if l.needs_url())
             || matches!(&moderator, Ok(m) if m.needs_url());
-        let url = if needs_url {
+        let url = if needs_url && !store.capabilities().presign {
+            // The analyzer that wanted one reports the missing URL as its own failure (or
+            // falls back to the bytes).
+            None
+        } else if needs_url {
             match store.presign(&obj.bucket, &obj.key, PRESIGN_TTL).await {
                 Ok(u) => Some(u),
                 // The analyzer that wanted it reports the missing URL as its own failure.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
+use super::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
 
 #[derive(Debug)]
 pub struct CountingStore<S> {
@@ -43,6 +43,9 @@ impl<S> CountingStore<S> {
 impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
     fn tag_rules(&self) -> TagRules {
         self.inner.tag_rules()

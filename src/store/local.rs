@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError};
+use super::{Capabilities, ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -244,6 +244,12 @@ impl ObjectStore for LocalStore {
     fn name(&self) -> &'static str {
         "local"
     }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            presign: false,
+            list: true,
+        }
+    }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
         let a = self.attrs(bucket, key).await?;
@@ -330,6 +336,15 @@ impl ObjectStore for LocalStore {
         key: &str,
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
+        // Refuse what S3 refuses, so a tag set that works here works there too.
+        let max = self.tag_rules().max_tags;
+        if tags.len() > max {
+            let e = std::io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("{} tags; an object has at most {max}", tags.len()),
+            );
+            return Err(io_err(bucket, key, "put tags", e));
+        }
         self.modify_attrs(bucket, key, |a| a.tags = tags.to_vec())
             .await
     }
@@ -406,9 +421,12 @@ impl ObjectStore for LocalStore {
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         let path = self.object_path(bucket, key)?;
-        tokio::fs::remove_file(&path)
-            .await
-            .map_err(|e| io_err(bucket, key, "delete", e))?;
+        match tokio::fs::remove_file(&path).await {
+            // Deleting a missing key succeeds, as on S3, COS and OBS.
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(bucket, key, "delete", e)),
+        }
         let _ = tokio::fs::remove_file(self.attrs_path(bucket, key)).await;
         Ok(())
     }

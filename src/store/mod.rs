@@ -295,10 +295,24 @@ pub const S3_TAG_RULES: TagRules = TagRules {
     extra_chars: " +-=._:/@",
 };
 
+/// The optional operations a store has. Every store states its own (the method has no
+/// default), and wrappers forward it, so "no presigned URL here" is a fact the pipeline reads,
+/// not an error it runs into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// [`ObjectStore::presign`]: GET URLs a vendor service can fetch.
+    pub presign: bool,
+    /// [`ObjectStore::list`]: bucket listing (backfill).
+    pub list: bool,
+}
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Short name for logs and errors.
     fn name(&self) -> &'static str;
+    /// Which optional operations ([`ObjectStore::presign`], [`ObjectStore::list`]) work; the
+    /// others answer [`StoreError::Unsupported`].
+    fn capabilities(&self) -> Capabilities;
     fn tag_rules(&self) -> TagRules {
         S3_TAG_RULES
     }

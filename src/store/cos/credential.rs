@@ -19,32 +19,17 @@ pub fn presigned_get(
     let creds = client.creds()?;
     let now = chrono::Utc::now().timestamp();
     let key_time = sign::key_time(now - 60, now + expires.as_secs() as i64);
-    let path = format!("/{key}");
-    let headers = vec![("host".to_string(), host.clone())];
-    let pairs = sign::auth_pairs(
-        &creds.access_key,
-        &creds.secret_key,
-        &key_time,
-        &sign::Request {
-            method: "GET",
-            path: &path,
-            params: &[],
-            headers: &headers,
-        },
-    );
-    let mut query: Vec<(String, String)> =
-        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    if let Some(t) = creds.token {
-        query.push(("x-cos-security-token".into(), t));
-    }
     Ok(format!(
         "{}{}?{}",
         client.base(&host),
         sign::wire_path(key),
-        query
-            .iter()
-            .map(|(k, v)| format!("{k}={}", sign::encode(v)))
-            .collect::<Vec<_>>()
-            .join("&")
+        sign::presigned_query(
+            &creds.access_key,
+            &creds.secret_key,
+            creds.token.as_deref(),
+            &key_time,
+            &host,
+            key
+        )
     ))
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Method;
 
-use super::{xml, ListPage, ObjectMeta, ObjectStore, StoreError};
+use super::{xml, Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError};
 use crate::cloud::tencent::cos::Req;
 pub use client::CosStore;
 use client::*;
@@ -23,6 +23,12 @@ use client::*;
 impl ObjectStore for CosStore {
     fn name(&self) -> &'static str {
         "cos"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            presign: true,
+            list: true,
+        }
     }
 
     fn note_region(&self, bucket: &str, region: &str) {

@@ -329,6 +329,35 @@ mod tests {
         );
     }
 
+    /// esdk-obs-python 3.26.6, `ObsClient(AK, SK, [security_token='EXAMPLETOKEN'], server=
+    /// 'https://obs.cn-north-4.myhuaweicloud.com', is_signature_negotiation=False)
+    /// .listObjects('examplebucket', prefix='photos/2025/', marker='photos/2025/b c.jpg',
+    /// max_keys=2)` with the clock frozen at the reference date, the request captured unsent
+    /// (`GET /?prefix=photos/2025/&marker=photos/2025/b%20c.jpg&max-keys=2`): listing
+    /// parameters are not sub-resources, the token header is signed.
+    #[test]
+    fn listing_matches_the_sdk() {
+        let q = [
+            ("prefix", Some("photos/2025/")),
+            ("marker", Some("photos/2025/b c.jpg")),
+            ("max-keys", Some("2")),
+        ];
+        let r = canonical_resource("examplebucket", "", &q);
+        let sts = string_to_sign("GET", "", "", DATE, &[], &r);
+        check(
+            &sts,
+            "GET\n\n\nTue, 01 Jul 2025 12:00:00 GMT\n/examplebucket/",
+            "VeCzVzWgEyO6cqIfD+guQ0IXB2M=",
+        );
+        let token = [("x-obs-security-token", "EXAMPLETOKEN")];
+        let sts = string_to_sign("GET", "", "", DATE, &token, &r);
+        check(
+            &sts,
+            "GET\n\n\nTue, 01 Jul 2025 12:00:00 GMT\nx-obs-security-token:EXAMPLETOKEN\n/examplebucket/",
+            "U/LQUDnZwifaI5uTISpV1yqMGBg=",
+        );
+    }
+
     #[test]
     fn only_recognised_sub_resources_are_signed() {
         let r = canonical_resource(

@@ -18,7 +18,7 @@ use reqwest::Method;
 
 use crate::client::credential::Cloud;
 use crate::store::xml::{self, content_md5};
-use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
+use crate::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
 pub use builder::ObsSettings;
 use client::*;
 pub use client::{ObsStore, OBS_TAG_RULES};
@@ -29,6 +29,12 @@ use wire::*;
 impl ObjectStore for ObsStore {
     fn name(&self) -> &'static str {
         "obs"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            presign: true,
+            list: true,
+        }
     }
 
     fn tag_rules(&self) -> TagRules {

@@ -20,7 +20,7 @@ use client::*;
 use crate::client::Service;
 use crate::config::Config;
 use crate::store::xml;
-use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError};
+use crate::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError};
 use std::time::Duration;
 use wire::S3Error;
 
@@ -39,6 +39,12 @@ pub fn build(config: &Config) -> Result<Arc<dyn ObjectStore>, StoreError> {
 impl ObjectStore for S3Store {
     fn name(&self) -> &'static str {
         "s3"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            presign: true,
+            list: true,
+        }
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
