@@ -20,7 +20,95 @@ fn is_vendor_setting(name: &str) -> bool {
             || (name.starts_with("TRIAGE_") && name.ends_with("_LIMITS")))
 }
 
+/// The variables the core and the commands read (vendor settings are listed by the vendors).
+const CORE_VARS: &[&str] = &[
+    "TRIAGE_LABELER",
+    "TRIAGE_MODERATOR",
+    "TRIAGE_SINKS",
+    "TRIAGE_RESULTS_PREFIX",
+    "TRIAGE_BLOCK_ACTION",
+    "TRIAGE_QUARANTINE_PREFIX",
+    "TRIAGE_QUEUE",
+    "TRIAGE_STORE",
+    "TRIAGE_LOCAL_ROOT",
+    "TRIAGE_ON_ERROR",
+    "TRIAGE_REVIEW_THRESHOLD",
+    "TRIAGE_BLOCK_THRESHOLD",
+    "TRIAGE_THRESHOLDS",
+    "TRIAGE_MAX_LABELS",
+    "TRIAGE_MIN_LABEL_CONFIDENCE",
+    "TRIAGE_MODEL_DIR",
+    "TRIAGE_CACHE",
+    "TRIAGE_LOG",
+    "TRIAGE_LOG_FORMAT",
+    "TRIAGE_CALLBACK_SECRET",
+    "TRIAGE_SERVE_BIND",
+    "TRIAGE_SERVE_TOKEN",
+    "TRIAGE_SERVE_CONCURRENCY",
+    "TRIAGE_SERVE_TIMEOUT",
+    "TRIAGE_SERVE_REPLY",
+];
+
+/// Edit distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// A `TRIAGE_*` name that is not known but one or two letters from a known one is a typo: the
+/// setting the user meant would silently keep its default.
+fn near_miss(name: &str) -> Option<&'static str> {
+    if CORE_VARS.contains(&name) {
+        return None;
+    }
+    CORE_VARS
+        .iter()
+        .copied()
+        .find(|known| distance(name, known) <= 2)
+}
+
+/// `TRIAGE_LOG` (a tracing filter) and `TRIAGE_LOG_FORMAT` (`text` or `json`).
+fn logging(cfg: &Config) -> Result<(), ConfigError> {
+    if let Some(v) = cfg.env.get("TRIAGE_LOG") {
+        tracing_subscriber::EnvFilter::try_new(v).map_err(|e| {
+            ConfigError::new(
+                "TRIAGE_LOG",
+                v,
+                format!("{e}; expected a filter such as info or image_triage=debug"),
+            )
+        })?;
+    }
+    match cfg.env.get("TRIAGE_LOG_FORMAT") {
+        None | Some("text" | "json") => Ok(()),
+        Some(v) => Err(ConfigError::new(
+            "TRIAGE_LOG_FORMAT",
+            v,
+            "expected text or json",
+        )),
+    }
+}
+
 pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
+    for (name, value) in &cfg.env.0 {
+        if let Some(known) = near_miss(name) {
+            return Err(ConfigError::new(
+                name,
+                value,
+                format!("unknown variable; did you mean {known}?"),
+            ));
+        }
+    }
+    logging(cfg)?;
     let known = || {
         crate::analyzers::SETTINGS_VARS
             .iter()
@@ -62,4 +150,20 @@ pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
     }
     crate::runtime::serve::Options::from_config(cfg, None)?;
     crate::sinks::queue::check(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_are_typos_and_other_names_pass() {
+        assert_eq!(near_miss("TRIAGE_LABLER"), Some("TRIAGE_LABELER"));
+        assert_eq!(near_miss("TRIAGE_MODERATORS"), Some("TRIAGE_MODERATOR"));
+        assert_eq!(near_miss("TRIAGE_LABELER"), None);
+        assert_eq!(near_miss("TRIAGE_PHOTOS_DIR"), None);
+        assert_eq!(near_miss("TRIAGE_MOTO_SERVER"), None);
+        assert_eq!(near_miss("TRIAGE_IMS_QPS"), None);
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
 }
