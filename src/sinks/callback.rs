@@ -237,6 +237,19 @@ mod tests {
         );
     }
 
+    /// The receiver snippets `docs/sinks.md` gives users, run as printed (Python 3.11 with
+    /// `time.time` frozen at 1700000000 and `hmac.compare_digest` recording the expected
+    /// value; the JS snippet on Node 20 accepts the same header): for this secret, timestamp
+    /// and body a receiver expects exactly this value.
+    #[test]
+    fn signature_matches_the_documented_receiver_snippet() {
+        let body = r#"{"schema":"image-triage/result@1","bucket":"photos","key":"uploads/猫 1.jpg","suggestion":"block","labels":["cat"]}"#;
+        assert_eq!(
+            signature("whsec_example_7f3c", 1_700_000_000, body.as_bytes()),
+            "sha256=5564f6404cbfeb970795f322fed408d7b7b7c76574394f90e4be4da7af56ff33"
+        );
+    }
+
     #[test]
     fn verify_checks_secret_body_and_freshness() {
         let now = chrono::Utc::now().timestamp();

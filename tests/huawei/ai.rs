@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use image_triage::cloud::huawei::apig;
 use serde_json::{json, Value};
 
 use super::obs::apply_fault;
@@ -21,9 +20,12 @@ fn apig_error(status: u16, code: &str, msg: &str) -> Response {
         .into_response()
 }
 
-/// Verify an `SDK-HMAC-SHA256` request; `interface` e.g. `/v2/{pid}/image/tagging`.
+/// Verify an `SDK-HMAC-SHA256` request with `tests/vendor_sign/apig.rs` (the gateway's rules,
+/// its 15-minute `X-Sdk-Date` window included), plus the emulator's: `host` and `x-sdk-date`
+/// signed, the production `Host`, the project id, and a temporary token that is signed.
 fn verify_apig(
     emu: &Emu,
+    method: &Method,
     host: &str,
     uri: &Uri,
     h: &HeaderMap,
@@ -36,32 +38,36 @@ fn verify_apig(
             &format!("Incorrect IAM authentication information: {m}"),
         )
     };
-    let (ak, signed, sig) = apig::parse_authorization(header(h, "authorization"))
-        .ok_or_else(|| denied("no SDK-HMAC-SHA256 Authorization"))?;
-    if ak != AK {
-        return Err(denied("unknown access key"));
-    }
+    let token = emu.0.lock().unwrap().token.clone();
+    let pairs = header_pairs(h);
+    let v = vendor_sign::apig::verify(
+        &vendor_sign::apig::Request {
+            method: method.as_str(),
+            raw_path: uri.path(),
+            raw_query: uri.query().unwrap_or(""),
+            headers: &pairs,
+            body,
+        },
+        AK,
+        SK,
+        token.as_deref(),
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|e| denied(&e))?;
+    let signed = |n: &str| v.signed_headers.iter().any(|s| s == n);
     for must in ["host", "x-sdk-date"] {
-        if !signed.iter().any(|s| s == must) {
+        if !signed(must) {
             return Err(denied(&format!("{must} not signed")));
         }
+    }
+    if token.is_some() && !signed("x-security-token") {
+        return Err(denied("X-Security-Token not signed"));
     }
     if header(h, "host") != host {
         return Err(denied("wrong Host"));
     }
-    let token = emu.0.lock().unwrap().token.clone();
-    if let Some(t) = token {
-        if header(h, "x-security-token") != t || !signed.iter().any(|s| s == "x-security-token") {
-            return Err(denied("security token missing, wrong or unsigned"));
-        }
-    }
     if header(h, "x-project-id") != PROJECT {
         return Err(denied("wrong X-Project-Id"));
-    }
-    let headers: Vec<(&str, &str)> = signed.iter().map(|n| (n.as_str(), header(h, n))).collect();
-    let want = apig::sign(AK, SK, "POST", uri.path(), &[], &headers, body);
-    if !want.ends_with(&format!("Signature={sig}")) {
-        return Err(denied("verify aksk signature fail"));
     }
     Ok(())
 }
@@ -88,6 +94,7 @@ fn image_of(emu: &Emu, req: &Value) -> Result<Vec<u8>, Response> {
 async fn ai(
     emu: &Emu,
     service: &'static str,
+    method: &Method,
     uri: &Uri,
     h: &HeaderMap,
     body: &[u8],
@@ -97,6 +104,7 @@ async fn ai(
     }
     verify_apig(
         emu,
+        method,
         &format!("{service}.{REGION}.myhuaweicloud.com"),
         uri,
         h,
@@ -105,6 +113,9 @@ async fn ai(
     let req: Value = serde_json::from_slice(body)
         .map_err(|_| apig_error(400, "AIS.0101", "body is not JSON"))?;
     let img = image_of(emu, &req)?;
+    if req.get("url").is_some() {
+        *emu.0.lock().unwrap().url_served.entry(service).or_default() += img.len() as u64;
+    }
     Ok((req, img))
 }
 
@@ -115,6 +126,7 @@ pub(crate) async fn image(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let call = emu.arrived("image", &method, &uri);
     let r = if uri.path() != format!("/v2/{PROJECT}/image/tagging") {
         apig_error(
             404,
@@ -122,7 +134,7 @@ pub(crate) async fn image(
             "The API does not exist or has not been published",
         )
     } else {
-        match ai(&emu, "image", &uri, &h, &body).await {
+        match ai(&emu, "image", &method, &uri, &h, &body).await {
             Err(r) => r,
             Ok((req, _img)) => {
                 let zh = req.get("language").and_then(Value::as_str) == Some("zh");
@@ -145,7 +157,7 @@ pub(crate) async fn image(
             }
         }
     };
-    emu.log("image", &method, &uri, r.status().as_u16());
+    emu.answered(call, r.status().as_u16());
     r
 }
 
@@ -157,6 +169,7 @@ pub(crate) async fn moderation(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let call = emu.arrived("moderation", &method, &uri);
     let r = if uri.path() != format!("/v3/{PROJECT}/moderation/image") {
         apig_error(
             404,
@@ -164,7 +177,7 @@ pub(crate) async fn moderation(
             "The API does not exist or has not been published",
         )
     } else {
-        match ai(&emu, "moderation", &uri, &h, &body).await {
+        match ai(&emu, "moderation", &method, &uri, &h, &body).await {
             Err(r) => r,
             Ok((req, img)) => {
                 if req.get("biz_type").is_none()
@@ -192,6 +205,6 @@ pub(crate) async fn moderation(
             }
         }
     };
-    emu.log("moderation", &method, &uri, r.status().as_u16());
+    emu.answered(call, r.status().as_u16());
     r
 }

@@ -1,11 +1,18 @@
 //! A loopback Huawei Cloud for tests: OBS, Image Tagging and Content Moderation on their own
-//! 127.0.0.1 ports. Every request's signature and security token is verified with the crate's
-//! own signing functions (which the unit tests pin to the vendor vectors); objects, metadata,
-//! tags and ACLs live in memory; faults (429/5xx bodies, slow answers) can be queued per service.
+//! 127.0.0.1 ports. Every request's signature and security token is verified with
+//! `tests/vendor_sign` (written from Huawei's documentation and pinned to its SDK-generated
+//! vectors, independent of the crate's signers); objects, metadata, tags and ACLs live in
+//! memory; faults (429/5xx bodies, slow answers) can be queued per service. Each call is logged
+//! the moment it arrives, before any fault or delay, so retry and timeout tests can count
+//! exactly (a client that gave up still left its entry, with status 0).
 #![allow(dead_code)]
 
 mod ai;
 mod obs;
+#[path = "../vendor_sign/mod.rs"]
+// Also loaded by the other emulator when a test binary uses both.
+#[allow(clippy::duplicate_mod)]
+mod vendor_sign;
 
 use ai::{image, moderation};
 pub use obs::fetch_signed_url;
@@ -18,7 +25,6 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::Router;
 use base64::Engine;
-use image_triage::store::xml::content_md5;
 use percent_encoding::percent_decode_str;
 
 /// A shipped event fixture (`events/<name>`).
@@ -68,6 +74,7 @@ pub struct Logged {
     pub method: String,
     pub path: String,
     pub query: String,
+    /// 0 until the emulator answered (it stays 0 when the client hung up first).
     pub status: u16,
 }
 
@@ -79,6 +86,8 @@ pub struct Inner {
     pub log: Vec<Logged>,
     /// Bytes of object content sent by OBS GETs.
     pub bytes_served: u64,
+    /// Object bytes each AI service (`image`, `moderation`) downloaded through a signed OBS URL.
+    pub url_served: HashMap<&'static str, u64>,
     /// `ObjectCreated:Copy` events a real OBS would have fired.
     pub copy_events: u32,
     /// Answer `PUT ?metadata` with 405 (servers without SetObjectMetadata).
@@ -178,6 +187,11 @@ impl Emu {
             .filter(|l| l.service == service && l.method == method && l.query.contains(query_has))
             .count()
     }
+    /// Object bytes `service` (`image`, `moderation`) downloaded through a signed URL so far.
+    pub fn url_bytes_served(&self, service: &str) -> u64 {
+        let g = self.0.lock().unwrap();
+        g.url_served.get(service).copied().unwrap_or(0)
+    }
     fn take_fault(&self, service: &'static str) -> Option<Fault> {
         self.0
             .lock()
@@ -186,21 +200,43 @@ impl Emu {
             .get_mut(service)
             .and_then(VecDeque::pop_front)
     }
-    fn log(&self, service: &'static str, method: &Method, uri: &Uri, status: u16) {
-        self.0.lock().unwrap().log.push(Logged {
+    /// Log a call as it arrives (status 0); returns its index for [`Emu::answered`].
+    fn arrived(&self, service: &'static str, method: &Method, uri: &Uri) -> usize {
+        let mut g = self.0.lock().unwrap();
+        g.log.push(Logged {
             service,
             method: method.to_string(),
             path: uri.path().into(),
             query: uri.query().unwrap_or("").into(),
-            status,
+            status: 0,
         });
+        g.log.len() - 1
+    }
+    fn answered(&self, index: usize, status: u16) {
+        self.0.lock().unwrap().log[index].status = status;
     }
 }
 
 pub(crate) fn md5_of(b: &[u8]) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(content_md5(b))
-        .unwrap()
+    use md5::Digest;
+    md5::Md5::digest(b).to_vec()
+}
+
+/// `Content-MD5` of a body: Base64 of its MD5 (RFC 1864).
+pub(crate) fn content_md5(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(md5_of(b))
+}
+
+/// `(lower-case name, value)` pairs of a request's headers, for the verifiers.
+pub(crate) fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 pub(crate) fn header<'a>(h: &'a HeaderMap, n: &str) -> &'a str {

@@ -7,7 +7,6 @@ pub(super) fn presigned_object(
     url: &str,
 ) -> Result<(String, String), String> {
     let u = url::Url::parse(url).map_err(|e| e.to_string())?;
-    let query = parse_query(u.query().unwrap_or_default());
     let require_token = inner.lock().unwrap().require_token;
     let buckets: Vec<String> = inner
         .lock()
@@ -22,7 +21,7 @@ pub(super) fn presigned_object(
             "GET",
             &host,
             u.path(),
-            &query,
+            u.query().unwrap_or_default(),
             &HeaderMap::new(),
             require_token,
         )
@@ -41,6 +40,16 @@ pub(super) fn presigned_object(
         }
     }
     Err("the URL's signature matches no bucket".into())
+}
+
+/// The service downloads the object the URL named: count its bytes as served by URL.
+fn served_by_url(inner: &Mutex<Inner>, service: &str, bucket: &str, key: &str) {
+    let mut st = inner.lock().unwrap();
+    let len = st
+        .objects
+        .get(&(bucket.to_string(), key.to_string()))
+        .map_or(0, |o| o.body.len() as u64);
+    *st.url_served.entry(service.to_string()).or_default() += len;
 }
 
 pub(super) fn serve_api(
@@ -71,10 +80,11 @@ pub(super) fn serve_api(
                 return api_error("InvalidParameterValue.InvalidDataId", "bad DataId");
             }
             let url = req["FileUrl"].as_str().unwrap_or_default();
-            let (_, key) = match presigned_object(inner, url) {
+            let (bucket, key) = match presigned_object(inner, url) {
                 Ok(o) => o,
                 Err(e) => return api_error("ResourceUnavailable.ImageDownloadError", &e),
             };
+            served_by_url(inner, "ims", &bucket, &key);
             let (s, label, score) = inner
                 .lock()
                 .unwrap()
@@ -90,8 +100,9 @@ pub(super) fn serve_api(
             }))
         }
         ("tiia", "DetectLabel") => {
-            if let Err(e) = presigned_object(inner, req["ImageUrl"].as_str().unwrap_or_default()) {
-                return api_error("FailedOperation.ImageDownloadError", &e);
+            match presigned_object(inner, req["ImageUrl"].as_str().unwrap_or_default()) {
+                Ok((bucket, key)) => served_by_url(inner, "tiia", &bucket, &key),
+                Err(e) => return api_error("FailedOperation.ImageDownloadError", &e),
             }
             api_reply(json!({"RequestId": "emu", "Labels": null,
                 "CameraLabels": [{"Name": "猫", "Confidence": 88, "FirstCategory": "动物", "SecondCategory": "宠物"}]}))
@@ -124,7 +135,7 @@ pub fn cos_event(
         "cos": {
             "cosSchemaVersion": "1.0",
             "cosObject": {
-                "url": format!("http://{}{}", cos_host(bucket), credential::wire_path(key)),
+                "url": format!("http://{}{}", cos_host(bucket), vendor_sign::cos::wire_path(key)),
                 "meta": m, "vid": "",
                 "key": format!("/{appid}/{name}/{key}"),
                 "size": 1

@@ -33,18 +33,31 @@ pub(super) fn serve_cos(
     if key.is_empty() && *method == Method::GET {
         let prefix = param("prefix").unwrap_or_default();
         let marker = param("marker").unwrap_or_default();
+        let max: usize = param("max-keys")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(1000);
+        let mut matching = st.objects.iter().filter(|((b, k), _)| {
+            b == bucket && k.starts_with(&prefix) && k.as_str() > marker.as_str()
+        });
         let mut x = String::from("<ListBucketResult>");
-        for ((b, k), o) in st.objects.iter() {
-            if b == bucket && k.starts_with(&prefix) && k.as_str() > marker.as_str() {
-                x.push_str(&format!(
-                    "<Contents><Key>{}</Key><Size>{}</Size><ETag>\"{}\"</ETag></Contents>",
-                    k,
-                    o.body.len(),
-                    o.etag
-                ));
-            }
+        let mut last = None;
+        for ((_, k), o) in matching.by_ref().take(max) {
+            x.push_str(&format!(
+                "<Contents><Key>{}</Key><Size>{}</Size><ETag>\"{}\"</ETag></Contents>",
+                k,
+                o.body.len(),
+                o.etag
+            ));
+            last = Some(k.clone());
         }
-        x.push_str("<IsTruncated>false</IsTruncated></ListBucketResult>");
+        // As COS: a truncated page names the key the next one starts after.
+        match (matching.next(), last) {
+            (Some(_), Some(k)) => x.push_str(&format!(
+                "<IsTruncated>true</IsTruncated><NextMarker>{k}</NextMarker>"
+            )),
+            _ => x.push_str("<IsTruncated>false</IsTruncated>"),
+        }
+        x.push_str("</ListBucketResult>");
         return reply(200, "application/xml", x);
     }
     if let Some(process) = param("ci-process") {

@@ -1,15 +1,20 @@
 //! A Tencent Cloud emulator for the tests: COS (objects, metadata, tags, ACL), CI (detect-label,
 //! sensitive-content-recognition), IMS, TIIA and TDMQ on one 127.0.0.1 port. It routes by the
 //! `Host` header, exactly as production hosts differ, and verifies every request's signature and
-//! temporary-credential token with the crate's own signing functions (so a request that would
-//! be refused by Tencent is refused here). Faults (HTTP statuses, vendor error bodies, delays)
-//! can be queued per operation.
+//! temporary-credential token with `tests/vendor_sign` (written from Tencent's documentation and
+//! pinned to its published and SDK-generated vectors, independent of the crate's signers), so a
+//! request that Tencent would refuse is refused here. Faults (HTTP statuses, vendor error
+//! bodies, delays) can be queued per operation.
 #![allow(dead_code)]
 
 #[path = "emu_api.rs"]
 mod api;
 #[path = "emu_cos.rs"]
 mod cos;
+#[path = "../vendor_sign/mod.rs"]
+// Also loaded by the other emulator when a test binary uses both.
+#[allow(clippy::duplicate_mod)]
+mod vendor_sign;
 
 pub use api::cos_event;
 use api::serve_api;
@@ -24,8 +29,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use image_triage::cloud::tencent::cos_sign as credential;
-use image_triage::cloud::tencent::tc3;
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
@@ -91,6 +94,8 @@ pub struct Inner {
     /// Bodies of API calls, per action.
     pub api_bodies: Vec<(String, Value)>,
     pub require_token: bool,
+    /// Object bytes each API service (`ims`, `tiia`) fetched through a presigned COS URL.
+    pub url_served: HashMap<String, u64>,
 }
 
 #[derive(Clone)]
@@ -228,6 +233,12 @@ impl Emulator {
     pub fn messages(&self) -> Vec<(String, String)> {
         self.inner.lock().unwrap().messages.clone()
     }
+
+    /// Object bytes `service` (`ims`, `tiia`) downloaded through a presigned URL so far.
+    pub fn url_bytes_served(&self, service: &str) -> u64 {
+        let i = self.inner.lock().unwrap();
+        i.url_served.get(service).copied().unwrap_or(0)
+    }
 }
 
 /// A stable content hash standing in for COS's MD5 ETag (no md5 crate in the tree).
@@ -287,130 +298,89 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Verify a COS signature from the `Authorization` header or, for presigned URLs, the query.
-/// Returns the params that are not signature parameters.
+/// `(lower-case name, value)` pairs of a request's headers, for the verifiers.
+fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Verify a COS signature from the `Authorization` header or, for presigned URLs, the query,
+/// and the emulator's stricter rules on top of COS's: `host` is signed, every query parameter
+/// is signed (COS would accept a subset; an unsigned parameter here means a client bug), and
+/// with temporary credentials a header-signed request signs its token. Returns the params that
+/// are not signature fields.
 pub fn verify_cos(
     method: &str,
     host: &str,
     raw_path: &str,
-    query: &[(String, String)],
+    raw_query: &str,
     headers: &HeaderMap,
     require_token: bool,
 ) -> Result<Vec<(String, String)>, String> {
-    let (fields, params): (BTreeMap<String, String>, Vec<(String, String)>) =
-        match header(headers, "authorization") {
-            Some(a) => (credential::parse_authorization(a), query.to_vec()),
-            None => {
-                let (q, rest): (Vec<_>, Vec<_>) = query
-                    .iter()
-                    .cloned()
-                    .partition(|(k, _)| k.starts_with("q-") || k == "x-cos-security-token");
-                (q.into_iter().collect(), rest)
-            }
-        };
-    let get = |k: &str| fields.get(k).cloned().ok_or(format!("no {k}"));
-    if get("q-sign-algorithm")? != "sha1" || get("q-ak")? != SECRET_ID {
-        return Err("wrong algorithm or SecretId".into());
-    }
-    let key_time = get("q-key-time")?;
-    let (start, end) = key_time.split_once(';').ok_or("bad q-key-time")?;
-    let now = chrono::Utc::now().timestamp();
-    let (start, end): (i64, i64) = (
-        start.parse().map_err(|_| "t")?,
-        end.parse().map_err(|_| "t")?,
-    );
-    if now < start || now > end {
-        return Err("RequestTimeTooSkewed".into());
-    }
-    let header_list: Vec<String> = get("q-header-list")?
-        .split(';')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    if !header_list.iter().any(|h| h == "host") {
+    let pairs = header_pairs(headers);
+    let v = vendor_sign::cos::verify(
+        &vendor_sign::cos::Request {
+            method,
+            host,
+            raw_path,
+            raw_query,
+            headers: &pairs,
+        },
+        &vendor_sign::cos::Creds {
+            secret_id: SECRET_ID,
+            secret_key: SECRET_KEY,
+            token: require_token.then_some(TOKEN),
+        },
+        chrono::Utc::now().timestamp(),
+    )?;
+    if !v.header_list.iter().any(|h| h == "host") {
         return Err("host is not signed".into());
     }
-    let token = if header(headers, "authorization").is_some() {
-        if !header_list.iter().any(|h| h == "x-cos-security-token") && require_token {
-            return Err("x-cos-security-token is not signed".into());
-        }
-        header(headers, "x-cos-security-token").map(str::to_string)
-    } else {
-        fields.get("x-cos-security-token").cloned()
-    };
-    if require_token && token.as_deref() != Some(TOKEN) {
-        return Err("InvalidAccessKeyId: missing or wrong security token".into());
+    if require_token && !v.presigned && !v.header_list.iter().any(|h| h == "x-cos-security-token") {
+        return Err("x-cos-security-token is not signed".into());
     }
-    let signed_headers: Vec<(String, String)> = header_list
-        .iter()
-        .map(|h| {
-            let v = if h == "host" {
-                Some(host.to_string())
-            } else {
-                header_utf8(headers, h)
-            };
-            v.map(|v| (h.clone(), v))
-                .ok_or(format!("signed header {h} not sent"))
-        })
-        .collect::<Result<_, _>>()?;
-    let param_list = get("q-url-param-list")?;
-    let mut sent: Vec<String> = params.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
-    sent.sort();
-    let listed: Vec<&str> = param_list.split(';').filter(|s| !s.is_empty()).collect();
-    if sent != listed {
+    if !v.unsigned_params.is_empty() {
         return Err(format!(
-            "unsigned query parameters: sent {sent:?}, signed {listed:?}"
+            "unsigned query parameters: {:?} (signed {:?})",
+            v.unsigned_params, v.param_list
         ));
     }
-    let path = decode(raw_path);
-    let want = credential::signature(
-        SECRET_KEY,
-        &key_time,
-        &credential::Request {
-            method,
-            path: &path,
-            params: &params,
-            headers: &signed_headers,
-        },
-    );
-    if get("q-signature")? != want {
-        return Err("SignatureDoesNotMatch".into());
-    }
-    Ok(params)
+    Ok(v.params
+        .into_iter()
+        .filter(|(k, _)| !(v.presigned && k == "x-cos-security-token"))
+        .collect())
 }
 
-/// Verify a TC3 request; returns the service name.
+/// Verify a TC3 request and the headers API 3.0 requires; returns the service name.
 fn verify_tc3(
+    method: &str,
     host: &str,
+    raw_query: &str,
     headers: &HeaderMap,
     body: &[u8],
     require_token: bool,
 ) -> Result<String, String> {
-    let auth =
-        header(headers, "authorization").ok_or("AuthFailure.SignatureFailure: no Authorization")?;
-    let service = host.split('.').next().unwrap_or_default().to_string();
-    let ts: i64 = header(headers, "x-tc-timestamp")
-        .and_then(|t| t.parse().ok())
-        .ok_or("MissingParameter: X-TC-Timestamp")?;
-    if (chrono::Utc::now().timestamp() - ts).abs() > 300 {
-        return Err("AuthFailure.SignatureExpire".into());
-    }
-    if require_token && header(headers, "x-tc-token") != Some(TOKEN) {
-        return Err("AuthFailure.TokenFailure".into());
-    }
-    let want = tc3::authorization(
+    let pairs = header_pairs(headers);
+    let service = vendor_sign::tc3::verify(
+        &vendor_sign::tc3::Request {
+            method,
+            host,
+            raw_query,
+            headers: &pairs,
+            body,
+        },
         SECRET_ID,
         SECRET_KEY,
-        &tc3::Call {
-            service: &service,
-            host,
-            content_type: header(headers, "content-type").unwrap_or_default(),
-            timestamp: ts,
-            payload: body,
-        },
-    );
-    if auth != want {
-        return Err("AuthFailure.SignatureFailure".into());
+        chrono::Utc::now().timestamp(),
+    )?;
+    if require_token && header(headers, "x-tc-token") != Some(TOKEN) {
+        return Err("AuthFailure.TokenFailure: missing or wrong X-TC-Token".into());
     }
     for h in ["x-tc-version", "x-tc-action", "x-tc-region"] {
         if header(headers, h).is_none() {
@@ -449,9 +419,13 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         Some(Fault::ApiError(code)) => api_error(code, "injected by the emulator"),
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
-            serve(&inner, &method, &host, &raw_path, &query, &headers, &body)
+            serve(
+                &inner, &method, &host, &raw_path, &raw_query, &headers, &body,
+            )
         }
-        None => serve(&inner, &method, &host, &raw_path, &query, &headers, &body),
+        None => serve(
+            &inner, &method, &host, &raw_path, &raw_query, &headers, &body,
+        ),
     };
     inner.lock().unwrap().log[index].status = resp.status().as_u16();
     resp
@@ -482,13 +456,20 @@ fn serve(
     method: &Method,
     host: &str,
     raw_path: &str,
-    query: &[(String, String)],
+    raw_query: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
     let require_token = inner.lock().unwrap().require_token;
     if host.ends_with(".tencentcloudapi.com") {
-        return match verify_tc3(host, headers, body, require_token) {
+        return match verify_tc3(
+            method.as_str(),
+            host,
+            raw_query,
+            headers,
+            body,
+            require_token,
+        ) {
             Err(e) => {
                 let (code, msg) = e.split_once(": ").unwrap_or((e.as_str(), ""));
                 api_error(code, msg)
@@ -506,7 +487,7 @@ fn serve(
         method.as_str(),
         host,
         raw_path,
-        query,
+        raw_query,
         headers,
         require_token,
     ) {

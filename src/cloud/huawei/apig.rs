@@ -237,6 +237,48 @@ mod tests {
         );
     }
 
+    /// huaweicloudsdkcore 3.1.219: `BasicCredentials(AK, SK, PID).with_security_token(
+    /// 'EXAMPLETOKEN').sign_request(SdkRequest(...))` on vector A's and B's requests (with
+    /// `Content-Type: application/json`), `X-Sdk-Date` fixed: the token is a signed header.
+    #[test]
+    fn d_e_with_a_security_token() {
+        let tagging = format!("/v2/{PID}/image/tagging");
+        vector(
+            "POST",
+            &tagging,
+            &[],
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Sdk-Date", DATE),
+                ("X-Project-Id", PID),
+                ("X-Security-Token", "EXAMPLETOKEN"),
+                ("Host", "image.cn-north-4.myhuaweicloud.com"),
+            ],
+            r#"{"url":"https://examplebucket.obs.cn-north-4.myhuaweicloud.com/photos/cat.jpg","language":"en","threshold":60.0,"limit":10}"#,
+            "POST\n/v2/0123456789abcdef0123456789abcdef/image/tagging/\n\ncontent-type:application/json\nhost:image.cn-north-4.myhuaweicloud.com\nx-project-id:0123456789abcdef0123456789abcdef\nx-sdk-date:20250701T120000Z\nx-security-token:EXAMPLETOKEN\n\ncontent-type;host;x-project-id;x-sdk-date;x-security-token\nc457f29c63265a4effe1b016a3f4c9eb3a951872c07d165a0c43bd5885f52f65",
+            "SDK-HMAC-SHA256\n20250701T120000Z\n2a83ba44c390e846d11f32d0c059318e021b9f9a423752ea368ec2d49d51b30b",
+            "SDK-HMAC-SHA256 Access=EXAMPLEAK0000000000000, SignedHeaders=content-type;host;x-project-id;x-sdk-date;x-security-token, Signature=a46e729449cef31b9c27117a8234ba83b13eca816f4b4ee942fd20a1c8bc79e2",
+        );
+        let moderation = format!("/v3/{PID}/moderation/image");
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("X-Sdk-Date", DATE),
+            ("X-Project-Id", PID),
+            ("X-Security-Token", "EXAMPLETOKEN"),
+            ("Host", "moderation.cn-north-4.myhuaweicloud.com"),
+        ];
+        let body = r#"{"event_type":"album","categories":["porn","terrorism","image_text"],"url":"https://examplebucket.obs.cn-north-4.myhuaweicloud.com/photos/cat.jpg"}"#;
+        let (c, _) = canonical_request("POST", &moderation, &[], &headers, body.as_bytes());
+        assert_eq!(
+            string_to_sign(DATE, &c),
+            "SDK-HMAC-SHA256\n20250701T120000Z\n68dd93fe9f07ce0c142b16be9f8ead72627591af2c901f429304f4cd4e43a0bf"
+        );
+        assert_eq!(
+            sign(AK, SK, "POST", &moderation, &[], &headers, body.as_bytes()),
+            "SDK-HMAC-SHA256 Access=EXAMPLEAK0000000000000, SignedHeaders=content-type;host;x-project-id;x-sdk-date;x-security-token, Signature=c7f3b4db402bd66797e9f96e595532daa9bbb472e4178e34557299c53dc466ff"
+        );
+    }
+
     #[test]
     fn underscore_headers_are_not_signed_and_auth_parses() {
         let h = signed_headers(&[

@@ -1,0 +1,62 @@
+//! The store conformance suite (tests/store_conformance.rs): the same checks against every
+//! `ObjectStore`.
+
+pub mod checks;
+pub mod harness;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use harness::Harness;
+
+type Check = fn(Arc<Harness>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! checks {
+    ($($name:ident),* $(,)?) => {
+        [$((stringify!($name), (|h| Box::pin(checks::$name(h))) as Check)),*]
+    };
+}
+
+/// Every check but the ACL one that issue 10 keeps failing (its own test per backend).
+const ALL: &[(&str, Check)] = &checks![
+    head,
+    ranged_read,
+    get,
+    put_then_head,
+    update_metadata_keeps_the_rest,
+    tags_round_trip_and_limits,
+    set_private,
+    rename,
+    delete,
+    missing_key_is_not_found,
+    list_pages,
+    presign,
+];
+
+/// Run every check (each in its own task, so one failure does not hide the others); fail
+/// naming each failed check.
+pub async fn run_all(h: Arc<Harness>) {
+    let mut failed = Vec::new();
+    for &(name, check) in ALL {
+        if let Err(e) = tokio::spawn(check(h.clone())).await {
+            let why = match e.try_into_panic() {
+                Ok(p) => p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            failed.push(format!("{name}: {why}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} checks failed on the {} store:\n{}",
+        failed.len(),
+        ALL.len(),
+        h.store.name(),
+        failed.join("\n")
+    );
+}

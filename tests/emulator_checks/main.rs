@@ -1,0 +1,40 @@
+//! Checks of the test emulators themselves, so that "the emulator accepted it" means something:
+//!
+//! - `tencent`, `huawei`: the emulators' signature verifiers (`tests/vendor_sign/`, written from
+//!   the vendors' documentation, importing nothing from this crate) accept the vendors'
+//!   published examples and requests signed by the vendors' own SDKs, and refuse them once
+//!   anything is changed or stale. The SDK vectors were generated offline (never at test time)
+//!   with the SDKs from PyPI, clock frozen and the request captured before it left; each names
+//!   the SDK version and the call that produced it.
+//! - `recording`: both emulators log a call when it arrives, before any injected delay or
+//!   fault, so retry and timeout tests can assert exact counts.
+
+mod huawei_vectors;
+mod recording;
+mod tencent_vectors;
+
+#[path = "../tencent/emulator.rs"]
+#[allow(unused_imports)]
+mod emulator;
+#[path = "../huawei/mod.rs"]
+mod huawei;
+#[path = "../vendor_sign/mod.rs"]
+// Also loaded by the other emulator when a test binary uses both.
+#[allow(clippy::duplicate_mod)]
+mod vendor_sign;
+
+/// `(lower-case name, value)` pairs, as the verifiers take headers.
+pub fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+        .collect()
+}
+
+/// Split a URL into (host, raw path, raw query) without normalising anything.
+pub fn split_url(url: &str) -> (&str, &str, &str) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (host, path_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+    (host, path, query)
+}
