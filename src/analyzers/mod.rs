@@ -201,8 +201,8 @@ pub fn build_labeler(
         LabelerKind::None => Ok(None),
         #[cfg(feature = "local")]
         LabelerKind::Local => Ok(Some(local::labeler(config)?)),
-        LabelerKind::CosCi => Ok(Some(Arc::new(tencent::ci::labeler(config)?))),
-        LabelerKind::Tiia => Ok(Some(Arc::new(tencent::tiia::labeler(config)?))),
+        LabelerKind::CosCi => Ok(Some(tencent::ci::labeler(config)?)),
+        LabelerKind::Tiia => Ok(Some(tencent::tiia::labeler(config)?)),
         LabelerKind::Huawei => Ok(Some(huawei::labeler(config)?)),
         #[cfg(not(feature = "local"))]
         LabelerKind::Local => Err(not_in_this_build("local", "labeler")),
@@ -218,8 +218,8 @@ pub fn build_moderator(
         ModeratorKind::None => Ok(None),
         #[cfg(feature = "local")]
         ModeratorKind::Local => Ok(Some(local::moderator(config)?)),
-        ModeratorKind::Ims => Ok(Some(Arc::new(tencent::ims::moderator(config)?))),
-        ModeratorKind::CosCi => Ok(Some(Arc::new(tencent::ci::moderator(config)?))),
+        ModeratorKind::Ims => Ok(Some(tencent::ims::moderator(config)?)),
+        ModeratorKind::CosCi => Ok(Some(tencent::ci::moderator(config)?)),
         ModeratorKind::Huawei => Ok(Some(huawei::moderator(config)?)),
         #[cfg(not(feature = "local"))]
         ModeratorKind::Local => Err(not_in_this_build("local", "moderator")),

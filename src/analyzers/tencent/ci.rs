@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 
 use super::builder;
 use crate::analyzers::{
@@ -47,12 +48,12 @@ pub struct CiLabeler {
     scenes: Vec<String>,
 }
 
-pub fn labeler(config: &Config) -> Result<CiLabeler, AnalyzerError> {
-    Ok(CiLabeler {
+pub fn labeler(config: &Config) -> Result<Arc<dyn Labeler>, AnalyzerError> {
+    Ok(Arc::new(CiLabeler {
         client: cos_client(config),
         service: Service::new("ci", config.tuning("ci", CI_TUNING)),
         scenes: builder::scenes(config, "cos-ci")?,
-    })
+    }))
 }
 
 #[derive(Debug, Deserialize, Default, serde::Serialize)]
@@ -184,8 +185,8 @@ pub struct CiModerator {
     gif: (u32, u32),
 }
 
-pub fn moderator(config: &Config) -> Result<CiModerator, AnalyzerError> {
-    Ok(CiModerator {
+pub fn moderator(config: &Config) -> Result<Arc<dyn Moderator>, AnalyzerError> {
+    Ok(Arc::new(CiModerator {
         client: cos_client(config),
         service: Service::new(
             "ci-moderation",
@@ -193,7 +194,7 @@ pub fn moderator(config: &Config) -> Result<CiModerator, AnalyzerError> {
         ),
         biz_type: builder::biz_type(config, "cos-ci")?,
         gif: builder::gif_frames(config, "cos-ci")?,
-    })
+    }))
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use super::builder;
 use crate::analyzers::{
@@ -29,12 +30,12 @@ pub struct Ims {
     gif: (u32, u32),
 }
 
-pub fn moderator(config: &Config) -> Result<Ims, AnalyzerError> {
-    Ok(Ims {
+pub fn moderator(config: &Config) -> Result<Arc<dyn Moderator>, AnalyzerError> {
+    Ok(Arc::new(Ims {
         api: Api::new(config, "ims", "2020-12-29", IMS_TUNING),
         biz_type: builder::biz_type(config, "ims")?,
         gif: builder::gif_frames(config, "ims")?,
-    })
+    }))
 }
 
 /// IMS `DataId` allows `[A-Za-z0-9_-@#]`, at most 64 characters. Keys that fit are sent as they

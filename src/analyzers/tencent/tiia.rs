@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 use super::builder;
 use crate::analyzers::{AnalyzerError, AnalyzerInput, Label, LabelOutput, Labeler};
@@ -20,11 +21,11 @@ pub struct Tiia {
     scenes: Vec<String>,
 }
 
-pub fn labeler(config: &Config) -> Result<Tiia, AnalyzerError> {
-    Ok(Tiia {
+pub fn labeler(config: &Config) -> Result<Arc<dyn Labeler>, AnalyzerError> {
+    Ok(Arc::new(Tiia {
         api: Api::new(config, "tiia", "2019-05-29", TIIA_TUNING),
         scenes: builder::scenes(config, "tiia")?,
-    })
+    }))
 }
 
 /// Labels from a `DetectLabel` response: `Labels` is the WEB scene; arrays may be `null`.
