@@ -229,6 +229,27 @@ print(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
             .as_deref(),
         Some("image/png")
     );
+    // The same temporary key without its session token is refused.
+    let without: Vec<(String, String)> = cfg_vars_without_token(&moto, ak, sk);
+    let s3 = store::for_provider(&Config::from_vars(without).unwrap(), Provider::S3).unwrap();
+    let e = s3.head("photos", "t.png").await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::PermissionDenied { .. }),
+        "a temporary key without its token: {e}"
+    );
+}
+
+fn cfg_vars_without_token(moto: &Moto, ak: &str, sk: &str) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .filter(|(k, _)| {
+            !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET") && k != "AWS_SESSION_TOKEN"
+        })
+        .collect();
+    vars.push(("AWS_ACCESS_KEY_ID".into(), ak.into()));
+    vars.push(("AWS_SECRET_ACCESS_KEY".into(), sk.into()));
+    vars
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -40,7 +40,8 @@ async fn each_ai_call_logs_a_cloud_eye_style_metric_line() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let emu = huawei::start(None).await;
+    // A session token too, to show it never reaches a log line.
+    let emu = huawei::start(Some("metrics-session-token-5f1c")).await;
     let pipeline = Pipeline::new(config(&emu));
     let body = event_file("obs-native.json");
     let (bucket, key) = target(&body);
@@ -78,5 +79,36 @@ async fn each_ai_call_logs_a_cloud_eye_style_metric_line() {
                 && m["code"] == "AIS.0005"),
         "{metrics:?}"
     );
-    assert!(!text.contains("Signature="), "no signed URL in the logs");
+    // One line per call the emulator saw, per service (retried attempts count, as on the
+    // service side).
+    for service in ["image", "moderation"] {
+        let lines = metrics.iter().filter(|m| m["service"] == service).count();
+        assert_eq!(
+            lines,
+            emu.emu.calls(service, "POST", ""),
+            "{service}: {metrics:?}"
+        );
+        assert!(lines > 0, "{service} was called");
+    }
+    // No credential in any log line: not the secret key, the security token, a signature or a
+    // signed URL.
+    let secrets: Vec<String> = emu
+        .vars()
+        .into_iter()
+        .filter(|(k, _)| k == "HUAWEICLOUD_SDK_SK" || k == "HUAWEICLOUD_SDK_SECURITY_TOKEN")
+        .map(|(_, v)| v)
+        .collect();
+    assert!(!secrets.is_empty());
+    for secret in &secrets {
+        assert!(!text.contains(secret.as_str()), "a secret in the logs");
+    }
+    for marker in [
+        "Signature=",
+        "signature=",
+        "Authorization",
+        "X-Amz-",
+        "AccessKeyId=",
+    ] {
+        assert!(!text.contains(marker), "{marker} in the logs");
+    }
 }
