@@ -119,7 +119,10 @@ fn one_bad_vendor_setting_stops_every_provider_before_any_connection() {
         (&[("TRIAGE_LABEL_SCENE", "web")], "TRIAGE_LABEL_SCENE"),
         (&[("TRIAGE_LABLER", "none")], "TRIAGE_LABLER"),
         (&[("TRIAGE_LOG_FORMAT", "jsn")], "TRIAGE_LOG_FORMAT"),
-        (&[("TRIAGE_COS_ENDPOINT", "http://h/?x")], "TRIAGE_COS_ENDPOINT"),
+        (
+            &[("TRIAGE_COS_ENDPOINT", "http://h/?x")],
+            "TRIAGE_COS_ENDPOINT",
+        ),
         (
             &[("TRIAGE_MODERATION_CATEGORIES", "porn,gore")],
             "TRIAGE_MODERATION_CATEGORIES",

@@ -91,6 +91,17 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     ) -> Result<(), StoreError> {
         self.inner.update_metadata(bucket, key, entries).await
     }
+    async fn update_metadata_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .update_metadata_if(bucket, key, entries, etag)
+            .await
+    }
     async fn put_tags(
         &self,
         bucket: &str,

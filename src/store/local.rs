@@ -17,6 +17,12 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{Capabilities, ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError};
 
+/// Held by every write (object bytes or attributes) of every local store in this process, so
+/// a conditional write's compare and its write see no other writer of this process between
+/// them. Writers outside the process (a file copied in by hand) are caught by the attributes'
+/// size/mtime binding instead: attributes written for the old file never apply to a new one.
+static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
@@ -110,15 +116,24 @@ impl LocalStore {
             .map_err(|e| io_err(bucket, key, "write attributes", e))
     }
 
+    /// Read, change, write the attributes under [`WRITES`]; `f` may refuse (then nothing is
+    /// written).
     async fn modify_attrs(
         &self,
         bucket: &str,
         key: &str,
-        f: impl FnOnce(&mut Attrs),
+        f: impl FnOnce(&mut Attrs) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let _writing = WRITES.lock().await;
         let mut attrs = self.attrs(bucket, key).await?;
-        f(&mut attrs);
+        f(&mut attrs)?;
         self.write_attrs(bucket, key, &attrs).await
+    }
+}
+
+fn merge(a: &mut Attrs, entries: &BTreeMap<String, String>) {
+    for (k, v) in entries {
+        a.metadata.insert(k.to_ascii_lowercase(), v.clone());
     }
 }
 
@@ -302,6 +317,7 @@ impl ObjectStore for LocalStore {
         content_type: &str,
     ) -> Result<(), StoreError> {
         let path = self.object_path(bucket, key)?;
+        let _writing = WRITES.lock().await;
         write_atomic(&path, &body)
             .await
             .map_err(|e| io_err(bucket, key, "put", e))?;
@@ -323,9 +339,24 @@ impl ObjectStore for LocalStore {
         entries: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
         self.modify_attrs(bucket, key, |a| {
-            for (k, v) in entries {
-                a.metadata.insert(k.to_ascii_lowercase(), v.clone());
-            }
+            merge(a, entries);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The ETag compared and the attributes written under one hold of [`WRITES`].
+    async fn update_metadata_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        self.modify_attrs(bucket, key, |a| {
+            super::check_etag(bucket, key, "update metadata", etag, &a.etag)?;
+            merge(a, entries);
+            Ok(())
         })
         .await
     }
@@ -345,8 +376,11 @@ impl ObjectStore for LocalStore {
             );
             return Err(io_err(bucket, key, "put tags", e));
         }
-        self.modify_attrs(bucket, key, |a| a.tags = tags.to_vec())
-            .await
+        self.modify_attrs(bucket, key, |a| {
+            a.tags = tags.to_vec();
+            Ok(())
+        })
+        .await
     }
 
     async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
@@ -354,13 +388,17 @@ impl ObjectStore for LocalStore {
     }
 
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.modify_attrs(bucket, key, |a| a.acl = Some("private".into()))
-            .await
+        self.modify_attrs(bucket, key, |a| {
+            a.acl = Some("private".into());
+            Ok(())
+        })
+        .await
     }
 
     async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
         let src = self.object_path(bucket, from)?;
         let dst = self.object_path(bucket, to)?;
+        let _writing = WRITES.lock().await;
         let attrs = self.attrs(bucket, from).await?;
         if let Some(dir) = dst.parent() {
             tokio::fs::create_dir_all(dir)
@@ -421,6 +459,7 @@ impl ObjectStore for LocalStore {
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         let path = self.object_path(bucket, key)?;
+        let _writing = WRITES.lock().await;
         match tokio::fs::remove_file(&path).await {
             // Deleting a missing key succeeds, as on S3, COS and OBS.
             Ok(()) => {}

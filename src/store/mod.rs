@@ -224,6 +224,24 @@ impl StoreError {
         }
     }
 
+    /// A conditional write refused before it was sent: the object's ETag is `have`, the caller
+    /// asked for `want` (both compared without quotes).
+    pub fn etag_mismatch(
+        bucket: &str,
+        key: &str,
+        op: &'static str,
+        want: &str,
+        have: &str,
+    ) -> Self {
+        StoreError::PreconditionFailed {
+            bucket: bucket.into(),
+            key: key.into(),
+            op,
+            code: "PreconditionFailed".into(),
+            message: format!("the object's ETag is {have:?}, not {want:?}"),
+        }
+    }
+
     /// A 2xx reply whose body could not be read as the documented XML.
     pub fn malformed(
         bucket: &str,
@@ -348,6 +366,16 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         key: &str,
         entries: &BTreeMap<String, String>,
     ) -> Result<(), StoreError>;
+    /// [`ObjectStore::update_metadata`], but only while the object's ETag (without quotes) is
+    /// `etag`: otherwise [`StoreError::PreconditionFailed`] and nothing changes. Each store
+    /// says how close to atomic its check is (a vendor header, or a read just before the write).
+    async fn update_metadata_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        etag: &str,
+    ) -> Result<(), StoreError>;
     /// Replace the object's tags.
     async fn put_tags(
         &self,
@@ -388,6 +416,22 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
             store: self.name(),
             op: "presigned URLs",
         })
+    }
+}
+
+/// `Ok` when the object's ETag `have` is the `want` of a conditional write (quotes ignored on
+/// both), else the [`StoreError::PreconditionFailed`] the store answers without writing.
+pub(crate) fn check_etag(
+    bucket: &str,
+    key: &str,
+    op: &'static str,
+    want: &str,
+    have: &str,
+) -> Result<(), StoreError> {
+    if want.trim_matches('"') == have.trim_matches('"') {
+        Ok(())
+    } else {
+        Err(StoreError::etag_mismatch(bucket, key, op, want, have))
     }
 }
 

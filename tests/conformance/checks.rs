@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use image_triage::store::{ObjectStore, StoreError};
 
+pub use super::conditional::{conditional_metadata_update, conditional_metadata_update_race};
 use super::harness::Harness;
 
 /// Deterministic bytes without a short period (a read at the wrong offset shows), different
@@ -20,7 +21,7 @@ pub fn body(len: usize, seed: u8) -> Bytes {
         .into()
 }
 
-fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(super) fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -40,14 +41,19 @@ fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
 }
 
 #[track_caller]
-fn assert_not_found<T: Debug>(r: Result<T, StoreError>, bucket: &str, key: &str, what: &str) {
+pub(super) fn assert_not_found<T: Debug>(
+    r: Result<T, StoreError>,
+    bucket: &str,
+    key: &str,
+    what: &str,
+) {
     match r {
         Err(StoreError::NotFound { bucket: b, key: k }) if b == bucket && k == key => {}
         other => panic!("{what} of missing {bucket}/{key}: want NotFound, got {other:?}"),
     }
 }
 
-fn parts(h: &Harness) -> (&dyn ObjectStore, &str) {
+pub(super) fn parts(h: &Harness) -> (&dyn ObjectStore, &str) {
     (&*h.store, h.bucket.as_str())
 }
 

@@ -2,10 +2,13 @@
 //! (`store::for_provider` with a `Config` from variables, as the function builds it), plus its
 //! counterpart (the directory, moto, or an emulator) to read raw state through.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use image_triage::config::Config;
-use image_triage::store::{self, ObjectStore};
+use image_triage::store::{self, ObjectStore, StoreError};
 use image_triage::Provider;
 
 use crate::common::moto::Moto;
@@ -190,6 +193,53 @@ impl Harness {
         }
     }
 
+    /// Run `write` (a store call that reads the object, then writes it) while the counterpart
+    /// holds the write request back and replaces the object with `body` under it, as an upload
+    /// landing between the store's read and its write would: the race a conditional write's
+    /// precondition header must close. `None` where that cannot be staged or proves nothing:
+    /// the local directory (no request to hold back; its compare and write share one lock),
+    /// and moto, whose CopyObject (5.2.5) evaluates `x-amz-copy-source-if-none-match` but
+    /// ignores `x-amz-copy-source-if-match`. On OBS the copy fallback runs: SetObjectMetadata
+    /// has no precondition header, so its window is documented, not closed.
+    pub async fn replace_during_write(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        write: Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>,
+    ) -> Option<Result<(), StoreError>> {
+        const HOLD: Duration = Duration::from_millis(500);
+        let b = self.bucket.as_str();
+        match &self.counterpart {
+            Counterpart::Local(_) | Counterpart::S3 { .. } => None,
+            Counterpart::Cos(emu) => {
+                let before = emu.count("cos:copy");
+                emu.inject("cos:copy", crate::emulator::Fault::Delay(HOLD), 1);
+                let task = tokio::spawn(write);
+                wait_until("the metadata copy", || emu.count("cos:copy") > before).await;
+                emu.put_object(b, key, body, "image/png");
+                Some(task.await.unwrap())
+            }
+            Counterpart::Obs(emu) => {
+                let e = &emu.emu;
+                e.0.lock().unwrap().no_set_metadata = true;
+                // HEAD, PUT ?metadata (405 now), then the copy: hold the third.
+                for d in [Duration::ZERO, Duration::ZERO, HOLD] {
+                    e.fault("obs", huawei::Fault::Delay(d));
+                }
+                let puts = e.calls("obs", "PUT", "");
+                let task = tokio::spawn(write);
+                wait_until("the metadata copy", || {
+                    e.calls("obs", "PUT", "") >= puts + 2
+                })
+                .await;
+                e.put(b, key, body, "image/png");
+                let r = task.await.unwrap();
+                e.0.lock().unwrap().no_set_metadata = false;
+                Some(r)
+            }
+        }
+    }
+
     /// The status of an unauthenticated GET of the object, where the counterpart decides it by
     /// the ACL (moto). The emulators refuse every unsigned request, so there it tells nothing.
     pub async fn anonymous_get_status(&self, key: &str) -> Option<u16> {
@@ -236,6 +286,18 @@ impl Harness {
             Counterpart::Cos(_) => plain_get(url, Some(cos_host(&self.bucket))).await,
             Counterpart::Obs(emu) => huawei::fetch_signed_url(&emu.emu, url),
         }
+    }
+}
+
+/// Poll until `done` (a request reached the counterpart), for at most ten seconds.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} never reached the counterpart"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

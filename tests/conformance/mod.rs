@@ -2,6 +2,7 @@
 //! `ObjectStore`.
 
 pub mod checks;
+pub mod conditional;
 pub mod harness;
 
 use std::future::Future;
@@ -25,6 +26,8 @@ const ALL: &[(&str, Check)] = &checks![
     get,
     put_then_head,
     update_metadata_keeps_the_rest,
+    conditional_metadata_update,
+    conditional_metadata_update_race,
     tags_round_trip_and_limits,
     set_private,
     rename,

@@ -287,6 +287,17 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
             let Some(mut o) = g.objects.get(&(sb.to_string(), sk.to_string())).cloned() else {
                 return obs_error(404, "NoSuchKey", "copy source missing");
             };
+            // Copying an Object (api-obs obs_04_0082): copied only while the source's ETag is
+            // x-obs-copy-source-if-match, else 412 (OBS errors: PreconditionFailed). ETags are
+            // compared without their quotes, which clients send or leave off.
+            let want = header(h, "x-obs-copy-source-if-match");
+            if !want.is_empty() && want.trim_matches('"') != o.etag {
+                return obs_error(
+                    412,
+                    "PreconditionFailed",
+                    "At least one of the pre-conditions you specified did not hold",
+                );
+            }
             if header(h, "x-obs-metadata-directive") == "REPLACE" {
                 o.meta = meta_headers();
                 if !header(h, "content-type").is_empty() {

@@ -166,6 +166,8 @@ pub(super) fn serve_cos(
             let Some(mut o) = st.objects.get(&src_id).cloned() else {
                 return cos_error(404, "NoSuchKey", "copy source missing");
             };
+            // PUT Object - Copy (COS doc 436/10881): x-cos-copy-source-If-Match copies only
+            // while the source's ETag is the given one, else 412 PreconditionFailed.
             if let Some(want) = header(headers, "x-cos-copy-source-if-match") {
                 if want.trim_matches('"') != o.etag {
                     return cos_error(412, "PreconditionFailed", "copy source ETag differs");

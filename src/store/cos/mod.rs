@@ -96,44 +96,21 @@ impl ObjectStore for CosStore {
         key: &str,
         entries: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let head = self
-            .send("head", Req::new(Method::HEAD, bucket, key))
-            .await?;
-        let mut extra: Vec<(String, String)> = KEPT_HEADERS
-            .iter()
-            .filter_map(|h| Some((h.to_string(), header_utf8(head.headers.get(*h)?)?)))
-            .collect();
-        let current = meta_of(&head);
-        let mut meta = current.metadata;
-        // Lower-cased like the names HEAD returns: `B` must replace `b`, not go out beside it
-        // as a second `x-cos-meta-b` header.
-        meta.extend(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
-        );
-        extra.extend(
-            meta.into_iter()
-                .map(|(k, v)| (format!("{META_PREFIX}{k}"), v)),
-        );
-        extra.push(("x-cos-metadata-directive".into(), "Replaced".into()));
-        // An upload that lands between the HEAD and the copy must not get these headers and
-        // this verdict: the copy then fails its precondition and the new upload's own event
-        // triages it.
-        extra.push((
-            "x-cos-copy-source-if-match".into(),
-            format!("\"{}\"", current.etag),
-        ));
-        // Taken out once used, so a warm function does not collect every object it blocked.
-        let private = self
-            .made_private
-            .lock()
-            .map(|mut s| s.remove(&(bucket.to_string(), key.to_string())))
-            .unwrap_or(false);
-        if private {
-            extra.push(("x-cos-acl".into(), "private".into()));
-        }
-        self.copy(bucket, key, key, extra).await
+        self.replace_metadata(bucket, key, entries, None).await
+    }
+
+    /// As `update_metadata`; the copy carries `x-cos-copy-source-If-Match: "<etag>"` (COS doc,
+    /// PUT Object - Copy: 412 when the source ETag differs), so COS itself refuses it when the
+    /// object changed after our HEAD.
+    async fn update_metadata_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        self.replace_metadata(bucket, key, entries, Some(etag))
+            .await
     }
 
     async fn put_tags(
@@ -225,6 +202,69 @@ impl ObjectStore for CosStore {
     ) -> Result<String, StoreError> {
         credential::presigned_get(&self.client, bucket, key, expires)
             .map_err(|e| to_store(bucket, key, "presign", e))
+    }
+}
+
+impl CosStore {
+    /// HEAD, merge `entries` into the user metadata, copy the object onto itself (Replaced).
+    /// The copy is conditional on the source ETag: `expect` when given (a different ETag at
+    /// HEAD time fails here, without a request), else the one the HEAD saw.
+    async fn replace_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        expect: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let head = self
+            .send("head", Req::new(Method::HEAD, bucket, key))
+            .await?;
+        let current = meta_of(&head);
+        if let Some(want) = expect {
+            super::check_etag(bucket, key, "copy", want, &current.etag)?;
+        }
+        let mut extra: Vec<(String, String)> = KEPT_HEADERS
+            .iter()
+            .filter_map(|h| Some((h.to_string(), header_utf8(head.headers.get(*h)?)?)))
+            .collect();
+        let mut meta = current.metadata;
+        // Lower-cased like the names HEAD returns: `B` must replace `b`, not go out beside it
+        // as a second `x-cos-meta-b` header.
+        meta.extend(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+        );
+        extra.extend(
+            meta.into_iter()
+                .map(|(k, v)| (format!("{META_PREFIX}{k}"), v)),
+        );
+        extra.push(("x-cos-metadata-directive".into(), "Replaced".into()));
+        // An upload that lands between the HEAD and the copy must not get these headers and
+        // this verdict: the copy then fails its precondition and the new upload's own event
+        // triages it.
+        extra.push((
+            "x-cos-copy-source-if-match".into(),
+            format!("\"{}\"", current.etag),
+        ));
+        // Taken out once used, so a warm function does not collect every object it blocked.
+        let id = (bucket.to_string(), key.to_string());
+        let private = self
+            .made_private
+            .lock()
+            .map(|mut s| s.remove(&id))
+            .unwrap_or(false);
+        if private {
+            extra.push(("x-cos-acl".into(), "private".into()));
+        }
+        let r = self.copy(bucket, key, key, extra).await;
+        if private && r.is_err() {
+            // Not written: the next metadata copy must still ask for `private`.
+            if let Ok(mut s) = self.made_private.lock() {
+                s.insert(id);
+            }
+        }
+        r
     }
 }
 

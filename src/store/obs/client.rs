@@ -253,12 +253,20 @@ impl ObsStore {
         from: &str,
         to: &str,
         metadata: Option<(&BTreeMap<String, String>, Option<&str>)>,
+        if_match: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut req = Self::req("copy", Method::PUT, bucket, to);
         req.headers.push((
             "x-obs-copy-source".into(),
             format!("/{bucket}/{}", sig::encode_key(from)),
         ));
+        if let Some(etag) = if_match {
+            // obs_04_0082: copied only while the source's ETag is this one, else 412.
+            req.headers.push((
+                "x-obs-copy-source-if-match".into(),
+                format!("\"{}\"", etag.trim_matches('"')),
+            ));
+        }
         match metadata {
             None => req
                 .headers

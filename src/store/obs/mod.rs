@@ -108,49 +108,23 @@ impl ObjectStore for ObsStore {
         key: &str,
         entries: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        // Whether REPLACE_NEW keeps unnamed custom metadata is worded ambiguously, so send the
-        // whole merged set: the result is the same under either reading.
-        let current = self.head(bucket, key).await?;
-        let mut merged = current.metadata.clone();
-        merged.extend(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
-        );
-        let mut req = Self::req("set metadata", Method::PUT, bucket, key);
-        req.query.push(("metadata".into(), None));
-        req.headers
-            .push(("x-obs-metadata-directive".into(), "REPLACE_NEW".into()));
-        for (k, v) in &merged {
-            req.headers
-                .push((format!("{META_PREFIX}{k}"), encode_meta_value(v)));
-        }
-        match self.send(req).await {
-            Ok(_) => Ok(()),
-            // Servers without SetObjectMetadata: copy onto itself (emits ObjectCreated:Copy; the
-            // marker written here makes that event a no-op).
-            Err(StoreError::Remote { status, code, .. })
-                if matches!(status, 400 | 405 | 501)
-                    && matches!(
-                        code.as_str(),
-                        "NotImplemented"
-                            | "MethodNotAllowed"
-                            | "InvalidRequest"
-                            | "HTTP405"
-                            | "HTTP501"
-                    ) =>
-            {
-                tracing::info!(bucket, key, code = %code, "PUT ?metadata unsupported; copying the object onto itself");
-                self.copy_onto(
-                    bucket,
-                    key,
-                    key,
-                    Some((&merged, current.content_type.as_deref())),
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        }
+        self.set_metadata(bucket, key, entries, None).await
+    }
+
+    /// As `update_metadata`, after a HEAD found the ETag to be `etag`. SetObjectMetadata
+    /// documents no precondition header (api-obs obs_04_0091 lists only the directive, the six
+    /// HTTP headers, the storage class, the redirect and `x-obs-meta-*`), so this is a read
+    /// then a write: an upload that lands in the one round trip between them receives these
+    /// entries. The copy fallback has no such window: it sends `x-obs-copy-source-if-match`
+    /// (obs_04_0082: 412 when the source ETag differs).
+    async fn update_metadata_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        self.set_metadata(bucket, key, entries, Some(etag)).await
     }
 
     async fn put_tags(
@@ -187,7 +161,7 @@ impl ObjectStore for ObsStore {
     }
 
     async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
-        self.copy_onto(bucket, from, to, None).await?;
+        self.copy_onto(bucket, from, to, None, None).await?;
         self.delete(bucket, from).await
     }
 
@@ -251,5 +225,59 @@ impl ObjectStore for ObsStore {
             self.settings.host(bucket),
             sig::encode_key(key)
         ))
+    }
+}
+
+impl ObsStore {
+    /// HEAD, then `PUT ?metadata` (REPLACE_NEW) with the merged set, or the copy fallback.
+    /// `expect`: the ETag the HEAD must find (and the copy's source must still have).
+    async fn set_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        expect: Option<&str>,
+    ) -> Result<(), StoreError> {
+        // Whether REPLACE_NEW keeps unnamed custom metadata is worded ambiguously, so send the
+        // whole merged set: the result is the same under either reading.
+        let current = self.head(bucket, key).await?;
+        if let Some(want) = expect {
+            crate::store::check_etag(bucket, key, "set metadata", want, &current.etag)?;
+        }
+        let mut merged = current.metadata.clone();
+        merged.extend(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+        );
+        let mut req = Self::req("set metadata", Method::PUT, bucket, key);
+        req.query.push(("metadata".into(), None));
+        req.headers
+            .push(("x-obs-metadata-directive".into(), "REPLACE_NEW".into()));
+        for (k, v) in &merged {
+            req.headers
+                .push((format!("{META_PREFIX}{k}"), encode_meta_value(v)));
+        }
+        match self.send(req).await {
+            Ok(_) => Ok(()),
+            // Servers without SetObjectMetadata: copy onto itself (emits ObjectCreated:Copy; the
+            // marker written here makes that event a no-op).
+            Err(StoreError::Remote { status, code, .. })
+                if matches!(status, 400 | 405 | 501)
+                    && matches!(
+                        code.as_str(),
+                        "NotImplemented"
+                            | "MethodNotAllowed"
+                            | "InvalidRequest"
+                            | "HTTP405"
+                            | "HTTP501"
+                    ) =>
+            {
+                tracing::info!(bucket, key, code = %code, "PUT ?metadata unsupported; copying the object onto itself");
+                let meta = Some((&merged, current.content_type.as_deref()));
+                self.copy_onto(bucket, key, key, meta, expect).await
+            }
+            Err(e) => Err(e),
+        }
     }
 }

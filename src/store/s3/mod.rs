@@ -118,43 +118,20 @@ impl ObjectStore for S3Store {
         key: &str,
         entries: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let call = Call {
-            op: "HEAD",
-            key,
-            ..Call::default()
-        };
-        let reply = self.send(Method::HEAD, bucket, call).await?;
-        let current = object_meta(&reply.headers);
-        let mut merged = current.metadata;
-        for (k, v) in entries {
-            merged.insert(k.to_ascii_lowercase(), v.clone());
-        }
-        let mut headers = vec![
-            kv("x-amz-copy-source", Self::copy_source(bucket, key)),
-            kv("x-amz-metadata-directive", "REPLACE"),
-            // Only copy if nothing was uploaded over it since our HEAD.
-            kv(
-                "x-amz-copy-source-if-match",
-                format!("\"{}\"", current.etag),
-            ),
-        ];
-        // REPLACE drops these (and a copy resets the storage class and KMS key to the bucket's
-        // defaults) unless they are sent again.
-        for name in KEPT_ON_COPY {
-            if let Some(v) = header(&reply.headers, name) {
-                headers.push(kv(name, v));
-            }
-        }
-        for (k, v) in merged {
-            headers.push((format!("{META_PREFIX}{k}"), v));
-        }
-        let call = Call {
-            op: "copy (metadata REPLACE)",
-            key,
-            headers,
-            ..Call::default()
-        };
-        self.send(Method::PUT, bucket, call).await.map(|_| ())
+        self.replace_metadata(bucket, key, entries, None).await
+    }
+
+    /// As `update_metadata`; the copy carries `x-amz-copy-source-if-match: "<etag>"`, so S3
+    /// itself refuses it (412 PreconditionFailed) when the object changed after our HEAD.
+    async fn update_metadata_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        self.replace_metadata(bucket, key, entries, Some(etag))
+            .await
     }
 
     async fn put_tags(
@@ -274,5 +251,60 @@ impl ObjectStore for S3Store {
             &path,
             expires.as_secs(),
         ))
+    }
+}
+
+impl S3Store {
+    /// HEAD, merge `entries` into the user metadata, copy the object onto itself with REPLACE.
+    /// The copy is conditional on the source ETag: `expect` when given (a different ETag at
+    /// HEAD time fails here, without a request), else the one the HEAD saw, so an upload that
+    /// lands in between never receives metadata meant for the object we read.
+    async fn replace_metadata(
+        &self,
+        bucket: &str,
+        key: &str,
+        entries: &BTreeMap<String, String>,
+        expect: Option<&str>,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "copy (metadata REPLACE)";
+        let call = Call {
+            op: "HEAD",
+            key,
+            ..Call::default()
+        };
+        let reply = self.send(Method::HEAD, bucket, call).await?;
+        let current = object_meta(&reply.headers);
+        if let Some(want) = expect {
+            crate::store::check_etag(bucket, key, OP, want, &current.etag)?;
+        }
+        let mut merged = current.metadata;
+        for (k, v) in entries {
+            merged.insert(k.to_ascii_lowercase(), v.clone());
+        }
+        let mut headers = vec![
+            kv("x-amz-copy-source", Self::copy_source(bucket, key)),
+            kv("x-amz-metadata-directive", "REPLACE"),
+            kv(
+                "x-amz-copy-source-if-match",
+                format!("\"{}\"", current.etag),
+            ),
+        ];
+        // REPLACE drops these (and a copy resets the storage class and KMS key to the bucket's
+        // defaults) unless they are sent again.
+        for name in KEPT_ON_COPY {
+            if let Some(v) = header(&reply.headers, name) {
+                headers.push(kv(name, v));
+            }
+        }
+        for (k, v) in merged {
+            headers.push((format!("{META_PREFIX}{k}"), v));
+        }
+        let call = Call {
+            op: OP,
+            key,
+            headers,
+            ..Call::default()
+        };
+        self.send(Method::PUT, bucket, call).await.map(|_| ())
     }
 }
