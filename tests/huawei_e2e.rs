@@ -225,48 +225,58 @@ async fn metadata_falls_back_to_copy_and_the_copy_event_does_nothing() {
     assert_eq!(emu.emu.calls("moderation", "POST", ""), 1);
 }
 
+/// The README's claim for Huawei: Image Tagging and Content Moderation download the object
+/// through a signed OBS URL, so the function reads only preflight's first 64 KiB from the bucket,
+/// whatever the object's size. Sizes both services accept (up to 7.5 MiB), so the URL path really
+/// runs; then one over their limits, which neither service pulls.
 #[tokio::test]
-async fn bytes_read_from_the_bucket_stay_under_64_kib_for_any_size() {
-    let emu = huawei::start(None).await;
-    let pipeline = Pipeline::new(config(&emu, &[]));
-    let body = event_file("obs-native.json");
-    let (bucket, key) = target(&body);
-    for size in [2_000usize, 300_000, 7_000_000, 40_000_000] {
-        emu.emu
-            .put(&bucket, &key, png_header(1000, 800, size), "image/png");
-        emu.emu.0.lock().unwrap().bytes_served = 0;
-        let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
-        assert_eq!(out[0].status, "done", "{out:?}");
-        let read = emu.emu.0.lock().unwrap().bytes_served;
-        println!("object {size} B: {read} B read from the bucket");
-        assert!(read <= 64 * 1024, "{size}: read {read}");
-    }
-
-    // The same figure through the project's counting wrapper around the OBS store.
+async fn analyzers_pull_by_url_while_the_bucket_serves_only_64_kib() {
+    let emu = huawei::start(Some(TOKEN)).await;
     let cfg = config(&emu, &[]);
     let counting = image_triage::store::counting::CountingStore::new(
         image_triage::store::obs::ObsStore::new(&cfg),
     );
     let counter = counting.counter();
-    let key2 = format!("{key}.again.png");
-    emu.emu.put(
-        &bucket,
-        &key2,
-        png_header(1000, 800, 40_000_000),
-        "image/png",
-    );
     let pipeline = Pipeline::with_store(cfg, std::sync::Arc::new(counting));
-    let ev = String::from_utf8(body)
-        .unwrap()
-        .replace("cat+1.jpg", "cat+1.jpg.again.png");
-    let out = pipeline
-        .handle_event(ev.as_bytes(), Some(Provider::Obs))
-        .await;
-    assert_eq!(out[0].status, "done", "{out:?}");
-    assert_eq!(out[0].key.as_deref(), Some(key2.as_str()));
-    let read = counter.load(std::sync::atomic::Ordering::Relaxed);
-    println!("CountingStore: {read} B read for a 40 MB object");
-    assert!(read <= 64 * 1024, "{read}");
+    let body = event_file("obs-native.json");
+    let (bucket, key) = target(&body);
+    let pulled = |service: &str| emu.emu.url_bytes_served(service);
+    for (size, accepted) in [
+        (2_000usize, true),
+        (300_000, true),
+        (7_000_000, true),
+        (40_000_000, false),
+    ] {
+        emu.emu
+            .put(&bucket, &key, png_header(1000, 800, size), "image/png");
+        emu.emu.0.lock().unwrap().bytes_served = 0;
+        counter.store(0, std::sync::atomic::Ordering::Relaxed);
+        let before = (pulled("image"), pulled("moderation"));
+        let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
+        assert_eq!(out[0].status, "done", "{out:?}");
+        let sc = sidecar(&emu, &bucket, &key);
+        let by_url = (pulled("image") - before.0, pulled("moderation") - before.1);
+        if accepted {
+            assert_eq!(sc["labels"]["status"], "done", "{sc}");
+            assert_eq!(sc["moderation"]["status"], "done", "{sc}");
+            assert_eq!(out[0].labels, vec!["Cat", "Grass"]);
+            assert_eq!(
+                by_url,
+                (size as u64, size as u64),
+                "both services pulled the whole object by URL"
+            );
+        } else {
+            assert_eq!(sc["labels"]["status"], "skipped", "{sc}");
+            assert_eq!(sc["moderation"]["status"], "skipped", "{sc}");
+            assert_eq!(by_url, (0, 0), "nothing pulled");
+        }
+        // What the function read: through the counting wrapper, and as OBS served it.
+        let read = counter.load(std::sync::atomic::Ordering::Relaxed);
+        let served = emu.emu.0.lock().unwrap().bytes_served;
+        println!("object {size} B: pulled by URL {by_url:?} B, {read} B read from the bucket");
+        assert_eq!(read, size.min(64 * 1024) as u64, "{size}: read {read}");
+        assert_eq!(served, read, "OBS served what the store counted");
+    }
 }
 
 #[tokio::test]

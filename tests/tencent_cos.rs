@@ -368,24 +368,85 @@ async fn alternatives_tiia_labels_and_ci_moderation() {
     assert!(ci.query.contains("biz-type=test_1001"), "{}", ci.query);
 }
 
+/// One COS event through a `CountingStore` around the COS store: the outcome, the bytes the
+/// function read from the bucket, and the sidecar.
+async fn run_counted(emu: &Emulator, key: &str, size: usize) -> (Outcome, u64, serde_json::Value) {
+    upload(emu, key, size).await;
+    let cfg = config(emu, &[]);
+    let store = Arc::new(CountingStore::new(
+        image_triage::store::cos::builder::build(&cfg),
+    ));
+    let counting: Arc<dyn ObjectStore> = store.clone();
+    let p = Pipeline::with_store(cfg, counting);
+    let o = run(&p, key, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    (o, store.bytes_read(), sidecar(emu, key))
+}
+
+/// `detect-label` calls CI answered for `key` on the bucket host (CI reads the object in place).
+fn ci_labels_served(emu: &Emulator, key: &str) -> usize {
+    let path = format!("/{key}");
+    emu.log()
+        .iter()
+        .filter(|l| {
+            l.op == "ci:detect-label"
+                && percent_encoding::percent_decode_str(&l.path).decode_utf8_lossy() == path
+                && l.status == 200
+        })
+        .count()
+}
+
+/// The README's claim for the default COS analyzers: IMS downloads the object through a
+/// presigned URL and CI detect-label reads it in place on the bucket host, so the function reads
+/// only preflight's first 64 KiB from the bucket, whatever the object's size. Sizes the
+/// analyzers accept, so the URL path really runs: 3 000 000 B is under CI's 3 MiB; 20 000 000 B
+/// is over it (labels skipped) but under IMS's 30 MB, which still pulls all of it by URL.
 #[tokio::test]
-async fn bytes_read_per_event_stay_within_64_kib_for_any_size() {
+async fn analyzers_pull_by_url_while_the_store_reads_only_64_kib() {
     let emu = Emulator::start().await;
-    let cfg = config(&emu, &[]);
-    for size in [10_000usize, 3_000_000, 48 << 20] {
-        let key = format!("uploads/big-{size}.png");
-        upload(&emu, &key, size).await;
-        let store = Arc::new(CountingStore::new(
-            image_triage::store::cos::builder::build(&cfg),
-        ));
-        let counting: Arc<dyn ObjectStore> = store.clone();
-        let p = Pipeline::with_store(cfg.clone(), counting);
-        let o = run(&p, &key, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    for (size, ci_accepts) in [(10_000usize, true), (3_000_000, true), (20_000_000, false)] {
+        let key = format!("uploads/猫 big-{size}.png");
+        let ims_before = emu.url_bytes_served("ims");
+        let (o, read, s) = run_counted(&emu, &key, size).await;
         assert_eq!(o.status, "done", "{o:?}");
-        let read = store.bytes_read();
-        println!("object of {size} bytes: {read} bytes read from the bucket");
-        assert!(read <= 64 * 1024, "{size}: read {read}");
+        assert_eq!(o.verdict.as_deref(), Some("pass"), "{o:?}");
+
+        // Moderation ran, and IMS got the object by URL: every byte of it.
+        assert_eq!(s["moderation"]["analyzer"], "ims", "{s}");
+        assert_eq!(s["moderation"]["status"], "done", "{s}");
+        let pulled = emu.url_bytes_served("ims") - ims_before;
+        assert_eq!(pulled, size as u64, "IMS pulled the object by URL");
+
+        if ci_accepts {
+            assert_eq!(s["labels"]["analyzer"], "cos-ci", "{s}");
+            assert_eq!(s["labels"]["status"], "done", "{s}");
+            assert_eq!(ci_labels_served(&emu, &key), 1, "CI labelled it in place");
+        } else {
+            assert_eq!(s["labels"]["status"], "skipped", "{s}");
+            assert_eq!(s["labels"]["code"], "too_large", "{s}");
+            assert_eq!(ci_labels_served(&emu, &key), 0);
+        }
+
+        // The function itself read the preflight range and nothing more.
+        println!("object of {size} B: IMS pulled {pulled} B by URL, {read} B read from the bucket");
+        assert_eq!(read, size.min(64 * 1024) as u64, "{size}: read {read}");
     }
+    assert_eq!(emu.url_bytes_served("tiia"), 0, "TIIA is not configured");
+}
+
+/// 48 MiB is over every Tencent analyzer's limit: both stages are skipped by preflight, nothing
+/// is pulled by URL, and the bucket still serves only the 64 KiB preflight range.
+#[tokio::test]
+async fn an_object_over_every_vendor_limit_is_not_pulled_at_all() {
+    let emu = Emulator::start().await;
+    let key = "uploads/huge.png";
+    let (o, read, s) = run_counted(&emu, key, 48 << 20).await;
+    assert_eq!(o.status, "done", "{o:?}");
+    assert_eq!(s["labels"]["status"], "skipped", "{s}");
+    assert_eq!(s["moderation"]["status"], "skipped", "{s}");
+    assert_eq!(emu.url_bytes_served("ims"), 0);
+    assert_eq!(emu.count("ims"), 0);
+    assert_eq!(emu.count("ci:detect-label"), 0);
+    assert_eq!(read, 64 * 1024);
 }
 
 #[tokio::test]
@@ -445,10 +506,15 @@ async fn store_operations_round_trip_through_the_emulator() {
         .presign(BUCKET, "uploads/a.png", Duration::from_secs(60))
         .await
         .unwrap();
-    assert!(url.starts_with(&format!(
-        "{}/uploads/a.png?q-sign-algorithm=sha1&",
-        emu.url()
-    )));
+    // The bucket's production host, not the endpoint the function talks to: IMS and TIIA fetch
+    // COS links only there (seed 001).
+    assert!(
+        url.starts_with(&format!(
+            "https://{}/uploads/a.png?q-sign-algorithm=sha1&",
+            emulator::cos_host(BUCKET)
+        )),
+        "{url}"
+    );
     assert!(
         url.contains("&x-cos-security-token="),
         "temporary keys need the token"

@@ -283,7 +283,15 @@ impl Harness {
                 }
                 plain_get(url, None).await
             }
-            Counterpart::Cos(_) => plain_get(url, Some(cos_host(&self.bucket))).await,
+            // The URL names the production host; the emulator stands in for it.
+            Counterpart::Cos(emu) => {
+                let prod = format!("https://{}", cos_host(&self.bucket));
+                let local = url
+                    .strip_prefix(&prod)
+                    .map(|rest| format!("{}{rest}", emu.url()))
+                    .ok_or_else(|| format!("not on the bucket's production host: {url}"))?;
+                plain_get(&local, Some(cos_host(&self.bucket))).await
+            }
             Counterpart::Obs(emu) => huawei::fetch_signed_url(&emu.emu, url),
         }
     }

@@ -1,45 +1,54 @@
 //! The emulator's API 3.0 side (IMS, TIIA, TDMQ) and the COS trigger event it would send.
 
 use super::*;
-/// The object a presigned COS URL names, after checking its signature for some bucket.
+/// The object a presigned COS URL names, as IMS and TIIA fetch it. Seed 001 (IMS FAQ,
+/// ImageDownloadError): "COS links are supported only on `xxx.cos.myqcloud.com` hosts" — so the URL
+/// must be `https://<bucket>-<appid>.cos.<region>.myqcloud.com/<key>?<signature>`; anything else
+/// (an emulator or private endpoint, another domain, plain http) is a download failure, as is a
+/// signature that does not verify for that host.
 pub(super) fn presigned_object(
     inner: &Mutex<Inner>,
     url: &str,
 ) -> Result<(String, String), String> {
     let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = u.host_str().unwrap_or_default().to_string();
+    let bucket = host
+        .strip_suffix(&format!(".cos.{REGION}.myqcloud.com"))
+        .filter(|b| {
+            b.rsplit_once('-').is_some_and(|(name, appid)| {
+                !name.is_empty() && !appid.is_empty() && appid.bytes().all(|c| c.is_ascii_digit())
+            })
+        })
+        .ok_or_else(|| {
+            format!("{host:?} is not a COS host (<bucket>-<appid>.cos.<region>.myqcloud.com)")
+        })?
+        .to_string();
+    if u.scheme() != "https" || u.port().is_some() {
+        return Err(format!(
+            "{}://{host}: COS links are https on the default port",
+            u.scheme()
+        ));
+    }
     let require_token = inner.lock().unwrap().require_token;
-    let buckets: Vec<String> = inner
+    verify_cos(
+        "GET",
+        &host,
+        u.path(),
+        u.query().unwrap_or_default(),
+        &HeaderMap::new(),
+        require_token,
+    )
+    .map_err(|e| format!("signature: {e:?}"))?;
+    let key = decode(u.path().trim_start_matches('/'));
+    if !inner
         .lock()
         .unwrap()
         .objects
-        .keys()
-        .map(|(b, _)| b.clone())
-        .collect();
-    for b in buckets {
-        let host = cos_host(&b);
-        if verify_cos(
-            "GET",
-            &host,
-            u.path(),
-            u.query().unwrap_or_default(),
-            &HeaderMap::new(),
-            require_token,
-        )
-        .is_ok()
-        {
-            let key = decode(u.path().trim_start_matches('/'));
-            if inner
-                .lock()
-                .unwrap()
-                .objects
-                .contains_key(&(b.clone(), key.clone()))
-            {
-                return Ok((b, key));
-            }
-            return Err("object missing".into());
-        }
+        .contains_key(&(bucket.clone(), key.clone()))
+    {
+        return Err("object missing".into());
     }
-    Err("the URL's signature matches no bucket".into())
+    Ok((bucket, key))
 }
 
 /// The service downloads the object the URL named: count its bytes as served by URL.

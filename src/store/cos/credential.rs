@@ -9,6 +9,11 @@ use crate::cloud::tencent::cos_sign as sign;
 /// A GET URL for `bucket`/`key` that works without credentials until `expires` has passed (one
 /// minute of clock skew allowed at the start), carrying the session token when there is one.
 /// Only `host` is signed: the fetching service sends that and nothing else we could predict.
+///
+/// Always the bucket's production host `https://<bucket>-<appid>.cos.<region>.myqcloud.com`,
+/// whatever endpoint this function itself talks to (`TRIAGE_COS_ENDPOINT`): the URL is for IMS
+/// and TIIA, which fetch COS links only on `xxx.cos.myqcloud.com` hosts (seed 001,
+/// ImageDownloadError), and a URL to a private endpoint would be unreachable for them.
 pub fn presigned_get(
     client: &CosClient,
     bucket: &str,
@@ -20,8 +25,7 @@ pub fn presigned_get(
     let now = chrono::Utc::now().timestamp();
     let key_time = sign::key_time(now - 60, now + expires.as_secs() as i64);
     Ok(format!(
-        "{}{}?{}",
-        client.base(&host),
+        "https://{host}{}?{}",
         sign::wire_path(key),
         sign::presigned_query(
             &creds.access_key,
