@@ -157,7 +157,7 @@ async fn vendor_tencent(png: &[u8], events: usize) -> u64 {
     let emu = tencent::Emulator::start().await;
     let cfg = Config::from_vars(emu.env()).expect("config");
     let store = Arc::new(CountingStore::new(
-        image_triage::store::cos::builder::build(&cfg),
+        image_triage::store::cos::builder::build(&cfg).unwrap(),
     ));
     let counter = store.counter();
     let pipeline = Pipeline::with_store(cfg, store);
@@ -199,9 +199,9 @@ async fn vendor_tencent(png: &[u8], events: usize) -> u64 {
 async fn vendor_huawei(png: &[u8], events: usize) -> u64 {
     let emu = huawei::start(Some("BENCH-TOKEN")).await;
     let cfg = Config::from_vars(emu.vars()).expect("config");
-    let store = Arc::new(CountingStore::new(image_triage::store::obs::ObsStore::new(
-        &cfg,
-    )));
+    let store = Arc::new(CountingStore::new(
+        image_triage::store::obs::builder::build(&cfg).expect("OBS store"),
+    ));
     let counter = store.counter();
     let pipeline = Pipeline::with_store(cfg, store);
     let event = huawei::event_file("obs-native.json");

@@ -191,7 +191,7 @@ async fn wrong_secret_is_refused_by_the_emulator() {
         }
     }
     let cfg = Config::from_vars(vars).unwrap();
-    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    let store = image_triage::store::obs::builder::build(&cfg).unwrap();
     emu.emu
         .put("b", "k.png", png_header(10, 10, 100), "image/png");
     let e = store.head("b", "k.png").await.unwrap_err();
@@ -234,7 +234,7 @@ async fn analyzers_pull_by_url_while_the_bucket_serves_only_64_kib() {
     let emu = huawei::start(Some(TOKEN)).await;
     let cfg = config(&emu, &[]);
     let counting = image_triage::store::counting::CountingStore::new(
-        image_triage::store::obs::ObsStore::new(&cfg),
+        image_triage::store::obs::builder::build(&cfg).unwrap(),
     );
     let counter = counting.counter();
     let pipeline = Pipeline::with_store(cfg, std::sync::Arc::new(counting));
@@ -283,7 +283,7 @@ async fn analyzers_pull_by_url_while_the_bucket_serves_only_64_kib() {
 async fn store_operations_against_the_emulator() {
     let emu = huawei::start(Some(TOKEN)).await;
     let cfg = config(&emu, &[]);
-    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    let store = image_triage::store::obs::builder::build(&cfg).unwrap();
     store
         .put(
             "bkt",
@@ -389,7 +389,7 @@ async fn the_fallback_uses_bytes_already_read() {
                 .into(),
         ),
     );
-    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    let store = image_triage::store::obs::builder::build(&cfg).unwrap();
     let url = store
         .presign("b", "k.png", Duration::from_secs(300))
         .await
@@ -420,7 +420,7 @@ async fn a_wrong_security_token_is_refused_by_every_service() {
     let cfg = Config::from_vars(vars).unwrap();
     emu.emu
         .put("b", "k.png", png_header(300, 300, 1000), "image/png");
-    let store = image_triage::store::obs::ObsStore::new(&cfg);
+    let store = image_triage::store::obs::builder::build(&cfg).unwrap();
     let e = store.head("b", "k.png").await.unwrap_err();
     assert!(e.to_string().contains("403"), "{e}");
 

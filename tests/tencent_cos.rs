@@ -374,7 +374,7 @@ async fn run_counted(emu: &Emulator, key: &str, size: usize) -> (Outcome, u64, s
     upload(emu, key, size).await;
     let cfg = config(emu, &[]);
     let store = Arc::new(CountingStore::new(
-        image_triage::store::cos::builder::build(&cfg),
+        image_triage::store::cos::builder::build(&cfg).unwrap(),
     ));
     let counting: Arc<dyn ObjectStore> = store.clone();
     let p = Pipeline::with_store(cfg, counting);
@@ -453,7 +453,7 @@ async fn an_object_over_every_vendor_limit_is_not_pulled_at_all() {
 async fn store_operations_round_trip_through_the_emulator() {
     let emu = Emulator::start().await;
     let cfg = config(&emu, &[]);
-    let store = image_triage::store::cos::builder::build(&cfg);
+    let store = image_triage::store::cos::builder::build(&cfg).unwrap();
     for k in ["uploads/a.png", "uploads/b c.png", "other/x.png"] {
         upload(&emu, k, 1_000).await;
     }

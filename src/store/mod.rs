@@ -462,9 +462,9 @@ pub fn for_provider(
             store: "local",
             op: "opening the embedded bucket without TRIAGE_STORE=local and TRIAGE_LOCAL_ROOT",
         }),
-        (StoreKind::Auto, Provider::Cos) => Ok(std::sync::Arc::new(cos::builder::build(config))),
-        (StoreKind::Auto, Provider::Obs) => Ok(std::sync::Arc::new(obs::ObsStore::new(config))),
-        (StoreKind::Auto, Provider::S3) => s3::build(config),
+        (StoreKind::Auto, Provider::Cos) => Ok(std::sync::Arc::new(cos::builder::build(config)?)),
+        (StoreKind::Auto, Provider::Obs) => Ok(std::sync::Arc::new(obs::builder::build(config)?)),
+        (StoreKind::Auto, Provider::S3) => Ok(std::sync::Arc::new(s3::builder::build(config)?)),
     }
 }
 

@@ -24,12 +24,14 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
     }
 }
 
-pub fn build(config: &Config) -> CosStore {
-    CosStore {
+/// The COS store for this configuration (`TRIAGE_COS_*`, `TENCENTCLOUD_REGION`, credentials).
+pub fn build(config: &Config) -> Result<CosStore, crate::store::StoreError> {
+    check(config)?;
+    Ok(CosStore {
         client: CosClient::from_config(config, "cos"),
         service: Service::new("cos", config.tuning("cos", COS_TUNING)),
         made_private: Default::default(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use reqwest::Method;
 use super::{xml, Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError};
 use crate::cloud::tencent::cos::Req;
 pub use client::CosStore;
-use client::*;
+use client::{header_utf8, meta_of, to_store, KEPT_HEADERS, META_PREFIX};
 
 #[async_trait]
 impl ObjectStore for CosStore {

@@ -50,6 +50,15 @@ impl ObsSettings {
     }
 }
 
+/// The OBS store for this configuration (`TRIAGE_OBS_*`, the Huawei region, credentials).
+pub fn build(config: &Config) -> Result<super::ObsStore, crate::store::StoreError> {
+    ObsSettings::check(config)?;
+    Ok(super::ObsStore::new(
+        ObsSettings::from_config(config),
+        config.credentials.clone(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

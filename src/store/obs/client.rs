@@ -12,7 +12,6 @@ pub use super::wire::{decode_meta_value, encode_meta_value, retryable_status};
 use super::wire::{url_without_query, ErrorXml, META_PREFIX};
 use crate::client::credential::Cloud;
 use crate::client::{CredentialSlots, Retryable, TimedOut};
-use crate::config::Config;
 use crate::store::{StoreError, TagRules};
 
 /// OBS object tags: ≤ 10; key ≤ 36 characters (the user guide; the SDK doc says 128: the
@@ -72,10 +71,10 @@ impl From<TimedOut> for Attempt {
 }
 
 impl ObsStore {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(settings: ObsSettings, credentials: CredentialSlots) -> Self {
         ObsStore {
-            settings: ObsSettings::from_config(config),
-            credentials: config.credentials.clone(),
+            settings,
+            credentials,
         }
     }
 

@@ -20,10 +20,9 @@ use crate::client::credential::Cloud;
 use crate::store::xml::{self, content_md5};
 use crate::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
 pub use builder::ObsSettings;
-use client::*;
 pub use client::{ObsStore, OBS_TAG_RULES};
 use credential as sig;
-use wire::*;
+use wire::{encode_meta_value, meta_from_headers, META_PREFIX};
 
 #[async_trait]
 impl ObjectStore for ObsStore {

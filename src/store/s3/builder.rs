@@ -27,6 +27,17 @@ pub struct Settings {
     pub cloud: Cloud,
 }
 
+/// The S3 store for this configuration (`TRIAGE_S3_*`, `AWS_REGION`, AWS credentials).
+pub fn build(config: &Config) -> Result<super::S3Store, crate::store::StoreError> {
+    let settings = Settings::from_config(config)?;
+    let service = crate::client::Service::new("s3", config.tuning("s3", DEFAULT_TUNING));
+    Ok(super::S3Store::new(
+        settings,
+        config.credentials.clone(),
+        service,
+    ))
+}
+
 fn bad(var: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::new(var, value, reason)
 }

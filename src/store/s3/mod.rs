@@ -8,32 +8,18 @@ mod wire;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Method;
 
 pub use client::S3Store;
-use client::*;
+use client::{header, kv, object_meta, Call, KEPT_ON_COPY, META_PREFIX};
 
-use crate::client::Service;
-use crate::config::Config;
 use crate::store::xml;
 use crate::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError};
 use std::time::Duration;
 use wire::S3Error;
-
-/// The S3 store for this configuration (`TRIAGE_S3_*`, `AWS_REGION`, AWS credentials).
-pub fn build(config: &Config) -> Result<Arc<dyn ObjectStore>, StoreError> {
-    let settings = builder::Settings::from_config(config)?;
-    let service = Service::new("s3", config.tuning("s3", builder::DEFAULT_TUNING));
-    Ok(Arc::new(S3Store::new(
-        settings,
-        config.credentials.clone(),
-        service,
-    )))
-}
 
 #[async_trait]
 impl ObjectStore for S3Store {
