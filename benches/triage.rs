@@ -124,6 +124,11 @@ async fn main() {
         );
     }
 
+    // Peak resident memory of this process so far: both models loaded and every photo triaged.
+    if let Some(kb) = peak_rss_kb() {
+        println!("\npeak RSS after the local path (VmHWM): {} MB", kb / 1024);
+    }
+
     // The vendor path: the analyzers pull the object themselves, so only preflight reads it.
     // Measured against the emulators, with the default analyzers of each cloud; every event is
     // checked (a panic, not a figure) to have had its object pulled by URL and both stages done.
@@ -257,4 +262,13 @@ fn median(v: &mut [f64]) -> f64 {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// `VmHWM` from `/proc/self/status` (Linux): the peak resident set size, in kB.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

@@ -11,6 +11,7 @@ use image_triage::store::{ObjectStore, StoreError};
 
 pub use super::conditional::{conditional_metadata_update, conditional_metadata_update_race};
 use super::harness::Harness;
+pub use super::tag_limits::tags_documented_limits;
 
 /// Deterministic bytes without a short period (a read at the wrong offset shows), different
 /// per `seed`.

@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod conditional;
 pub mod harness;
+pub mod tag_limits;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +30,7 @@ const ALL: &[(&str, Check)] = &checks![
     conditional_metadata_update,
     conditional_metadata_update_race,
     tags_round_trip_and_limits,
+    tags_documented_limits,
     set_private,
     rename,
     delete,
