@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{Capabilities, ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError, TagRules};
+use super::{Capabilities, ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError};
 
 /// Held by every write (object bytes or attributes) of every local store in this process, so
 /// a conditional write's compare and its write see no other writer of this process between
@@ -141,42 +141,6 @@ fn merge(a: &mut Attrs, entries: &BTreeMap<String, String>) {
 /// either way equal content gives an equal ETag).
 pub fn etag_of(body: &[u8]) -> String {
     hex::encode(&Sha256::digest(body)[..16])
-}
-
-/// A tag set within `rules`: at most `max_tags` tags, unique non-empty keys (case-sensitive),
-/// keys and values within their lengths (in chars) and made of letters, digits and
-/// `extra_chars` (the characters the tag sink keeps).
-fn check_tags(tags: &[(String, String)], rules: &TagRules) -> Result<(), String> {
-    if tags.len() > rules.max_tags {
-        return Err(format!(
-            "{} tags; an object has at most {}",
-            tags.len(),
-            rules.max_tags
-        ));
-    }
-    let allowed = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || rules.extra_chars.contains(c))
-    };
-    let mut seen = std::collections::HashSet::new();
-    for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > rules.max_key_chars || !allowed(k) {
-            return Err(format!(
-                "tag key {k:?}: 1 to {} letters, digits or {:?}",
-                rules.max_key_chars, rules.extra_chars
-            ));
-        }
-        if v.chars().count() > rules.max_value_chars || !allowed(v) {
-            return Err(format!(
-                "tag value {v:?}: up to {} letters, digits or {:?}",
-                rules.max_value_chars, rules.extra_chars
-            ));
-        }
-        if !seen.insert(k.as_str()) {
-            return Err(format!("tag key {k:?} given twice"));
-        }
-    }
-    Ok(())
 }
 
 fn io_err(bucket: &str, key: &str, op: &'static str, e: std::io::Error) -> StoreError {
@@ -404,7 +368,7 @@ impl ObjectStore for LocalStore {
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
         // Refuse what the tag rules refuse, so a tag set that works here works there too.
-        if let Err(why) = check_tags(tags, &self.tag_rules()) {
+        if let Err(why) = self.tag_rules().check(tags) {
             let e = std::io::Error::new(ErrorKind::InvalidInput, why);
             return Err(io_err(bucket, key, "put tags", e));
         }

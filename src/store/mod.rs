@@ -304,6 +304,45 @@ pub struct TagRules {
     pub extra_chars: &'static str,
 }
 
+impl TagRules {
+    /// A tag set within these rules: at most `max_tags` tags, unique non-empty keys (case-sensitive),
+    /// keys and values within their lengths (in chars) and made of letters, digits and
+    /// `extra_chars` (the characters the tag sink keeps).
+    pub fn check(&self, tags: &[(String, String)]) -> Result<(), String> {
+        let rules = self;
+        if tags.len() > rules.max_tags {
+            return Err(format!(
+                "{} tags; an object has at most {}",
+                tags.len(),
+                rules.max_tags
+            ));
+        }
+        let allowed = |s: &str| {
+            s.chars()
+                .all(|c| c.is_alphanumeric() || rules.extra_chars.contains(c))
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (k, v) in tags {
+            if k.is_empty() || k.chars().count() > rules.max_key_chars || !allowed(k) {
+                return Err(format!(
+                    "tag key {k:?}: 1 to {} letters, digits or {:?}",
+                    rules.max_key_chars, rules.extra_chars
+                ));
+            }
+            if v.chars().count() > rules.max_value_chars || !allowed(v) {
+                return Err(format!(
+                    "tag value {v:?}: up to {} letters, digits or {:?}",
+                    rules.max_value_chars, rules.extra_chars
+                ));
+            }
+            if !seen.insert(k.as_str()) {
+                return Err(format!("tag key {k:?} given twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// S3's rules, intersected with COS's (127/255 and `+ - = . _ : / @` plus space), so one tag
 /// set is valid on both.
 pub const S3_TAG_RULES: TagRules = TagRules {
