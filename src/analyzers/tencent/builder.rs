@@ -20,7 +20,16 @@ pub const VARS: [&str; 4] = [
 pub const SCENES: [&str; 4] = ["web", "camera", "album", "news"];
 
 fn bad(service: &str, var: &str, value: &str, why: &str) -> ConfigError {
-    ConfigError::new(var, value, format!("{why} (used by {service})"))
+    // TRIAGE_LABEL_* / TRIAGE_MODERATION_* are shared by the clouds: say whose rule this is, and
+    // how to stop it applying when that service is not the one in use.
+    ConfigError::new(
+        var,
+        value,
+        format!(
+            "{why} (the rule of {service}, which this configuration can select; name the service \
+             you use with TRIAGE_LABELER / TRIAGE_MODERATOR if it is another)"
+        ),
+    )
 }
 
 /// The settings of the Tencent labelers (CI detect-label, TIIA).
