@@ -139,7 +139,6 @@ fn one_bad_vendor_setting_stops_every_provider_before_any_connection() {
             &[("TENCENTCLOUD_REGION", "ap-guangzhou.evil")],
             "TENCENTCLOUD_REGION",
         ),
-        (&[("AWS_REGION", "us-east-1/x")], "AWS_REGION"),
         // A labeler chosen explicitly still has its settings checked.
         (
             &[

@@ -101,9 +101,11 @@ fn logging(cfg: &Config) -> Result<(), ConfigError> {
 pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
     for (name, value) in &cfg.env.0 {
         if let Some(known) = near_miss(name) {
+            // The value is not shown: a misspelt secret is still a secret.
+            let _ = value;
             return Err(ConfigError::new(
                 name,
-                value,
+                "…",
                 format!("unknown variable; did you mean {known}?"),
             ));
         }
@@ -115,13 +117,13 @@ pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
             .chain(crate::store::SETTINGS_VARS)
             .flat_map(|vars| vars.iter())
     };
-    for (name, value) in &cfg.env.0 {
+    for name in cfg.env.0.keys() {
         if is_vendor_setting(name) && !known().any(|k| k == name) {
             let mut names: Vec<&str> = known().copied().collect();
             names.sort_unstable();
             return Err(ConfigError::new(
                 name,
-                value,
+                "…",
                 format!(
                     "no analyzer or store reads this variable; known: {}",
                     names.join(", ")
@@ -139,6 +141,9 @@ pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
             moderators.push(cfg.moderator_for(p));
         }
     }
+    // Every service that can be selected, by the rules of each: a variable two clouds share
+    // (`TRIAGE_MODERATION_BIZ_TYPE`) must suit all of them, or the user names the one in use
+    // with TRIAGE_LABELER / TRIAGE_MODERATOR (the message says so).
     for kind in labelers {
         crate::analyzers::check_labeler(kind, cfg)?;
     }
@@ -148,7 +153,9 @@ pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
     if matches!(cfg.store, StoreKind::Auto) {
         crate::store::check(cfg)?;
     }
-    crate::runtime::serve::Options::from_config(cfg, None)?;
+    // `TRIAGE_SERVE_BIND` is `serve`'s alone and `--bind` overrides it: `serve` checks it.
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    crate::runtime::serve::Options::from_config(cfg, Some(any))?;
     crate::sinks::queue::check(cfg)
 }
 

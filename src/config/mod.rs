@@ -126,6 +126,25 @@ pub struct Config {
     pub credentials: CredentialSlots,
     /// The identity of the local model files, read once (see [`Config::config_hash`]).
     pub local_models: std::sync::OnceLock<String>,
+    /// The function's own region, when a platform runtime tells it per invocation (SCF's
+    /// `X-Scf-Region`); shared by every clone of this config, read after the event's region and
+    /// the region variables.
+    pub function_region: FunctionRegion,
+}
+
+/// See [`Config::function_region`].
+#[derive(Debug, Clone, Default)]
+pub struct FunctionRegion(std::sync::Arc<std::sync::RwLock<Option<String>>>);
+
+impl FunctionRegion {
+    pub fn set(&self, region: &str) {
+        if let Ok(mut r) = self.0.write() {
+            *r = Some(region.to_string());
+        }
+    }
+    pub fn get(&self) -> Option<String> {
+        self.0.read().ok().and_then(|r| r.clone())
+    }
 }
 
 /// The variables a config was built from. Debug lists names only: values may be secrets.
@@ -165,6 +184,7 @@ impl Default for Config {
             env: Env::default(),
             credentials: CredentialSlots::default(),
             local_models: Default::default(),
+            function_region: Default::default(),
         }
     }
 }
@@ -512,13 +532,16 @@ fn check_endpoint(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `scheme://…@host` → `scheme://***@host`, for messages.
-fn redact_userinfo(value: &str) -> String {
-    match (value.split_once("://"), value.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) if at > scheme.len() + 3 => {
-            format!("{scheme}://***{}", &rest[at - scheme.len() - 3..])
-        }
-        _ => value.to_string(),
+/// `[scheme://]user:password@host…` → `[scheme://]***@host…`, for messages.
+pub fn redact_userinfo(value: &str) -> String {
+    let (scheme, rest) = match value.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), value),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => value.to_string(),
     }
 }
 

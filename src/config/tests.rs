@@ -205,3 +205,52 @@ fn endpoints_are_plain_http_urls() {
     let e = cfg(&[("TRIAGE_S3_ENDPOINT", "http://user:hunter2@h:1/")]).unwrap_err();
     assert!(!e.to_string().contains("hunter2"), "{e}");
 }
+
+#[test]
+fn a_shared_variable_must_suit_every_service_that_can_be_selected() {
+    // A Huawei policy name IMS's rule refuses: with COS events possible, that stops the start,
+    // and the message says how to name the one service in use.
+    let e = cfg(&[("TRIAGE_MODERATION_BIZ_TYPE", "my-policy")]).unwrap_err();
+    assert_eq!(e.var, "TRIAGE_MODERATION_BIZ_TYPE");
+    assert!(e.reason.contains("TRIAGE_MODERATOR"), "{e}");
+    assert!(cfg(&[
+        ("TRIAGE_MODERATOR", "huawei"),
+        ("TRIAGE_MODERATION_BIZ_TYPE", "my-policy"),
+    ])
+    .is_ok());
+}
+
+#[test]
+fn errors_never_echo_secrets() {
+    for (var, value, secret) in [
+        ("TRIAGE_SERVE_TOKN", "supersecret123", "supersecret123"),
+        ("TRIAGE_QUEU", "amqps://u:p4ssw0rd@mq/x", "p4ssw0rd"),
+        (
+            "TRIAGE_QUEUE",
+            "sqs://AKIA:secretkey@sqs.eu-west-1.amazonaws.com/1",
+            "secretkey",
+        ),
+        ("TRIAGE_COS_ENDPOINT", "user:pw9x@cos.example.com", "pw9x"),
+        ("TRIAGE_S3_ENDPOINT", "http://user:pw9x@h:1/", "pw9x"),
+        ("TRIAGE_HUAWEI_SECRET", "s3cr3t-value", "s3cr3t-value"),
+    ] {
+        let e = cfg(&[(var, value)]).unwrap_err();
+        assert!(!e.to_string().contains(secret), "{var}: {e}");
+    }
+}
+
+#[test]
+fn serve_bind_and_s3_regions_behind_an_endpoint_are_not_refused() {
+    // `serve --bind` overrides TRIAGE_SERVE_BIND; only `serve` checks it.
+    assert!(cfg(&[("TRIAGE_SERVE_BIND", "localhost:8080")]).is_ok());
+    // MinIO region names are only signed, never put in a host name.
+    assert!(cfg(&[
+        ("TRIAGE_S3_ENDPOINT", "http://minio:9000"),
+        ("TRIAGE_S3_REGION", "Home_1"),
+    ])
+    .is_ok());
+    assert_eq!(
+        cfg(&[("TRIAGE_S3_REGION", "Home_1")]).unwrap_err().var,
+        "TRIAGE_S3_REGION"
+    );
+}

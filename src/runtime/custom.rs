@@ -12,6 +12,9 @@ use crate::pipeline::Pipeline;
 
 /// One platform's custom-runtime API.
 pub trait Protocol {
+    /// Whether a non-2xx answer to the poll counts as a failed poll (SCF), or is logged and polled
+    /// again without counting (FunctionGraph, whose answer without a request id is the signal).
+    const NON_2XX_IS_A_FAILED_POLL: bool;
     /// The long poll for the next invocation.
     fn next_url(&self) -> String;
     /// The invocation's id, from the next-invocation response; `None` → poll again.
@@ -38,12 +41,13 @@ pub async fn run<P: Protocol>(protocol: &P, pipeline: &Pipeline) -> Result<(), r
     let mut failures = 0u32;
     loop {
         // No client timeout: this is a long poll that returns when an event arrives.
-        let next = match http
-            .get(protocol.next_url())
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-        {
+        let polled = http.get(protocol.next_url()).send().await;
+        let polled = if P::NON_2XX_IS_A_FAILED_POLL {
+            polled.and_then(|r| r.error_for_status())
+        } else {
+            polled
+        };
+        let next = match polled {
             Ok(r) => r,
             Err(e) => {
                 failures += 1;

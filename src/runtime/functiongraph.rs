@@ -134,6 +134,7 @@ struct CustomRuntime {
 }
 
 impl super::custom::Protocol for CustomRuntime {
+    const NON_2XX_IS_A_FAILED_POLL: bool = false;
     fn next_url(&self) -> String {
         format!("{}/v1/runtime/invocation/request", self.base)
     }

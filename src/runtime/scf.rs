@@ -83,6 +83,7 @@ struct CustomRuntime {
 }
 
 impl super::custom::Protocol for CustomRuntime {
+    const NON_2XX_IS_A_FAILED_POLL: bool = true;
     fn next_url(&self) -> String {
         format!("{}/runtime/invocation/next", self.api)
     }
@@ -134,6 +135,11 @@ pub fn apply_headers(pipeline: &Pipeline, headers: &axum::http::HeaderMap) -> Op
                 token: h("x-scf-session-token"),
             },
         );
+    }
+    // The function's region: a fallback for buckets and API calls no event or variable names
+    // (COS triggers bind buckets of the function's own region).
+    if let Some(region) = h("x-scf-region").filter(|r| crate::cloud::tencent::valid_region(r)) {
+        pipeline.config().function_region.set(&region);
     }
     h("x-scf-timeout")
         .and_then(|v| v.parse::<u64>().ok())

@@ -69,13 +69,17 @@ pub fn check(config: &crate::config::Config) -> Result<(), crate::config::Config
         return Ok(());
     };
     Queue::for_config(config).map(drop).map_err(|e| {
+        // A sink's message may quote its URL; the user-info part never leaves here.
+        let e = e
+            .to_string()
+            .replace(url, &crate::config::redact_userinfo(url));
         let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
         let secret = super::callback::SECRET_VAR;
         if scheme.to_ascii_lowercase().starts_with("callback+") && config.env.get(secret).is_none()
         {
-            crate::config::ConfigError::new(secret, "", e.to_string())
+            crate::config::ConfigError::new(secret, "", e)
         } else {
-            crate::config::ConfigError::new("TRIAGE_QUEUE", &format!("{scheme}:…"), e.to_string())
+            crate::config::ConfigError::new("TRIAGE_QUEUE", &format!("{scheme}:…"), e)
         }
     })
 }

@@ -42,6 +42,8 @@ pub struct Api {
     /// `TRIAGE_<SERVICE>_ENDPOINT`, no trailing `/`.
     pub endpoint: Option<String>,
     pub default_region: Option<String>,
+    /// The function's region (SCF's `X-Scf-Region`), after `default_region`.
+    pub function_region: crate::config::FunctionRegion,
     pub credentials: CredentialSlots,
     pub calls: Service,
 }
@@ -58,6 +60,7 @@ impl Api {
             version,
             endpoint: config.endpoint(service).map(str::to_string),
             default_region: config.env.get(super::REGION_VAR).map(str::to_string),
+            function_region: config.function_region.clone(),
             credentials: config.credentials.clone(),
             calls: Service::new(service, config.tuning(service, defaults)),
         }
@@ -81,7 +84,8 @@ impl Api {
         })?;
         let region = region
             .map(str::to_string)
-            .or_else(|| self.default_region.clone());
+            .or_else(|| self.default_region.clone())
+            .or_else(|| self.function_region.get());
         self.calls
             .call(|| self.once(action, region.as_deref(), &payload))
             .await

@@ -169,6 +169,8 @@ pub struct CosClient {
     pub endpoint: Option<String>,
     /// `TENCENTCLOUD_REGION`: the region of buckets no event has named yet.
     pub default_region: Option<String>,
+    /// The function's region (SCF's `X-Scf-Region`), after `default_region`.
+    pub function_region: crate::config::FunctionRegion,
     pub credentials: CredentialSlots,
     /// Regions seen in events, per bucket (this client's own memory, shared by its clones): the
     /// store is handed only bucket names, and each event names its bucket's region.
@@ -184,6 +186,7 @@ impl CosClient {
         CosClient {
             endpoint,
             default_region,
+            function_region: Default::default(),
             credentials,
             regions: Default::default(),
         }
@@ -192,14 +195,17 @@ impl CosClient {
     /// A client for `service` (`cos`, or `ci` for Cloud Infinite calls on the bucket host).
     /// CI lives on the bucket host, so without its own override it follows `TRIAGE_COS_ENDPOINT`.
     pub fn from_config(config: &crate::config::Config, endpoint_service: &str) -> Self {
-        CosClient::new(
-            config
-                .endpoint(endpoint_service)
-                .or_else(|| config.endpoint("cos"))
-                .map(str::to_string),
-            config.env.get(super::REGION_VAR).map(str::to_string),
-            config.credentials.clone(),
-        )
+        CosClient {
+            function_region: config.function_region.clone(),
+            ..CosClient::new(
+                config
+                    .endpoint(endpoint_service)
+                    .or_else(|| config.endpoint("cos"))
+                    .map(str::to_string),
+                config.env.get(super::REGION_VAR).map(str::to_string),
+                config.credentials.clone(),
+            )
+        }
     }
 
     /// Remember `bucket`'s region (from an upload event).
@@ -221,12 +227,15 @@ impl CosClient {
         {
             return Ok(r);
         }
-        self.default_region.clone().ok_or_else(|| {
-            CosError::local(
-                "NoRegion",
-                format!("the region of bucket {bucket} is unknown: set TENCENTCLOUD_REGION"),
-            )
-        })
+        let fallback = self.default_region.clone();
+        fallback
+            .or_else(|| self.function_region.get())
+            .ok_or_else(|| {
+                CosError::local(
+                    "NoRegion",
+                    format!("the region of bucket {bucket} is unknown: set TENCENTCLOUD_REGION"),
+                )
+            })
     }
 
     /// The production host of `bucket`.

@@ -59,8 +59,9 @@ impl Settings {
             .or_else(|| env.get("AWS_DEFAULT_REGION"))
             .unwrap_or("us-east-1")
             .to_string();
-        // The region becomes part of AWS's host name: nothing but a region id may go there.
-        if !crate::cloud::aws::valid_region(&region) {
+        // On AWS's own endpoint the region becomes part of the host name: nothing but a region id
+        // may go there. Behind an endpoint override it is only signed (MinIO allows `Home_1`).
+        if config.endpoint("s3").is_none() && !crate::cloud::aws::valid_region(&region) {
             let var = [REGION_VAR, "AWS_REGION", "AWS_DEFAULT_REGION"]
                 .into_iter()
                 .find(|v| env.get(v).is_some())
