@@ -163,6 +163,31 @@ pub(super) fn selectable(cfg: &Config) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
 
+    /// CORE_VARS must list every core name the code reads, or a new variable would be refused
+    /// as a near miss of an old one.
+    #[test]
+    fn core_vars_lists_every_core_name_read() {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("../runtime/serve.rs"),
+            include_str!("../commands/mod.rs"),
+            include_str!("../sinks/callback.rs"),
+        ];
+        let mut read = 0;
+        for src in sources {
+            for chunk in src.split('"').skip(1).step_by(2) {
+                let is_name = chunk.starts_with("TRIAGE_")
+                    && !chunk.ends_with('_')
+                    && chunk.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+                if is_name && !is_vendor_setting(chunk) && !chunk.starts_with("TRIAGE_*") {
+                    read += 1;
+                    assert!(CORE_VARS.contains(&chunk), "{chunk} is not in CORE_VARS");
+                }
+            }
+        }
+        assert!(read >= 20, "found only {read} names");
+    }
+
     #[test]
     fn near_misses_are_typos_and_other_names_pass() {
         assert_eq!(near_miss("TRIAGE_LABLER"), Some("TRIAGE_LABELER"));

@@ -178,33 +178,18 @@ pub struct CosClient {
 }
 
 impl CosClient {
-    pub fn new(
-        endpoint: Option<String>,
-        default_region: Option<String>,
-        credentials: CredentialSlots,
-    ) -> Self {
-        CosClient {
-            endpoint,
-            default_region,
-            function_region: Default::default(),
-            credentials,
-            regions: Default::default(),
-        }
-    }
-
     /// A client for `service` (`cos`, or `ci` for Cloud Infinite calls on the bucket host).
     /// CI lives on the bucket host, so without its own override it follows `TRIAGE_COS_ENDPOINT`.
     pub fn from_config(config: &crate::config::Config, endpoint_service: &str) -> Self {
         CosClient {
+            endpoint: config
+                .endpoint(endpoint_service)
+                .or_else(|| config.endpoint("cos"))
+                .map(str::to_string),
+            default_region: config.env.get(super::REGION_VAR).map(str::to_string),
             function_region: config.function_region.clone(),
-            ..CosClient::new(
-                config
-                    .endpoint(endpoint_service)
-                    .or_else(|| config.endpoint("cos"))
-                    .map(str::to_string),
-                config.env.get(super::REGION_VAR).map(str::to_string),
-                config.credentials.clone(),
-            )
+            credentials: config.credentials.clone(),
+            regions: Default::default(),
         }
     }
 
@@ -247,7 +232,7 @@ impl CosClient {
     }
 
     /// Where requests go: the endpoint override, else `https://<host>`.
-    pub fn base(&self, host: &str) -> String {
+    fn base(&self, host: &str) -> String {
         match &self.endpoint {
             Some(e) => e.clone(),
             None => format!("https://{host}"),
