@@ -130,6 +130,17 @@ pub struct TriageResult {
     pub config_hash: String,
     pub processed_at: chrono::DateTime<chrono::Utc>,
     pub tool: ToolInfo,
+    /// Set when triage of this object failed for good (or where no retry will come): the
+    /// outcome's code and reason, so the failure is in the bucket, not only in a log line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub code: String,
+    pub reason: String,
+    pub retryable: bool,
 }
 
 impl TriageResult {

@@ -412,3 +412,49 @@ fn minio_style_webhook_into_serve_writes_results() {
     let back = python(&moto, UPLOAD_READ_BACK_ONLY, &[("KEY", key)]);
     check_results(&back, key);
 }
+
+/// A message whose records fail for good is not deleted by `poll-sqs`: SQS delivers it again,
+/// and the queue's redrive policy moves it to the dead-letter queue after its receive count.
+#[test]
+fn poll_sqs_leaves_a_permanent_failure_to_the_dead_letter_queue() {
+    let moto = Moto::start();
+    let urls = python(
+        &moto,
+        r#"
+dlq = sqs.create_queue(QueueName="uploads-dlq")["QueueUrl"]
+dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+up = sqs.create_queue(QueueName="uploads", Attributes={
+    "VisibilityTimeout": "1",
+    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]
+sqs.send_message(QueueUrl=up, MessageBody='{"Records": "not an S3 event"}')
+print(json.dumps({"uploads": up, "dlq": dlq}))
+"#,
+        &[],
+    );
+    let uploads = urls["uploads"].as_str().unwrap();
+    // Each run: one receive that fails the record, then (the message hidden) an empty one.
+    for _ in 0..3 {
+        let args = ["poll-sqs", uploads, "--wait", "1", "--exit-when-empty"];
+        let (_, stderr, ok) = run_function(&moto, &args, &[]);
+        assert!(ok, "{stderr}");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let left = python(
+        &moto,
+        r#"
+counts = {}
+for name in ("uploads", "uploads-dlq"):
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    counts[name] = [m["Body"] for m in r.get("Messages", [])]
+print(json.dumps(counts))
+"#,
+        &[],
+    );
+    assert_eq!(
+        left["uploads-dlq"].as_array().map(Vec::len),
+        Some(1),
+        "the failed message reached the dead-letter queue: {left}"
+    );
+    assert_eq!(left["uploads"].as_array().map(Vec::len), Some(0), "{left}");
+}

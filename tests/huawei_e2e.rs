@@ -208,9 +208,20 @@ async fn metadata_falls_back_to_copy_and_the_copy_event_does_nothing() {
     let (bucket, key) = target(&body);
     emu.emu
         .put(&bucket, &key, png_header(300, 300, 2000), "image/png");
+    // A private object, as an OBS upload without an ACL is (the seed helper makes it public):
+    // the fallback copy is private too, so nothing about who can read it changes.
+    emu.emu
+        .0
+        .lock()
+        .unwrap()
+        .objects
+        .get_mut(&(bucket.clone(), key.clone()))
+        .unwrap()
+        .acl = "private".into();
     let out = pipeline.handle_event(&body, Some(Provider::Obs)).await;
     assert_eq!(out[0].status, "done", "{out:?}");
     assert_eq!(emu.emu.0.lock().unwrap().copy_events, 1);
+    assert_eq!(emu.emu.get(&bucket, &key).unwrap().acl, "private");
     let obj = emu.emu.get(&bucket, &key).unwrap();
     assert!(obj.meta.contains_key("triage-marker"));
     assert_eq!(obj.content_type, "image/png");

@@ -37,15 +37,11 @@ async fn local_update_metadata_acl_kept_public_read() {
     checks::update_metadata_acl_kept(Harness::local().await).await;
 }
 
-// Known bug, issue 10: the metadata copy resets the ACL to the default.
-#[ignore = "issue 10"]
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_update_metadata_acl_kept_public_read() {
     checks::update_metadata_acl_kept(Harness::s3().await).await;
 }
 
-// Known bug, issue 10: the metadata copy resets the ACL to the default.
-#[ignore = "issue 10"]
 #[tokio::test(flavor = "multi_thread")]
 async fn cos_update_metadata_acl_kept_public_read() {
     checks::update_metadata_acl_kept(Harness::cos().await).await;

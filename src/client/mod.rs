@@ -9,6 +9,7 @@
 pub mod backoff;
 pub mod credential;
 pub mod deadline;
+pub mod exact;
 pub mod retry;
 pub mod sign;
 pub mod throttle;

@@ -35,47 +35,80 @@ pub fn own_output(obj: &ObjectRef, config: &Config) -> Option<Skip> {
     None
 }
 
-/// After HEAD: does the object already carry our marker for this content and configuration?
-/// `stored` is the object's user metadata (lower-case keys, no vendor prefix).
+/// What the object's marker says about earlier work on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prior {
+    /// Nothing to skip: no marker, or one for other content or another configuration.
+    None,
+    /// Finished work: skip.
+    Done(Skip),
+    /// The marker names another ETag, but also the content's SHA-256 (a copy onto itself
+    /// gives multipart and SSE-KMS objects a new ETag): skip if the bytes hash to `sha256`.
+    CheckContent { sha256: String, skip: Skip },
+}
+
+/// After HEAD: does the object already carry a marker for this content? `stored` is the
+/// object's user metadata (lower-case keys, no vendor prefix).
+///
+/// A re-delivered upload event is finished work when the marker matches this content and this
+/// configuration (`already_processed`). A copy event is the echo of a metadata write-back when
+/// the marker matches this content under any configuration (`write_back_copy`): two
+/// deployments on one bucket each receive the other's copy events, and neither must answer
+/// them with another copy. The original upload's own event reaches every deployment.
 pub fn already_done(
     obj: &ObjectRef,
     stored: &BTreeMap<String, String>,
     etag: &str,
     config_hash: &str,
-) -> Option<Skip> {
+) -> Prior {
     // COS puts the object's metadata into the event itself, under the full header name.
-    let from_event = obj
-        .event_meta
-        .iter()
-        .find(|(k, _)| k.ends_with(&format!("-meta-{MARKER}")))
-        .map(|(_, v)| v);
-    let found = stored.get(MARKER).or(from_event)?;
-    let want = metadata::marker(&normalize_etag(etag), config_hash);
-    let found_norm = {
-        let (e, h) = found.rsplit_once(':').unwrap_or((found.as_str(), ""));
-        metadata::marker(&normalize_etag(e), h.trim())
+    let from_event = |name: &str| {
+        obj.event_meta
+            .iter()
+            .find(|(k, _)| k.ends_with(&format!("-meta-{name}")))
+            .map(|(_, v)| v)
     };
-    if found_norm != want {
-        return None;
-    }
-    let existing_verdict = stored.get(metadata::VERDICT).cloned();
+    let Some(found) = stored.get(MARKER).or(from_event(MARKER)) else {
+        return Prior::None;
+    };
+    let (found_etag, found_hash) = found.rsplit_once(':').unwrap_or((found.as_str(), ""));
     let is_copy = obj
         .event_name
         .as_deref()
         .is_some_and(|n| n.to_ascii_lowercase().contains("copy"));
-    Some(if is_copy {
+    if !is_copy && found_hash.trim() != config_hash {
+        return Prior::None;
+    }
+    let existing_verdict = stored.get(metadata::VERDICT).cloned();
+    let skip = if is_copy {
         Skip {
             code: "write_back_copy",
-            reason: "copy event caused by the metadata write-back (marker matches this content and configuration)".into(),
+            reason: "copy event caused by a metadata write-back (the marker matches this content)"
+                .into(),
             existing_verdict,
         }
     } else {
         Skip {
             code: "already_processed",
-            reason: format!("already triaged: marker {found} matches this ETag and configuration"),
+            reason: format!(
+                "already triaged: marker {found} matches this content and configuration"
+            ),
             existing_verdict,
         }
-    })
+    };
+    if normalize_etag(found_etag) == normalize_etag(etag) {
+        return Prior::Done(skip);
+    }
+    let content = stored
+        .get(metadata::CONTENT)
+        .or(from_event(metadata::CONTENT));
+    match content.and_then(|c| c.strip_prefix("sha256:")) {
+        Some(sha) if sha.len() == 64 => Prior::CheckContent {
+            sha256: sha.to_ascii_lowercase(),
+            skip,
+        },
+        _ => Prior::None,
+    }
 }
 
 /// ETags arrive quoted or not, in any case, depending on the API that reported them.
@@ -111,20 +144,27 @@ mod tests {
         ]);
         let mut o = ObjectRef::new(Provider::S3, "b", "k.jpg");
         o.event_name = Some("ObjectCreated:Put".into());
-        let s = already_done(&o, &meta, "abc", "h1").unwrap();
+        let s = done(already_done(&o, &meta, "abc", "h1"));
         assert_eq!(
             (s.code, s.existing_verdict.as_deref()),
             ("already_processed", Some("pass"))
         );
         o.event_name = Some("ObjectCreated:Copy".into());
         assert_eq!(
-            already_done(&o, &meta, "\"abc\"", "h1").unwrap().code,
+            done(already_done(&o, &meta, "\"abc\"", "h1")).code,
             "write_back_copy"
         );
-        // Other content or other configuration: work again.
-        assert!(already_done(&o, &meta, "abd", "h1").is_none());
-        assert!(already_done(&o, &meta, "abc", "h2").is_none());
-        assert!(already_done(&o, &BTreeMap::new(), "abc", "h1").is_none());
+        // Another deployment's write-back echo: not ours to answer with another copy.
+        assert_eq!(
+            done(already_done(&o, &meta, "abc", "h2")).code,
+            "write_back_copy"
+        );
+        // Other content: work again.
+        assert_eq!(already_done(&o, &meta, "abd", "h1"), Prior::None);
+        // An upload event under another configuration: work again.
+        o.event_name = Some("ObjectCreated:Put".into());
+        assert_eq!(already_done(&o, &meta, "abc", "h2"), Prior::None);
+        assert_eq!(already_done(&o, &BTreeMap::new(), "abc", "h1"), Prior::None);
     }
 
     #[test]
@@ -134,10 +174,37 @@ mod tests {
         o.event_meta
             .insert("x-cos-meta-triage-marker".into(), "abc:h1".into());
         assert_eq!(
-            already_done(&o, &BTreeMap::new(), "abc", "h1")
-                .unwrap()
-                .code,
+            done(already_done(&o, &BTreeMap::new(), "abc", "h1")).code,
             "write_back_copy"
         );
+    }
+
+    #[test]
+    fn a_new_etag_with_a_content_hash_asks_for_the_bytes() {
+        let sha = "a".repeat(64);
+        let meta = BTreeMap::from([
+            (MARKER.to_string(), "abc-2:h1".to_string()),
+            (metadata::CONTENT.to_string(), format!("sha256:{sha}")),
+        ]);
+        let mut o = ObjectRef::new(Provider::S3, "b", "k.jpg");
+        o.event_name = Some("ObjectCreated:Copy".into());
+        match already_done(&o, &meta, "0123", "h1") {
+            Prior::CheckContent { sha256, skip } => {
+                assert_eq!(
+                    (sha256.as_str(), skip.code),
+                    (sha.as_str(), "write_back_copy")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let no_hash = BTreeMap::from([(MARKER.to_string(), "abc-2:h1".to_string())]);
+        assert_eq!(already_done(&o, &no_hash, "0123", "h1"), Prior::None);
+    }
+
+    fn done(p: Prior) -> Skip {
+        match p {
+            Prior::Done(s) => s,
+            other => panic!("not done: {other:?}"),
+        }
     }
 }

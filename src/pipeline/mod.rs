@@ -1,6 +1,7 @@
 //! The pipeline: one object from event to written results. It names no vendor: stores and
 //! analyzers come from their registries, by the object's provider and the configuration.
 
+mod failure;
 pub mod guard;
 mod writeback;
 
@@ -178,10 +179,33 @@ impl Pipeline {
         outcome
     }
 
-    /// Triage one object, with a span that names it.
+    /// Triage one object, with a span that names it. A failure no retry will fix is recorded
+    /// in the object's sidecar.
     pub async fn process(&self, obj: ObjectRef) -> Outcome {
         let span = tracing::info_span!("object", provider = %obj.provider, bucket = %obj.bucket, key = %obj.key);
-        self.process_inner(obj).instrument(span).await
+        async {
+            let outcome = self.process_inner(obj.clone()).await;
+            if outcome.status == "failed" && !outcome.retryable {
+                self.record_failure(&obj, &outcome).await;
+            }
+            outcome
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Record retryable failures in the sidecar too, for runtimes that answered before the
+    /// work ended (no retry will come). Outcomes without an object are left out.
+    pub async fn record_unretried(&self, outcomes: &[Outcome], provider: Provider) {
+        for o in outcomes
+            .iter()
+            .filter(|o| o.status == "failed" && o.retryable)
+        {
+            if let (Some(b), Some(k)) = (&o.bucket, &o.key) {
+                self.record_failure(&ObjectRef::new(provider, b, k), o)
+                    .await;
+            }
+        }
     }
 
     /// The results queue when the queue sink is on; built on first use and kept.
@@ -249,22 +273,27 @@ impl Pipeline {
         };
         let etag = guard::normalize_etag(&meta.etag);
         let config_hash = self.config.config_hash(obj.provider);
-        if let Some(skip) = guard::already_done(&obj, &meta.metadata, &etag, &config_hash) {
-            // The sidecar is written after the marker; if it is missing, the earlier run died
-            // in between and the work is not finished. Not so for the copy event the write-back
-            // itself fires: it can arrive while that run is still writing the sidecar (moto
-            // notifies synchronously, inside the copy), and a platform retry of the original
-            // upload event covers a run that died.
-            let sidecar = crate::result::sidecar_key(&self.config.results_prefix, &obj.key);
-            let finished = skip.code == "write_back_copy"
-                || !self.config.sink_enabled(crate::config::SinkKind::Sidecar)
-                || store.head(&obj.bucket, &sidecar).await.is_ok();
-            if finished {
-                let mut o = Outcome::skipped(Some(&obj), skip.code, skip.reason);
-                o.verdict = skip.existing_verdict;
-                o.result_key = Some(sidecar);
-                return o;
+        // The marker is written after the sidecar (pipeline/writeback.rs): where it matches,
+        // the work is finished.
+        let prior = match guard::already_done(&obj, &meta.metadata, &etag, &config_hash) {
+            guard::Prior::None => None,
+            guard::Prior::Done(skip) => Some(skip),
+            guard::Prior::CheckContent { sha256, skip } => {
+                match content_sha256(&*store, &obj, meta.size).await {
+                    Ok(Some(h)) if h == sha256 => Some(skip),
+                    Ok(_) => None,
+                    Err(e) => return Outcome::store_failed(&obj, &e),
+                }
             }
+        };
+        if let Some(skip) = prior {
+            let mut o = Outcome::skipped(Some(&obj), skip.code, skip.reason);
+            o.verdict = skip.existing_verdict;
+            o.result_key = self
+                .config
+                .sink_enabled(crate::config::SinkKind::Sidecar)
+                .then(|| crate::result::sidecar_key(&self.config.results_prefix, &obj.key));
+            return o;
         }
         obj.size = Some(meta.size);
         obj.etag = Some(etag.clone());
@@ -295,7 +324,10 @@ impl Pipeline {
             config_hash,
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
+            failure: None,
         };
+        // SHA-256 of the bytes, when the analyzers read them.
+        let mut content_hash = None;
         let skip_code = match facts {
             Err(not_image) => {
                 result.skip_reason = Some(not_image.to_string());
@@ -307,8 +339,9 @@ impl Pipeline {
                 let analyzed = self
                     .analyze(&obj, &store, facts, head, &mut result, &mut timings)
                     .await;
-                if let Err(e) = analyzed {
-                    return Outcome::store_failed(&obj, &e);
+                match analyzed {
+                    Ok(hash) => content_hash = hash,
+                    Err(e) => return Outcome::store_failed(&obj, &e),
                 }
                 timings.insert("analyze".to_string(), ms(t));
                 None
@@ -329,12 +362,30 @@ impl Pipeline {
         }
 
         result.timings_ms = timings;
+        // Where our metadata copy will give the object a new ETag, the marker also records the
+        // content's hash, so the copy's own event is still recognised (guard::Prior).
+        let identity = if self.config.sink_enabled(crate::config::SinkKind::Metadata)
+            && !meta.copy_keeps_etag()
+        {
+            match content_hash {
+                Some(h) => Some(h),
+                None => match content_sha256(&*store, &obj, meta.size).await {
+                    Ok(h) => h,
+                    Err(e) => return Outcome::store_failed(&obj, &e),
+                },
+            }
+        } else {
+            None
+        };
         let written = writeback::write(
             &self.config,
             &*store,
             &mut result,
-            &etag,
-            &meta.metadata,
+            writeback::Analysed {
+                etag: &etag,
+                metadata: &meta.metadata,
+                content_sha256: identity.as_deref(),
+            },
             self.queue(),
             started,
         )
@@ -372,7 +423,7 @@ impl Pipeline {
         head: Bytes,
         result: &mut TriageResult,
         timings: &mut BTreeMap<String, u64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let labeler_kind = self.config.labeler_for(obj.provider);
         let moderator_kind = self.config.moderator_for(obj.provider);
         let labeler = admit(
@@ -423,6 +474,7 @@ impl Pipeline {
             whole.extend_from_slice(&rest);
             Some(Bytes::from(whole))
         };
+        let hash = bytes.as_deref().map(crate::client::sign::sha256_hex);
         let input = AnalyzerInput {
             object: obj.clone(),
             facts,
@@ -473,7 +525,7 @@ impl Pipeline {
         ));
         result.labels = labels;
         result.moderation = moderation;
-        Ok(())
+        Ok(hash)
     }
 }
 
@@ -493,6 +545,22 @@ fn admit<T: ?Sized, O>(
             Err(v) => Err(Stage::skipped(name(&a), v.code(), v.to_string())),
         },
     }
+}
+
+/// Objects up to this size are hashed for their content identity (see `content_sha256`).
+const CONTENT_HASH_MAX: u64 = 64 << 20;
+
+/// The SHA-256 of the object's bytes (hex), read whole; `None` above [`CONTENT_HASH_MAX`].
+async fn content_sha256(
+    store: &dyn ObjectStore,
+    obj: &ObjectRef,
+    size: u64,
+) -> Result<Option<String>, StoreError> {
+    if size > CONTENT_HASH_MAX {
+        return Ok(None);
+    }
+    let bytes = store.get(&obj.bucket, &obj.key).await?;
+    Ok(Some(crate::client::sign::sha256_hex(&bytes)))
 }
 
 /// Lifetime of the presigned GET URL handed to services that fetch the object themselves: long

@@ -1,11 +1,18 @@
-//! Writing one result back, in an order that keeps re-delivery safe: everything that can be
-//! repeated harmlessly (tags, ACL, the deduplicated queue message) comes before the marker in
-//! the metadata; moving or deleting the object comes after it (the marker travels with a move);
-//! the sidecar comes last so it can record every action.
+//! Writing one result back. Triage writes only what it owns (`triage-*` metadata and tags, the
+//! sidecar, the quarantine copy) plus the configured block action, and only onto the version it
+//! analysed: a write that finds another ETag stops with `superseded` (the new upload's own event
+//! does the work).
+//!
+//! The order keeps re-delivery safe and the record of a block: what can be repeated harmlessly
+//! (tags, ACL, the deduplicated queue message) first; then the sidecar, so the audit record
+//! exists before anything destructive; then the marker in the metadata, whose presence tells a
+//! re-delivery that the work is done; last the move or delete (the marker travels with a move),
+//! after which the sidecar is rewritten with the action's outcome.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use super::guard::normalize_etag;
 use super::Outcome;
 use crate::config::{BlockAction, Config, SinkKind};
 use crate::result::{sidecar_key, ActionRecord, TriageResult};
@@ -15,6 +22,7 @@ use crate::store::{ObjectStore, StoreError};
 use crate::verdict::Decision;
 
 fn record(result: &mut TriageResult, action: &str, status: &str, detail: Option<String>) {
+    result.actions.retain(|a| a.action != action);
     result.actions.push(ActionRecord {
         action: action.into(),
         status: status.into(),
@@ -36,22 +44,86 @@ fn fail(
     ))
 }
 
+/// A store error during write-back: `superseded` when the object changed under us, a failed
+/// block action with its own code where ACLs are disabled, else `write_back_failed`.
 fn store_fail(result: &TriageResult, what: &str, e: &StoreError) -> Box<Outcome> {
-    fail(result, what, e, e.retryable())
+    match e {
+        StoreError::PreconditionFailed { .. } => superseded(result, &format!("{what}: {e}")),
+        StoreError::Remote { code, .. } if code == "AccessControlListNotSupported" => {
+            Box::new(Outcome::failed(
+                Some(&result.object),
+                "acl_not_supported",
+                format!(
+                    "{what}: the bucket has ACLs disabled (object ownership \"bucket owner \
+                     enforced\"): `private` cannot be applied; use a bucket policy or another \
+                     TRIAGE_BLOCK_ACTION: {e}"
+                ),
+                false,
+            ))
+        }
+        _ => fail(result, what, e, e.retryable()),
+    }
 }
 
-/// Returns the sidecar key when one was written.
+fn superseded(result: &TriageResult, why: &str) -> Box<Outcome> {
+    Box::new(Outcome::skipped(
+        Some(&result.object),
+        "superseded",
+        format!(
+            "the object changed after it was analysed; nothing more was written onto the new \
+             content (its own upload event triages it): {why}"
+        ),
+    ))
+}
+
+/// `superseded` unless the object still has the ETag that was analysed.
+async fn still_current(
+    store: &dyn ObjectStore,
+    result: &TriageResult,
+    etag: &str,
+    before: &str,
+) -> Result<(), Box<Outcome>> {
+    let (bucket, key) = (&result.object.bucket, &result.object.key);
+    match store.head(bucket, key).await {
+        Ok(m) if normalize_etag(&m.etag) == normalize_etag(etag) => Ok(()),
+        Ok(m) => Err(superseded(
+            result,
+            &format!("before {before}: ETag {:?}, analysed {etag:?}", m.etag),
+        )),
+        Err(StoreError::NotFound { .. }) => Err(Box::new(Outcome::skipped(
+            Some(&result.object),
+            "object_gone",
+            format!("the object was removed before {before}"),
+        ))),
+        Err(e) => Err(store_fail(result, &format!("check before {before}"), &e)),
+    }
+}
+
+/// What the pipeline knows of the object it analysed.
+pub(super) struct Analysed<'a> {
+    pub etag: &'a str,
+    /// The object's user metadata as the pipeline's HEAD saw it: the metadata budget counts it.
+    pub metadata: &'a BTreeMap<String, String>,
+    /// SHA-256 of the content, recorded beside the marker where the metadata copy changes the
+    /// ETag (see `ObjectMeta::copy_keeps_etag`).
+    pub content_sha256: Option<&'a str>,
+}
+
+/// Returns the sidecar key when one was written. `queue` is the pipeline's, built once so its
+/// rate limit spans every object.
 pub(super) async fn write(
     config: &Config,
     store: &dyn ObjectStore,
     result: &mut TriageResult,
-    etag: &str,
-    // The object's user metadata as the pipeline's HEAD saw it: the metadata budget counts it.
-    existing_metadata: &BTreeMap<String, String>,
-    // The pipeline's queue, built once so its rate limit spans every object.
+    analysed: Analysed<'_>,
     queue: Option<&Result<Queue, QueueError>>,
     started: Instant,
 ) -> Result<Option<String>, Box<Outcome>> {
+    let Analysed {
+        etag,
+        metadata: existing_metadata,
+        content_sha256,
+    } = analysed;
     let t = Instant::now();
     let (bucket, key) = (result.object.bucket.clone(), result.object.key.clone());
     let blocked = result
@@ -63,10 +135,14 @@ pub(super) async fn write(
     } else {
         BlockAction::None
     };
+    let destructive = matches!(block_action, BlockAction::Quarantine | BlockAction::Delete);
     let sidecar = config
         .sink_enabled(SinkKind::Sidecar)
         .then(|| sidecar_key(&config.results_prefix, &key));
+    let mut etag = etag.to_string();
 
+    // Reads during analysis were not tied to one version: a replacement in between shows here.
+    still_current(store, result, &etag, "the write-back").await?;
     if config.sink_enabled(SinkKind::Tags) || block_action == BlockAction::Tag {
         let existing = store
             .get_tags(&bucket, &key)
@@ -85,7 +161,7 @@ pub(super) async fn write(
     }
     if let Some(q) = queue {
         let q = q.as_ref().map_err(|e| fail(result, "queue", e, false))?;
-        let msg = sinks::queue::message(result, etag, sidecar.as_deref());
+        let msg = sinks::queue::message(result, &etag, sidecar.as_deref());
         let fresh = q
             .publish(&msg)
             .await
@@ -97,47 +173,110 @@ pub(super) async fn write(
         };
         record(result, "queue", "done", Some(detail.into()));
     }
-    if config.sink_enabled(SinkKind::Metadata) {
-        let (entries, note) = metadata::summary(
+    let metadata_entries = config.sink_enabled(SinkKind::Metadata).then(|| {
+        let (mut entries, note) = metadata::summary(
             result,
-            etag,
+            &etag,
             sidecar.as_deref(),
             existing_metadata,
             store.metadata_budget(),
         );
-        store
-            .update_metadata(&bucket, &key, &entries)
+        if let Some(sha) = content_sha256 {
+            entries.insert(metadata::CONTENT.into(), format!("sha256:{sha}"));
+        }
+        (entries, note)
+    });
+    if let Some((entries, _)) = &metadata_entries {
+        let detail = format!("{} entries", entries.len());
+        record(result, "metadata", "done", Some(detail));
+    }
+    if destructive {
+        let name = format!("block:{}", block_action.as_str());
+        record(result, &name, "pending", None);
+    }
+    finish_timings(result, t, started);
+
+    // The audit record first: it must exist before the object can move or vanish.
+    let mut sidecar_error = None;
+    if let Some(k) = &sidecar {
+        record(result, "sidecar", "done", Some(k.clone()));
+        if let Err(e) = sinks::write_sidecar(store, &config.results_prefix, result).await {
+            if e.retryable() {
+                return Err(store_fail(result, "write sidecar", &e));
+            }
+            // A sidecar that can never be written must not make every re-delivery analyse
+            // again: the marker still goes on, and the outcome says what failed.
+            record(result, "sidecar", "failed", Some(e.to_string()));
+            sidecar_error = Some(e);
+        }
+    }
+    let mut rewrite = false;
+    if let Some((entries, note)) = metadata_entries {
+        match store
+            .update_metadata_if(&bucket, &key, &entries, &etag)
             .await
-            .map_err(|e| store_fail(result, "write metadata", &e))?;
-        result.notes.extend(note);
-        record(
-            result,
-            "metadata",
-            "done",
-            Some(format!("{} entries", entries.len())),
-        );
+        {
+            Ok(after) => {
+                etag = after;
+                result.notes.extend(note);
+            }
+            Err(e @ StoreError::Unpreservable { .. }) => {
+                // Tags and the sidecar still carry the result.
+                result.notes.push(format!(
+                    "metadata not written, to keep the object as it was: {e}"
+                ));
+                record(result, "metadata", "skipped", Some(e.to_string()));
+                rewrite = true;
+            }
+            Err(e) => return Err(store_fail(result, "write metadata", &e)),
+        }
     }
-    // After the marker, so that a moved object carries it along.
-    if matches!(
-        block_action,
-        BlockAction::Tag | BlockAction::Quarantine | BlockAction::Delete
-    ) {
-        block(config, store, result, block_action).await?;
+    if destructive {
+        still_current(store, result, &etag, "the block action").await?;
+        let done = block(config, store, result, block_action).await;
+        rewrite = true;
+        if let Err(failed) = done {
+            let name = format!("block:{}", block_action.as_str());
+            record(result, &name, "failed", failed.reason.clone());
+            rewrite_sidecar(config, store, result, sidecar.is_some()).await;
+            return Err(failed);
+        }
     }
+    if rewrite && sidecar_error.is_none() {
+        finish_timings(result, t, started);
+        if let Some(k) = &sidecar {
+            sinks::write_sidecar(store, &config.results_prefix, result)
+                .await
+                .map_err(|e| store_fail(result, &format!("rewrite sidecar {k}"), &e))?;
+        }
+    }
+    if let Some(e) = sidecar_error {
+        return Err(fail(result, "write sidecar", &e, false));
+    }
+    Ok(sidecar)
+}
+
+fn finish_timings(result: &mut TriageResult, t: Instant, started: Instant) {
     result
         .timings_ms
         .insert("sinks".into(), t.elapsed().as_millis() as u64);
     result
         .timings_ms
         .insert("total".into(), started.elapsed().as_millis() as u64);
-    if sidecar.is_some() {
-        record(result, "sidecar", "done", sidecar.clone());
-        let written = sinks::write_sidecar(store, &config.results_prefix, result)
-            .await
-            .map_err(|e| store_fail(result, "write sidecar", &e))?;
-        return Ok(Some(written));
+}
+
+/// Best effort: the block action failed, and the sidecar should say so.
+async fn rewrite_sidecar(
+    config: &Config,
+    store: &dyn ObjectStore,
+    result: &TriageResult,
+    enabled: bool,
+) {
+    if enabled {
+        if let Err(e) = sinks::write_sidecar(store, &config.results_prefix, result).await {
+            tracing::warn!(error = %e, "could not record the failed block action in the sidecar");
+        }
     }
-    Ok(None)
 }
 
 async fn block(
@@ -147,11 +286,13 @@ async fn block(
     block_action: BlockAction,
 ) -> Result<(), Box<Outcome>> {
     let (bucket, key) = (result.object.bucket.clone(), result.object.key.clone());
+    let etag = result.object.etag.clone().unwrap_or_default();
     let detail = action::apply(
         store,
         block_action,
         &bucket,
         &key,
+        &etag,
         &config.quarantine_prefix,
     )
     .await

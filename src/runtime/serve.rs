@@ -236,7 +236,12 @@ async fn notify(
         outcomes
     };
     if st.reply_early {
-        tokio::spawn(work);
+        // The sender has its 202: no retry will come, so every failure goes to the sidecar.
+        let pipeline = st.pipeline.clone();
+        tokio::spawn(async move {
+            let outcomes = work.await;
+            pipeline.record_unretried(&outcomes, Provider::S3).await;
+        });
         return (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response();
     }
     let outcomes = work.await;

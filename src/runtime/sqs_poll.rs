@@ -1,7 +1,8 @@
 //! `image-triage poll-sqs QUEUE`: consume S3 notifications from an SQS queue (S3 → SQS, or
 //! S3 → SNS → SQS) outside Lambda. A message is deleted once every record in it is finished
-//! (done or skipped); on a retryable failure it is left for SQS to deliver again after its
-//! visibility timeout, and the queue's redrive policy decides when to give up.
+//! (done or skipped). Any failure leaves it on the queue, as Lambda's SQS integration does:
+//! SQS delivers it again after its visibility timeout, and the queue's redrive policy moves it
+//! to the dead-letter queue after its receive count, where a permanent failure stays visible.
 
 use std::sync::Arc;
 
@@ -25,7 +26,8 @@ pub struct PollOptions {
     pub timeout: std::time::Duration,
 }
 
-/// Handle one message; delete it unless a retry could still help. Its outcomes either way.
+/// Handle one message; delete it only when every record is done or skipped. Its outcomes
+/// either way.
 async fn handle(
     pipeline: Arc<Pipeline>,
     queue: Arc<SqsClient>,
@@ -38,8 +40,11 @@ async fn handle(
         pipeline.handle_event(m.body.as_bytes(), Some(Provider::S3)),
     )
     .await;
-    if super::needs_retry(&outcomes) {
-        warn!(message_id = %m.message_id, "retryable failure; leaving the message for redelivery");
+    if outcomes.iter().any(|o| o.status == "failed") {
+        warn!(
+            message_id = %m.message_id,
+            "a record failed; leaving the message for redelivery and the queue's redrive policy"
+        );
     } else {
         queue.delete(&m.receipt_handle).await?;
         info!(message_id = %m.message_id, records = outcomes.len(), "message handled and deleted");

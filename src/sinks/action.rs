@@ -4,13 +4,15 @@
 use crate::config::BlockAction;
 use crate::store::{ObjectStore, StoreError};
 
-/// Apply `action` to `bucket/key`. Returns a short description for the result's action list.
-/// `Tag` is carried out by the tag sink (it owns the object's tag set), so it only reports here.
+/// Apply `action` to `bucket/key` (whose analysed ETag is `etag`). Returns a short description
+/// for the result's action list. `Tag` is carried out by the tag sink (it owns the object's tag
+/// set), so it only reports here.
 pub async fn apply(
     store: &dyn ObjectStore,
     action: BlockAction,
     bucket: &str,
     key: &str,
+    etag: &str,
     quarantine_prefix: &str,
 ) -> Result<String, StoreError> {
     match action {
@@ -21,7 +23,7 @@ pub async fn apply(
             Ok("ACL set to private".into())
         }
         BlockAction::Quarantine => {
-            let to = format!("{quarantine_prefix}{key}");
+            let to = quarantine_key(store, bucket, key, etag, quarantine_prefix).await?;
             store.rename(bucket, key, &to).await?;
             Ok(format!("moved to {to}"))
         }
@@ -29,5 +31,24 @@ pub async fn apply(
             store.delete(bucket, key).await?;
             Ok("object deleted".into())
         }
+    }
+}
+
+/// Where a quarantined object goes: `<prefix><key>`, unless an earlier, different object is
+/// already there (a key blocked twice); then `<prefix><key>~<etag>`, so no quarantined object
+/// is ever overwritten by another.
+async fn quarantine_key(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    prefix: &str,
+) -> Result<String, StoreError> {
+    let plain = format!("{prefix}{key}");
+    match store.head(bucket, &plain).await {
+        Err(StoreError::NotFound { .. }) => Ok(plain),
+        Ok(m) if m.etag.trim_matches('"') == etag.trim_matches('"') => Ok(plain),
+        Ok(_) => Ok(format!("{plain}~{}", etag.trim_matches('"'))),
+        Err(e) => Err(e),
     }
 }

@@ -12,6 +12,9 @@ pub const LABELS: &str = "triage-labels";
 pub const SCHEMA: &str = "triage-schema";
 pub const MARKER: &str = "triage-marker";
 pub const RESULT: &str = "triage-result";
+/// `sha256:<hex>` of the bytes, where a copy onto itself changes the ETag (see
+/// `ObjectMeta::copy_keeps_etag`): the content identity the guard then checks.
+pub const CONTENT: &str = "triage-content";
 
 /// Header values must be visible ASCII; `,` separates labels and `%` starts an escape.
 const VALUE_ESCAPES: &AsciiSet = &CONTROLS.add(b' ').add(b',').add(b'%').add(b'"').add(b'\\');
@@ -142,6 +145,7 @@ mod tests {
             config_hash: "abcdef012345".into(),
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
+            failure: None,
         }
     }
 

@@ -126,6 +126,7 @@ mod tests {
             config_hash: String::new(),
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
+            failure: None,
         }
     }
 

@@ -97,7 +97,7 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
         key: &str,
         entries: &BTreeMap<String, String>,
         etag: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         self.inner
             .update_metadata_if(bucket, key, entries, etag)
             .await

@@ -177,6 +177,9 @@ fn validate(bucket: &str, key: &str) -> Result<(), StoreError> {
     if key.is_empty() || key.len() > 1024 {
         return bad("keys must be 1 to 1024 bytes long");
     }
+    if key.split('/').any(|s| s.len() > 255) {
+        return bad("a '/'-separated part of a key is a file name here: at most 255 bytes");
+    }
     if key.contains('\0') || key.contains('\\') {
         return bad("NUL and '\\' are not allowed in keys of the local store");
     }
@@ -275,6 +278,7 @@ impl ObjectStore for LocalStore {
             content_type: a.content_type,
             metadata: a.metadata,
             last_modified: chrono::DateTime::from_timestamp(secs, 0),
+            encryption: None,
         })
     }
 
@@ -352,13 +356,15 @@ impl ObjectStore for LocalStore {
         key: &str,
         entries: &BTreeMap<String, String>,
         etag: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         self.modify_attrs(bucket, key, |a| {
             super::check_etag(bucket, key, "update metadata", etag, &a.etag)?;
             merge(a, entries);
             Ok(())
         })
-        .await
+        .await?;
+        // Metadata lives beside the bytes here: the ETag does not change.
+        Ok(etag.trim_matches('"').to_string())
     }
 
     async fn put_tags(

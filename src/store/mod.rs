@@ -27,6 +27,23 @@ pub struct ObjectMeta {
     /// User metadata, keys lower-case and without the vendor prefix (`x-amz-meta-` etc.).
     pub metadata: BTreeMap<String, String>,
     pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
+    /// Server-side encryption as the store names it (`AES256`, `aws:kms`, `cos/kms`, `kms`;
+    /// `SSE-C` for a customer-provided key), when the object has any.
+    pub encryption: Option<String>,
+}
+
+impl ObjectMeta {
+    /// Whether a copy of this object onto itself keeps its ETag: only single-part objects whose
+    /// ETag is the MD5 of their bytes (multipart ETags end in `-<parts>`; KMS and customer-key
+    /// encryption give ETags that are not the MD5, and a copy gets a new one).
+    pub fn copy_keeps_etag(&self) -> bool {
+        let etag = self.etag.trim_matches('"');
+        let kms_or_customer = self
+            .encryption
+            .as_deref()
+            .is_some_and(|e| e.to_ascii_lowercase().contains("kms") || e == "SSE-C");
+        !etag.contains('-') && !kms_or_customer
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +113,14 @@ pub enum StoreError {
         code: String,
         message: String,
         retryable: bool,
+    },
+    /// A metadata write would change something that is not ours (an attribute the store cannot
+    /// carry through the copy it needs): nothing was written.
+    #[error("{bucket}/{key}: metadata not written: the copy it needs would lose {what}")]
+    Unpreservable {
+        bucket: String,
+        key: String,
+        what: String,
     },
     #[error(transparent)]
     InvalidConfig(#[from] crate::config::ConfigError),
@@ -408,13 +433,15 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// [`ObjectStore::update_metadata`], but only while the object's ETag (without quotes) is
     /// `etag`: otherwise [`StoreError::PreconditionFailed`] and nothing changes. Each store
     /// says how close to atomic its check is (a vendor header, or a read just before the write).
+    /// Returns the object's ETag afterwards: a copy onto itself gives multipart and SSE-KMS
+    /// objects a new one, and later conditional steps must expect that one.
     async fn update_metadata_if(
         &self,
         bucket: &str,
         key: &str,
         entries: &BTreeMap<String, String>,
         etag: &str,
-    ) -> Result<(), StoreError>;
+    ) -> Result<String, StoreError>;
     /// Replace the object's tags.
     async fn put_tags(
         &self,

@@ -220,7 +220,7 @@ pub async fn update_metadata_keeps_the_rest(h: Arc<Harness>) {
     );
 }
 
-/// Issue 10: a metadata write must not reset the ACL of a public-read object.
+/// A metadata write must not reset the ACL of a public-read object.
 pub async fn update_metadata_acl_kept(h: Arc<Harness>) {
     let (s, b) = parts(&h);
     let key = "conf/acl-kept/pub.png";
@@ -230,8 +230,12 @@ pub async fn update_metadata_acl_kept(h: Arc<Harness>) {
     s.update_metadata(b, key, &meta(&[("triage-verdict", "pass")]))
         .await
         .unwrap();
-    // ISSUE 10: S3 and COS copy the object onto itself, which resets its ACL.
-    assert_eq!(h.acl(key).await, "public-read", "issue 10: ACL lost");
+    // S3 and COS copy the object onto itself, which resets the ACL unless it is sent again.
+    assert_eq!(
+        h.acl(key).await,
+        "public-read",
+        "the metadata write changed the ACL"
+    );
 }
 
 /// Tags: replace semantics, and the vendor's limits from `tag_rules()`.

@@ -30,10 +30,15 @@ pub async fn conditional_metadata_update(h: Arc<Harness>) {
         .unwrap();
     let read = s.head(b, key).await.unwrap();
 
-    s.update_metadata_if(b, key, &meta(&[("Triage-Verdict", "pass")]), &read.etag)
+    let reported = s
+        .update_metadata_if(b, key, &meta(&[("Triage-Verdict", "pass")]), &read.etag)
         .await
         .unwrap_or_else(|e| panic!("with the current ETag {:?}: {e:?}", read.etag));
     let after = s.head(b, key).await.unwrap();
+    assert_eq!(
+        reported, after.etag,
+        "the ETag after the write, as reported"
+    );
     assert_eq!(
         after.metadata,
         meta(&[("kept", "1"), ("triage-verdict", "pass")])
@@ -52,7 +57,7 @@ pub async fn conditional_metadata_update(h: Arc<Harness>) {
     let stale = s
         .update_metadata_if(b, key, &meta(&[("triage-verdict", "block")]), &read.etag)
         .await;
-    assert_precondition_failed(stale, b, key);
+    assert_precondition_failed(stale.map(|_| ()), b, key);
     let unchanged = s.head(b, key).await.unwrap();
     assert_eq!(
         unchanged.metadata,
@@ -93,6 +98,7 @@ pub async fn conditional_metadata_update_race(h: Arc<Harness>) {
         store
             .update_metadata_if(&bucket, &k, &entries, &read.etag)
             .await
+            .map(|_| ())
     });
     let newer = body(950, 18);
     let Some(r) = h.replace_during_write(key, newer.to_vec(), write).await else {

@@ -222,8 +222,8 @@ impl Harness {
             Counterpart::Obs(emu) => {
                 let e = &emu.emu;
                 e.0.lock().unwrap().no_set_metadata = true;
-                // HEAD, PUT ?metadata (405 now), then the copy: hold the third.
-                for d in [Duration::ZERO, Duration::ZERO, HOLD] {
+                // HEAD, PUT ?metadata (405 now), GET ?acl, then the copy: hold the fourth.
+                for d in [Duration::ZERO, Duration::ZERO, Duration::ZERO, HOLD] {
                     e.fault("obs", huawei::Fault::Delay(d));
                 }
                 let puts = e.calls("obs", "PUT", "");
@@ -237,6 +237,63 @@ impl Harness {
                 e.0.lock().unwrap().no_set_metadata = false;
                 Some(r)
             }
+        }
+    }
+
+    /// Every key under `prefix` as the counterpart itself holds it (not through the store).
+    pub async fn stored_keys(&self, prefix: &str) -> Vec<String> {
+        let b = self.bucket.as_str();
+        match &self.counterpart {
+            Counterpart::Local(dir) => {
+                let root = dir.path().join(b);
+                let mut out = vec![];
+                let mut stack = vec![root.clone()];
+                while let Some(d) = stack.pop() {
+                    for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                        let p = e.path();
+                        if p.is_dir() {
+                            stack.push(p);
+                        } else if let Ok(rel) = p.strip_prefix(&root) {
+                            out.push(rel.to_string_lossy().replace('\\', "/"));
+                        }
+                    }
+                }
+                out.retain(|k| k.starts_with(prefix));
+                out
+            }
+            Counterpart::S3 { moto, .. } => {
+                let listed = Self::moto_py(
+                    moto,
+                    format!(
+                        "import json\n\
+                         r = s3.list_objects_v2(Bucket={}, Prefix={})\n\
+                         print(json.dumps([o['Key'] for o in r.get('Contents', [])]))",
+                        py_str(b),
+                        py_str(prefix)
+                    ),
+                )
+                .await;
+                serde_json::from_str(&listed).expect("moto key list")
+            }
+            Counterpart::Cos(emu) => emu
+                .inner
+                .lock()
+                .unwrap()
+                .objects
+                .keys()
+                .filter(|(bk, k)| bk == b && k.starts_with(prefix))
+                .map(|(_, k)| k.clone())
+                .collect(),
+            Counterpart::Obs(emu) => emu
+                .emu
+                .0
+                .lock()
+                .unwrap()
+                .objects
+                .keys()
+                .filter(|(bk, k)| bk == b && k.starts_with(prefix))
+                .map(|(_, k)| k.clone())
+                .collect(),
         }
     }
 
@@ -310,14 +367,21 @@ async fn wait_until(what: &str, done: impl Fn() -> bool) {
 }
 
 /// An unauthenticated GET; `host` stands in for the DNS name the URL would have in production.
+/// Sent with its path exactly as in the URL (reqwest would drop `.`/`..` segments of the key).
 async fn plain_get(url: &str, host: Option<String>) -> Result<Vec<u8>, String> {
-    let mut req = reqwest::Client::new().get(url);
-    if let Some(h) = host {
-        req = req.header("host", h);
-    }
-    let resp = req.send().await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+    let (authority, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let headers: Vec<(String, String)> = host.map(|h| ("host".into(), h)).into_iter().collect();
+    let r = image_triage::client::exact::send(
+        &reqwest::Method::GET,
+        &format!("{scheme}://{authority}"),
+        target,
+        &headers,
+        bytes::Bytes::new(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let (status, body) = (r.status, r.body);
     if status == 200 {
         Ok(body.to_vec())
     } else {

@@ -1,22 +1,27 @@
 //! The store conformance suite (tests/store_conformance.rs): the same checks against every
 //! `ObjectStore`.
 
+pub mod attributes;
 pub mod checks;
 pub mod conditional;
 pub mod harness;
+pub mod keys;
 pub mod tag_limits;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use attributes::metadata_write_keeps_attributes;
+use checks::*;
 use harness::Harness;
+use keys::hostile_keys_work;
 
 type Check = fn(Arc<Harness>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 macro_rules! checks {
     ($($name:ident),* $(,)?) => {
-        [$((stringify!($name), (|h| Box::pin(checks::$name(h))) as Check)),*]
+        [$((stringify!($name), (|h| Box::pin($name(h))) as Check)),*]
     };
 }
 
@@ -37,6 +42,8 @@ const ALL: &[(&str, Check)] = &checks![
     missing_key_is_not_found,
     list_pages,
     presign,
+    hostile_keys_work,
+    metadata_write_keeps_attributes,
 ];
 
 /// Run every check (each in its own task, so one failure does not hide the others); fail

@@ -9,6 +9,9 @@
 
 mod ai;
 mod obs;
+mod obs_attrs;
+#[cfg(test)]
+mod obs_selftest;
 #[path = "../vendor_sign/mod.rs"]
 // Also loaded by the other emulator when a test binary uses both.
 #[allow(clippy::duplicate_mod)]
@@ -16,7 +19,11 @@ mod vendor_sign;
 
 use ai::{image, moderation};
 pub use obs::fetch_signed_url;
+#[allow(unused_imports)] // for the tests that use the emulator
+pub use obs::key_of;
 use obs::obs;
+#[allow(unused_imports)]
+pub use obs_attrs::{EVERYONE, OWNER_ID};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -54,10 +61,32 @@ pub const REGION: &str = "cn-north-4";
 pub struct Obj {
     pub body: Vec<u8>,
     pub content_type: String,
+    /// `x-obs-meta-*` without the prefix; values byte for byte as sent.
     pub meta: BTreeMap<String, String>,
     pub tags: Vec<(String, String)>,
+    /// The canned ACL: `private`, `public-read` or `public-read-write`.
     pub acl: String,
+    /// Grants besides the canned ACL, `(permission, grantee)`: `READ`, `READ_ACP`, `WRITE_ACP`
+    /// or `FULL_CONTROL` to a domain ID or [`EVERYONE`].
+    pub grants: Vec<(String, String)>,
     pub etag: String,
+    /// Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Expires,
+    /// x-obs-website-redirect-location, and x-obs-storage-class when it is not STANDARD (see
+    /// [`Obj::storage_class`]).
+    pub headers: BTreeMap<String, String>,
+    /// `x-obs-server-side-encryption`: `kms` or `AES256`; `None`: not encrypted.
+    pub sse: Option<String>,
+    /// `x-obs-server-side-encryption-kms-key-id` of an SSE-KMS object, when one was named.
+    pub sse_kms_key_id: Option<String>,
+}
+
+impl Obj {
+    /// The object's storage class (`STANDARD` unless another was set).
+    pub fn storage_class(&self) -> &str {
+        self.headers
+            .get(obs_attrs::STORAGE_CLASS)
+            .map_or("STANDARD", String::as_str)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +121,13 @@ pub struct Inner {
     pub copy_events: u32,
     /// Answer `PUT ?metadata` with 405 (servers without SetObjectMetadata).
     pub no_set_metadata: bool,
+    /// `PUT ?metadata` with REPLACE_NEW merges `x-obs-meta-*` into the object's instead of
+    /// replacing the set (the API reference says "Custom metadata is replaced"; see
+    /// `obs_attrs::set_metadata`).
+    pub replace_new_merges_meta: bool,
+    /// `(event name, bucket, key)` OBS would notify: `ObjectCreated:Put` and
+    /// `ObjectCreated:Copy` for requests (objects seeded with [`Emu::put`] fire none).
+    pub events: Vec<(String, String, String)>,
 }
 
 #[derive(Clone, Default)]

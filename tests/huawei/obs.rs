@@ -1,14 +1,13 @@
 //! The emulated OBS: virtual-host requests, OBS header signatures, objects in memory.
 #![allow(clippy::result_large_err)]
 
-use std::collections::BTreeMap;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
+use super::obs_attrs::{copy_object, get_acl, object_headers, put_acl, put_object, set_metadata};
 use super::*;
 
 pub(crate) fn obs_error(status: u16, code: &str, msg: &str) -> Response {
@@ -61,16 +60,23 @@ fn verify_obs(
 /// Besides OBS's own checks, the emulator refuses URLs that live longer than an hour (the
 /// function asks for short-lived ones).
 pub fn fetch_signed_url(emu: &Emu, url: &str) -> Result<Vec<u8>, String> {
-    let u = url::Url::parse(url).map_err(|e| e.to_string())?;
-    let bucket = bucket_of(u.host_str().unwrap_or("")).ok_or("not an OBS URL of this region")?;
+    // Split by hand: `url::Url` folds `.`/`..` segments, and the key must stay as sent.
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("not an http(s) URL")?;
+    let (authority, path_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+    let host = authority.split(':').next().unwrap_or_default();
+    let bucket = bucket_of(host).ok_or("not an OBS URL of this region")?;
     let token = emu.0.lock().unwrap().token.clone();
     let now = chrono::Utc::now().timestamp();
     let expires = vendor_sign::obs::verify_url(
         &vendor_sign::obs::Request {
             method: "GET",
             bucket: &bucket,
-            raw_path: u.path(),
-            raw_query: u.query().unwrap_or(""),
+            raw_path: path,
+            raw_query: query,
             headers: &[],
         },
         &creds(token.as_deref()),
@@ -80,12 +86,18 @@ pub fn fetch_signed_url(emu: &Emu, url: &str) -> Result<Vec<u8>, String> {
     if expires > now + 3600 {
         return Err("URL lives longer than an hour".into());
     }
-    let key = percent_decode_str(u.path().trim_start_matches('/'))
-        .decode_utf8_lossy()
-        .into_owned();
-    emu.get(&bucket, &key)
+    emu.get(&bucket, &key_of(path))
         .map(|o| o.body)
         .ok_or_else(|| "no such object".into())
+}
+
+/// The object key a request path names: the path as sent, without its one leading `/`,
+/// percent-decoded once and nothing else (no dot-segment or slash folding), so `/a/./b`,
+/// `/a/../b`, `/a//b` and `/a/.` are four keys, none of them `a/b`.
+pub fn key_of(raw_path: &str) -> String {
+    percent_decode_str(raw_path.strip_prefix('/').unwrap_or(raw_path))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 pub(crate) async fn apply_fault(emu: &Emu, service: &'static str, obs: bool) -> Option<Response> {
@@ -129,9 +141,7 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
             "Host is not <bucket>.obs.<region>.myhuaweicloud.com",
         );
     };
-    let key = percent_decode_str(uri.path().trim_start_matches('/'))
-        .decode_utf8_lossy()
-        .into_owned();
+    let key = key_of(uri.path());
     let query = query_pairs(uri.query().unwrap_or(""));
     if let Err(r) = verify_obs(emu, method, &bucket, uri, h) {
         return r;
@@ -139,16 +149,6 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
     let has = |n: &str| query.iter().any(|(k, _)| k == n);
     let id = (bucket.clone(), key.clone());
     let mut g = emu.0.lock().unwrap();
-    let meta_headers = || -> BTreeMap<String, String> {
-        h.iter()
-            .filter_map(|(n, v)| {
-                Some((
-                    n.as_str().strip_prefix("x-obs-meta-")?.to_string(),
-                    v.to_str().ok()?.to_string(),
-                ))
-            })
-            .collect()
-    };
     match (method.as_str(), key.is_empty()) {
         ("GET", true) => {
             let get = |n: &str| {
@@ -174,7 +174,7 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
                     let o = &g.objects[*id];
                     format!(
                         "<Contents><Key>{}</Key><ETag>\"{}\"</ETag><Size>{}</Size></Contents>",
-                        id.1,
+                        quick_xml::escape::escape(id.1.as_str()),
                         o.etag,
                         o.body.len()
                     )
@@ -190,9 +190,15 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
                 let tags: String = o
                     .tags
                     .iter()
-                    .map(|(k, v)| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>"))
+                    .map(|(k, v)| {
+                        let (k, v) = (quick_xml::escape::escape(k), quick_xml::escape::escape(v));
+                        format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>")
+                    })
                     .collect();
                 return format!("<Tagging><TagSet>{tags}</TagSet></Tagging>").into_response();
+            }
+            if has("acl") {
+                return get_acl(&o);
             }
             let (status, slice) = match header(h, "range")
                 .strip_prefix("bytes=")
@@ -212,16 +218,7 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
                 }
                 None => (200, o.body.clone()),
             };
-            let mut resp_h = HeaderMap::new();
-            resp_h.insert("etag", format!("\"{}\"", o.etag).parse().unwrap());
-            resp_h.insert("content-type", o.content_type.parse().unwrap());
-            for (k, v) in &o.meta {
-                resp_h.insert(
-                    axum::http::HeaderName::from_bytes(format!("x-obs-meta-{k}").as_bytes())
-                        .unwrap(),
-                    v.parse().unwrap(),
-                );
-            }
+            let mut resp_h = object_headers(&o);
             if method == Method::HEAD {
                 resp_h.insert("content-length", o.body.len().to_string().parse().unwrap());
                 return (StatusCode::OK, resp_h).into_response();
@@ -229,31 +226,7 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
             g.bytes_served += slice.len() as u64;
             (StatusCode::from_u16(status).unwrap(), resp_h, slice).into_response()
         }
-        ("PUT", false) if has("metadata") => {
-            if g.no_set_metadata {
-                return obs_error(
-                    405,
-                    "MethodNotAllowed",
-                    "SetObjectMetadata is not supported",
-                );
-            }
-            let directive = header(h, "x-obs-metadata-directive");
-            let Some(o) = g.objects.get_mut(&id) else {
-                return obs_error(404, "NoSuchKey", "no such key");
-            };
-            match directive {
-                "REPLACE_NEW" => o.meta.extend(meta_headers()),
-                "REPLACE" => o.meta = meta_headers(),
-                _ => {
-                    return obs_error(
-                        400,
-                        "InvalidArgument",
-                        "x-obs-metadata-directive must be REPLACE_NEW or REPLACE",
-                    )
-                }
-            }
-            StatusCode::OK.into_response()
-        }
+        ("PUT", false) if has("metadata") => set_metadata(&mut g, &id, h),
         ("PUT", false) if has("tagging") => {
             if header(h, "content-md5") != content_md5(&body) {
                 return obs_error(400, "InvalidDigest", "Content-MD5 mismatch");
@@ -271,65 +244,9 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
             o.tags = tags;
             StatusCode::OK.into_response()
         }
-        ("PUT", false) if has("acl") => {
-            let Some(o) = g.objects.get_mut(&id) else {
-                return obs_error(404, "NoSuchKey", "no such key");
-            };
-            o.acl = header(h, "x-obs-acl").to_string();
-            StatusCode::OK.into_response()
-        }
-        ("PUT", false) if !header(h, "x-obs-copy-source").is_empty() => {
-            let src = header(h, "x-obs-copy-source").trim_start_matches('/');
-            let src = percent_decode_str(src).decode_utf8_lossy().into_owned();
-            let Some((sb, sk)) = src.split_once('/') else {
-                return obs_error(400, "InvalidArgument", "bad copy source");
-            };
-            let Some(mut o) = g.objects.get(&(sb.to_string(), sk.to_string())).cloned() else {
-                return obs_error(404, "NoSuchKey", "copy source missing");
-            };
-            // Copying an Object (api-obs obs_04_0082): copied only while the source's ETag is
-            // x-obs-copy-source-if-match, else 412 (OBS errors: PreconditionFailed). ETags are
-            // compared without their quotes, which clients send or leave off.
-            let want = header(h, "x-obs-copy-source-if-match");
-            if !want.is_empty() && want.trim_matches('"') != o.etag {
-                return obs_error(
-                    412,
-                    "PreconditionFailed",
-                    "At least one of the pre-conditions you specified did not hold",
-                );
-            }
-            if header(h, "x-obs-metadata-directive") == "REPLACE" {
-                o.meta = meta_headers();
-                if !header(h, "content-type").is_empty() {
-                    o.content_type = header(h, "content-type").into();
-                }
-            }
-            o.acl = "private".into();
-            let etag = o.etag.clone();
-            g.objects.insert(id, o);
-            g.copy_events += 1;
-            format!("<CopyObjectResult><LastModified>2025-07-01T12:00:00.000Z</LastModified><ETag>\"{etag}\"</ETag></CopyObjectResult>").into_response()
-        }
-        ("PUT", false) => {
-            if !header(h, "content-md5").is_empty()
-                && header(h, "content-md5") != content_md5(&body)
-            {
-                return obs_error(400, "InvalidDigest", "Content-MD5 mismatch");
-            }
-            let etag = hex::encode(md5_of(&body));
-            g.objects.insert(
-                id,
-                Obj {
-                    body: body.to_vec(),
-                    content_type: header(h, "content-type").into(),
-                    meta: meta_headers(),
-                    etag,
-                    acl: "private".into(),
-                    ..Obj::default()
-                },
-            );
-            StatusCode::OK.into_response()
-        }
+        ("PUT", false) if has("acl") => put_acl(&mut g, &id, h, &body),
+        ("PUT", false) if !header(h, "x-obs-copy-source").is_empty() => copy_object(&mut g, id, h),
+        ("PUT", false) => put_object(&mut g, id, h, &body),
         ("DELETE", false) => {
             g.objects.remove(&id);
             StatusCode::NO_CONTENT.into_response()

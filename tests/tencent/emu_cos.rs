@@ -1,7 +1,14 @@
 //! The emulator's COS side: objects, ranged reads, metadata copies, tags, ACLs, listing, and the
 //! CI processes on the bucket host.
 
+use super::attrs::{
+    acl_from_body, acl_from_headers, acl_xml, object_acl_reply, request_attrs, request_content,
+    set_attrs, sse_headers,
+};
 use super::*;
+
+/// HEAD/GET headers: content type, ETag, user metadata byte for byte, the stored standard
+/// headers, storage class (when not STANDARD) and encryption.
 pub(super) fn object_headers(o: &Object, len: usize) -> axum::http::response::Builder {
     let mut b = Response::builder()
         .header("content-type", o.content_type.as_str())
@@ -9,12 +16,16 @@ pub(super) fn object_headers(o: &Object, len: usize) -> axum::http::response::Bu
         .header("etag", format!("\"{}\"", o.etag))
         .header("last-modified", "Sat, 21 Nov 2026 21:00:00 GMT");
     for (k, v) in &o.meta {
-        b = b.header(format!("x-cos-meta-{k}"), v.as_str());
+        b = b.header(format!("x-cos-meta-{k}"), v.as_bytes());
     }
-    for (k, v) in &o.headers {
-        b = b.header(k.as_str(), v.as_str());
+    for (k, v) in o.headers.iter().filter(|(k, _)| *k != STORAGE_CLASS) {
+        b = b.header(k.as_str(), v.as_bytes());
     }
-    b
+    // HEAD Object: x-cos-storage-class "仅当对象不是标准存储（STANDARD）时才会返回".
+    if o.storage_class() != "STANDARD" {
+        b = b.header(STORAGE_CLASS, o.storage_class());
+    }
+    sse_headers(o, b)
 }
 
 pub(super) fn serve_cos(
@@ -30,6 +41,14 @@ pub(super) fn serve_cos(
     let id = (bucket.to_string(), key.to_string());
     let has = |p: &str| params.iter().any(|(k, _)| k == p);
     let param = |p: &str| params.iter().find(|(k, _)| k == p).map(|(_, v)| v.clone());
+    if key.is_empty() && *method == Method::GET && has("acl") {
+        let acl = st
+            .bucket_acls
+            .get(bucket)
+            .cloned()
+            .unwrap_or_else(|| "private".into());
+        return reply(200, "application/xml", acl_xml(&acl, &[]));
+    }
     if key.is_empty() && *method == Method::GET {
         let prefix = param("prefix").unwrap_or_default();
         let marker = param("marker").unwrap_or_default();
@@ -44,7 +63,7 @@ pub(super) fn serve_cos(
         for ((_, k), o) in matching.by_ref().take(max) {
             x.push_str(&format!(
                 "<Contents><Key>{}</Key><Size>{}</Size><ETag>\"{}\"</ETag></Contents>",
-                k,
+                quick_xml::escape::escape(k.as_str()),
                 o.body.len(),
                 o.etag
             ));
@@ -53,7 +72,8 @@ pub(super) fn serve_cos(
         // As COS: a truncated page names the key the next one starts after.
         match (matching.next(), last) {
             (Some(_), Some(k)) => x.push_str(&format!(
-                "<IsTruncated>true</IsTruncated><NextMarker>{k}</NextMarker>"
+                "<IsTruncated>true</IsTruncated><NextMarker>{}</NextMarker>",
+                quick_xml::escape::escape(k.as_str())
             )),
             _ => x.push_str("<IsTruncated>false</IsTruncated>"),
         }
@@ -100,6 +120,10 @@ pub(super) fn serve_cos(
                 .unwrap(),
             None => Response::builder().status(404).body(Body::empty()).unwrap(),
         },
+        "GET" if has("acl") => match st.objects.get(&id) {
+            Some(o) => object_acl_reply(o),
+            None => cos_error(404, "NoSuchKey", "no such object"),
+        },
         "GET" if has("tagging") => match st.objects.get(&id) {
             Some(o) => reply(
                 200,
@@ -145,89 +169,61 @@ pub(super) fn serve_cos(
                 None => cos_error(404, "NoSuchKey", "no such object"),
             }
         }
-        "PUT" if has("acl") => match st.objects.get_mut(&id) {
-            Some(o) => {
-                o.acl = header(headers, "x-cos-acl").map(str::to_string);
-                reply(200, "application/xml", "")
-            }
-            None => cos_error(404, "NoSuchKey", "no such object"),
-        },
-        "PUT" if headers.contains_key("x-cos-copy-source") => {
-            let src = header(headers, "x-cos-copy-source").unwrap_or_default();
-            let Some((src_host, src_path)) = src.split_once('/') else {
-                return cos_error(400, "InvalidCopySource", "bad copy source");
+        // PUT Object acl (7748): headers or an XML body, "两种方式只能选择其中一种"; an overwrite:
+        // no ACL headers and no body is `default`.
+        "PUT" if has("acl") => {
+            let from_headers = match acl_from_headers(headers) {
+                Ok(a) => a,
+                Err(r) => return r,
             };
-            let src_bucket = src_host
-                .split(".cos.")
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            let src_id = (src_bucket, decode(src_path));
-            let Some(mut o) = st.objects.get(&src_id).cloned() else {
-                return cos_error(404, "NoSuchKey", "copy source missing");
-            };
-            // PUT Object - Copy (COS doc 436/10881): x-cos-copy-source-If-Match copies only
-            // while the source's ETag is the given one, else 412 PreconditionFailed.
-            if let Some(want) = header(headers, "x-cos-copy-source-if-match") {
-                if want.trim_matches('"') != o.etag {
-                    return cos_error(412, "PreconditionFailed", "copy source ETag differs");
+            let acl = match (from_headers, body.is_empty()) {
+                (Some(_), false) => {
+                    return cos_error(
+                        400,
+                        "InvalidRequest",
+                        "ACL headers and an ACL body are mutually exclusive",
+                    )
                 }
+                (Some(a), true) => a,
+                (None, true) => (None, vec![]),
+                (None, false) => match acl_from_body(body) {
+                    Ok(a) => a,
+                    Err(r) => return r,
+                },
+            };
+            match st.objects.get_mut(&id) {
+                Some(o) => {
+                    (o.acl, o.grants) = acl;
+                    reply(200, "application/xml", "")
+                }
+                None => cos_error(404, "NoSuchKey", "no such object"),
             }
-            let replaced = header(headers, "x-cos-metadata-directive") == Some("Replaced");
-            if src_id == id && !replaced {
-                return cos_error(
-                    400,
-                    "InvalidRequest",
-                    "copying an object onto itself needs x-cos-metadata-directive: Replaced",
-                );
-            }
-            if replaced {
-                o.meta = headers
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        Some((
-                            k.as_str().strip_prefix("x-cos-meta-")?.to_string(),
-                            String::from_utf8(v.as_bytes().to_vec()).ok()?,
-                        ))
-                    })
-                    .collect();
-                o.content_type = header(headers, "content-type")
-                    .unwrap_or("application/octet-stream")
-                    .to_string();
-                o.headers = STORED_HEADERS
-                    .iter()
-                    .filter_map(|h| Some((h.to_string(), header_utf8(headers, h)?)))
-                    .collect();
-            }
-            // A copy resets the ACL to the bucket's default unless the request names one, as COS does.
-            o.acl = header(headers, "x-cos-acl").map(str::to_string);
-            let etag = o.etag.clone();
+        }
+        "PUT" if headers.contains_key("x-cos-copy-source") => copy(&mut st, id, headers),
+        "PUT" => {
+            let (content_type, meta, stored) = match request_content(headers) {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
+            let attrs = match request_attrs(headers) {
+                Ok(a) => a,
+                Err(r) => return r,
+            };
+            let etag = format!("{:x}", md5_like(body));
+            let mut o = Object {
+                body: body.to_vec(),
+                content_type,
+                meta,
+                headers: stored,
+                etag: etag.clone(),
+                ..Object::default()
+            };
+            set_attrs(&mut o, attrs);
+            let b = sse_headers(&o, Response::builder());
             st.objects.insert(id.clone(), o);
             st.events
-                .push(("cos:ObjectCreated:Copy".into(), id.0.clone(), id.1.clone()));
-            reply(
-                200,
-                "application/xml",
-                format!("<CopyObjectResult><ETag>\"{etag}\"</ETag></CopyObjectResult>"),
-            )
-        }
-        "PUT" => {
-            let etag = format!("{:x}", md5_like(body));
-            st.objects.insert(
-                id.clone(),
-                Object {
-                    body: body.to_vec(),
-                    content_type: header(headers, "content-type")
-                        .unwrap_or("application/octet-stream")
-                        .to_string(),
-                    etag: etag.clone(),
-                    ..Object::default()
-                },
-            );
-            st.events
                 .push(("cos:ObjectCreated:Put".into(), id.0.clone(), id.1.clone()));
-            Response::builder()
-                .status(200)
+            b.status(200)
                 .header("etag", format!("\"{etag}\""))
                 .body(Body::empty())
                 .unwrap()
@@ -238,6 +234,75 @@ pub(super) fn serve_cos(
         }
         _ => cos_error(405, "MethodNotAllowed", "not emulated"),
     }
+}
+
+/// PUT Object - Copy (10881). `x-cos-metadata-directive`: `Copy` (the default) copies the
+/// source's Content-Type, standard headers and `x-cos-meta-*`; `Replaced` takes them from the
+/// request only, and copying an object onto itself requires it. Whatever the directive, ACL,
+/// storage class and SSE come from the request alone: "除非在此接口请求中显式指定存储类型、访问控制列表
+/// （ACL）和服务端加密（SSE），否则无论何种处理方式，目标对象均保持为标准存储，继承（default）目标存储桶的
+/// ACL 且不会使用 SSE". Tags are copied with the object. Fires `cos:ObjectCreated:Copy`.
+fn copy(st: &mut Inner, id: (String, String), headers: &HeaderMap) -> Response {
+    let src = header(headers, "x-cos-copy-source").unwrap_or_default();
+    let Some((src_host, src_path)) = src.split_once('/') else {
+        return cos_error(400, "InvalidCopySource", "bad copy source");
+    };
+    let src_bucket = src_host
+        .split(".cos.")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    // The source key is URL-encoded in the header ("其中对象键需经过 URLEncode"): decoded once.
+    let src_id = (src_bucket, decode(src_path));
+    let Some(mut o) = st.objects.get(&src_id).cloned() else {
+        return cos_error(404, "NoSuchKey", "copy source missing");
+    };
+    // x-cos-copy-source-If-Match copies only while the source's ETag is the given one, else
+    // 412 PreconditionFailed.
+    if let Some(want) = header(headers, "x-cos-copy-source-if-match") {
+        if want.trim_matches('"') != o.etag {
+            return cos_error(412, "PreconditionFailed", "copy source ETag differs");
+        }
+    }
+    let replaced = match header(headers, "x-cos-metadata-directive") {
+        None | Some("Copy") => false,
+        Some("Replaced") => true,
+        Some(d) => {
+            return cos_error(
+                400,
+                "InvalidArgument",
+                &format!("x-cos-metadata-directive {d:?}: Copy or Replaced"),
+            )
+        }
+    };
+    if src_id == id && !replaced {
+        return cos_error(
+            400,
+            "InvalidRequest",
+            "copying an object onto itself needs x-cos-metadata-directive: Replaced",
+        );
+    }
+    if replaced {
+        (o.content_type, o.meta, o.headers) = match request_content(headers) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+    }
+    match request_attrs(headers) {
+        Ok(a) => set_attrs(&mut o, a),
+        Err(r) => return r,
+    }
+    let etag = o.etag.clone();
+    let b = sse_headers(&o, Response::builder());
+    st.objects.insert(id.clone(), o);
+    st.events
+        .push(("cos:ObjectCreated:Copy".into(), id.0.clone(), id.1.clone()));
+    b.status(200)
+        .header("content-type", "application/xml")
+        .body(Body::from(format!(
+            "<CopyObjectResult><ETag>\"{etag}\"</ETag></CopyObjectResult>"
+        )))
+        .unwrap()
 }
 
 /// COS's documented object-tag limits (PUT Object tagging). Three official pages disagree; the

@@ -9,8 +9,13 @@
 
 #[path = "emu_api.rs"]
 mod api;
+#[path = "emu_attrs.rs"]
+mod attrs;
 #[path = "emu_cos.rs"]
 mod cos;
+#[cfg(test)]
+#[path = "emu_selftest.rs"]
+mod selftest;
 #[path = "../vendor_sign/mod.rs"]
 // Also loaded by the other emulator when a test binary uses both.
 #[allow(clippy::duplicate_mod)]
@@ -18,6 +23,8 @@ mod vendor_sign;
 
 pub use api::cos_event;
 use api::serve_api;
+#[allow(unused_imports)] // for the tests that use the emulator
+pub use attrs::{ALL_USERS, OWNER};
 use cos::serve_cos;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -41,23 +48,48 @@ pub const REGION: &str = "ap-guangzhou";
 pub struct Object {
     pub body: Vec<u8>,
     pub content_type: String,
-    /// `x-cos-meta-*` without the prefix.
+    /// `x-cos-meta-*` without the prefix; values byte for byte as sent (raw UTF-8 included).
     pub meta: BTreeMap<String, String>,
     pub tags: Vec<(String, String)>,
+    /// The canned ACL (`private`, `public-read`); `None` is COS's `default`: the bucket's ACL
+    /// applies (see [`Emulator::effective_acl`]).
     pub acl: Option<String>,
+    /// Grants besides the canned ACL, `(permission, grantee)`: `READ`, `READ_ACP`,
+    /// `WRITE_ACP` or `FULL_CONTROL`; the grantee a CAM ID `qcs::cam::uin/<uin>:uin/<uin>` or a
+    /// group URI such as [`ALL_USERS`].
+    pub grants: Vec<(String, String)>,
     pub etag: String,
-    /// Cache-Control, Content-Disposition, Content-Encoding, Expires, x-cos-storage-class.
+    /// Cache-Control, Content-Disposition, Content-Encoding, Expires, and x-cos-storage-class
+    /// when it is not STANDARD (absent = STANDARD; see [`Object::storage_class`]).
     pub headers: BTreeMap<String, String>,
+    /// `x-cos-server-side-encryption`: `AES256` (SSE-COS) or `cos/kms` (SSE-KMS); `None`: not
+    /// encrypted.
+    pub sse: Option<String>,
+    /// `x-cos-server-side-encryption-cos-kms-key-id` of an SSE-KMS object, when one was named.
+    pub sse_kms_key_id: Option<String>,
 }
 
-/// Headers COS keeps with an object besides Content-Type; a Replaced copy takes them from the request.
-const STORED_HEADERS: [&str; 5] = [
+impl Object {
+    /// The object's storage class (`STANDARD` unless another was set).
+    pub fn storage_class(&self) -> &str {
+        self.headers
+            .get(STORAGE_CLASS)
+            .map_or("STANDARD", String::as_str)
+    }
+}
+
+/// Standard headers COS keeps with an object besides Content-Type (PUT Object; PUT Object -
+/// Copy "目标对象元数据相关头部"); a Replaced copy takes them from the request.
+const STORED_HEADERS: [&str; 4] = [
     "cache-control",
     "content-disposition",
     "content-encoding",
     "expires",
-    "x-cos-storage-class",
 ];
+
+/// Kept in [`Object::headers`]; not metadata: a copy takes it from the request, whatever the
+/// directive.
+const STORAGE_CLASS: &str = "x-cos-storage-class";
 
 /// A queued misbehaviour for the next matching request.
 #[derive(Debug, Clone)]
@@ -74,6 +106,8 @@ pub enum Fault {
 #[derive(Debug, Clone)]
 pub struct Logged {
     pub op: String,
+    /// `GET`, `PUT`, …: `cos:acl` and `cos:tagging` name both the read and the write.
+    pub method: String,
     pub host: String,
     pub path: String,
     pub query: String,
@@ -96,6 +130,8 @@ pub struct Inner {
     pub require_token: bool,
     /// Object bytes each API service (`ims`, `tiia`) fetched through a presigned COS URL.
     pub url_served: HashMap<String, u64>,
+    /// Bucket ACLs set by [`Emulator::set_bucket_acl`]; a bucket not named here is `private`.
+    pub bucket_acls: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -190,6 +226,27 @@ impl Emulator {
             .cloned()
     }
 
+    /// The object a presigned COS URL (`http(s)://<bucket>.cos.<region>.myqcloud.com/<key>?…`,
+    /// the production host) names, after checking its signature as a GET on that host. The URL
+    /// is split by hand: an HTTP client or `url::Url` would fold `.`/`..` segments first.
+    pub fn fetch_presigned(&self, url: &str) -> Result<Vec<u8>, String> {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or("not an http(s) URL")?;
+        let (authority, path_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+        let host = authority.split(':').next().unwrap_or_default();
+        let bucket = host
+            .strip_suffix(&format!(".cos.{REGION}.myqcloud.com"))
+            .ok_or_else(|| format!("{host} is not a COS host of {REGION}"))?;
+        let require_token = self.inner.lock().unwrap().require_token;
+        verify_cos("GET", host, path, query, &HeaderMap::new(), require_token)?;
+        self.object(bucket, &key_of(path))
+            .map(|o| o.body)
+            .ok_or_else(|| "NoSuchKey".into())
+    }
+
     pub fn inject(&self, op: &str, fault: Fault, times: usize) {
         let mut i = self.inner.lock().unwrap();
         let q = i.faults.entry(op.to_string()).or_default();
@@ -219,6 +276,15 @@ impl Emulator {
             .log
             .iter()
             .filter(|l| l.op == op)
+            .count()
+    }
+
+    /// Requests of `op` with this HTTP method (`count_method("cos:acl", "PUT")`: PUT Object acl).
+    pub fn count_method(&self, op: &str, method: &str) -> usize {
+        let i = self.inner.lock().unwrap();
+        i.log
+            .iter()
+            .filter(|l| l.op == op && l.method == method)
             .count()
     }
 
@@ -278,6 +344,13 @@ fn api_error(code: &str, message: &str) -> Response {
 
 fn decode(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// The object key a request path names: the path as sent, without its one leading `/`,
+/// percent-decoded once and nothing else (no dot-segment or slash folding), so `/a/./b`,
+/// `/a/../b`, `/a//b` and `/a/.` are four keys, none of them `a/b`.
+pub fn key_of(raw_path: &str) -> String {
+    decode(raw_path.strip_prefix('/').unwrap_or(raw_path))
 }
 
 fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -406,6 +479,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         let mut st = inner.lock().unwrap();
         st.log.push(Logged {
             op: op.clone(),
+            method: method.to_string(),
             host: host.clone(),
             path: raw_path.clone(),
             query: raw_query.clone(),
@@ -494,6 +568,6 @@ fn serve(
         Ok(p) => p,
         Err(e) => return cos_error(403, "SignatureDoesNotMatch", &e),
     };
-    let key = decode(raw_path.trim_start_matches('/'));
+    let key = key_of(raw_path);
     serve_cos(inner, method, &bucket, &key, &params, headers, body)
 }

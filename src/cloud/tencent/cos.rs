@@ -286,36 +286,34 @@ impl CosClient {
                 headers: &signed,
             },
         );
-        let mut url = format!("{}{}", self.base(&host), credential::wire_path(&req.key));
+        // The key exactly as signed: it may hold `.`/`..` segments (see client::exact).
+        let mut target = credential::wire_path(&req.key);
         if !req.params.is_empty() {
-            url.push('?');
-            url.push_str(&Self::query(&req.params));
+            target.push('?');
+            target.push_str(&Self::query(&req.params));
         }
-        let mut rb = crate::client::http()
-            .request(req.method.clone(), &url)
-            .header("authorization", auth);
-        for (k, v) in &signed {
-            rb = rb.header(k.as_str(), v.as_str());
-        }
-        if !req.body.is_empty() || req.method == Method::PUT || req.method == Method::POST {
-            rb = rb.body(req.body.clone());
-        }
-        let resp = rb.send().await.map_err(|e| CosError {
-            status: 0,
-            code: if e.is_timeout() { "Timeout" } else { "Network" }.into(),
-            message: format!("request failed: {}", e.without_url()),
-            retryable: true,
-            retry_after: None,
-        })?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| CosError {
+        let mut headers = signed;
+        headers.push(("authorization".into(), auth));
+        // COS wants a length on every PUT/POST, an empty body included.
+        let body =
+            if !req.body.is_empty() || req.method == Method::PUT || req.method == Method::POST {
+                req.body.clone()
+            } else {
+                Bytes::new()
+            };
+        let crate::client::exact::Reply {
             status,
-            code: "Network".into(),
-            message: format!("reading the response failed: {}", e.without_url()),
-            retryable: true,
-            retry_after: None,
-        })?;
+            headers,
+            body,
+        } = crate::client::exact::send(&req.method, &self.base(&host), &target, &headers, body)
+            .await
+            .map_err(|e| CosError {
+                status: 0,
+                code: "Network".into(),
+                message: format!("request failed: {e}"),
+                retryable: true,
+                retry_after: None,
+            })?;
         if let Some(mut e) = parse_error(status, &body) {
             e.retry_after = retry_after_header(&headers);
             return Err(e);

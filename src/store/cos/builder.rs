@@ -30,7 +30,6 @@ pub fn build(config: &Config) -> Result<CosStore, crate::store::StoreError> {
     Ok(CosStore {
         client: CosClient::from_config(config, "cos"),
         service: Service::new("cos", config.tuning("cos", COS_TUNING)),
-        made_private: Default::default(),
     })
 }
 

@@ -11,22 +11,45 @@ use crate::store::{ObjectMeta, StoreError};
 pub struct CosStore {
     pub client: CosClient,
     pub service: Service,
-    /// Objects this process made private. A copy resets an object's ACL to the bucket's
-    /// default (COS doc, PUT Object - Copy), and the metadata write-back copies the object
-    /// after the block action ran, so the copy must ask for `private` again.
-    pub made_private: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
 }
 
 pub(super) const META_PREFIX: &str = "x-cos-meta-";
-/// Headers a metadata copy must send again or lose (doc: "all metadata comes from the request").
-pub(super) const KEPT_HEADERS: [&str; 6] = [
+/// Headers a metadata copy must send again or lose (doc, PUT Object - Copy: with `Replaced` all
+/// metadata comes from the request, and the destination takes the STANDARD storage class and no
+/// encryption unless they are named again).
+pub(super) const KEPT_HEADERS: [&str; 10] = [
     "content-type",
     "cache-control",
     "content-disposition",
     "content-encoding",
+    "content-language",
     "expires",
     "x-cos-storage-class",
+    "x-cos-website-redirect-location",
+    "x-cos-server-side-encryption",
+    "x-cos-server-side-encryption-cos-kms-key-id",
 ];
+
+/// What a copy must repeat so the destination keeps the source's protection: encryption and
+/// storage class (quarantine copies; their ACL is always `private`).
+pub(super) const KEPT_ON_MOVE: [&str; 3] = [
+    "x-cos-storage-class",
+    "x-cos-server-side-encryption",
+    "x-cos-server-side-encryption-cos-kms-key-id",
+];
+
+/// A grantee ID as GET ?acl gives it (`qcs::cam::uin/<owner>:uin/<sub>`) in the form the
+/// `x-cos-grant-*` headers take (`<owner>`, or `<owner>/<sub>` for a sub-account).
+pub(super) fn grant_id(id: &str) -> String {
+    let Some(rest) = id.strip_prefix("qcs::cam::uin/") else {
+        return id.to_string();
+    };
+    match rest.split_once(":uin/") {
+        Some((owner, sub)) if owner == sub => owner.to_string(),
+        Some((owner, sub)) => format!("{owner}/{sub}"),
+        None => rest.to_string(),
+    }
+}
 
 pub(super) fn to_store(bucket: &str, key: &str, op: &'static str, e: CosError) -> StoreError {
     if e.status == 404 && matches!(e.code.as_str(), "NoSuchKey" | "NoSuchBucket") {
@@ -81,6 +104,13 @@ pub(super) fn meta_of(resp: &Resp) -> ObjectMeta {
             .header("last-modified")
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
             .map(|d| d.with_timezone(&chrono::Utc)),
+        encryption: resp
+            .header("x-cos-server-side-encryption")
+            .map(str::to_string)
+            .or_else(|| {
+                resp.header("x-cos-server-side-encryption-customer-algorithm")
+                    .map(|_| "SSE-C".to_string())
+            }),
     }
 }
 
@@ -99,7 +129,7 @@ impl CosStore {
         from: &str,
         to: &str,
         extra: Vec<(String, String)>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Resp, StoreError> {
         let host = self
             .client
             .host(bucket, None)
@@ -108,6 +138,6 @@ impl CosStore {
             .header("x-cos-copy-source", &copy_source(&host, from));
         req.headers.extend(extra);
         // A 200 can still carry <Error>: `send` parses every body.
-        self.send("copy", req).await.map(|_| ())
+        self.send("copy", req).await
     }
 }

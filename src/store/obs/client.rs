@@ -1,7 +1,5 @@
 //! HTTP calls to OBS. Every attempt is signed afresh (new `Date`, current credentials).
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
@@ -9,7 +7,7 @@ use reqwest::Method;
 use super::builder::ObsSettings;
 use super::credential as sig;
 pub use super::wire::{decode_meta_value, encode_meta_value, retryable_status};
-use super::wire::{url_without_query, ErrorXml, META_PREFIX};
+use super::wire::{url_without_query, ErrorXml};
 use crate::client::credential::Cloud;
 use crate::client::{CredentialSlots, Retryable, TimedOut};
 use crate::store::{StoreError, TagRules};
@@ -22,6 +20,14 @@ pub const OBS_TAG_RULES: TagRules = TagRules {
     max_value_chars: 255,
     extra_chars: " _.:+-@",
 };
+
+/// How a copy treats metadata; the headers (wire form) go out with it either way.
+pub(super) enum Copy {
+    /// Metadata copied from the source; the headers add encryption, storage class.
+    Keep(Vec<(String, String)>),
+    /// Metadata replaced by exactly these `x-obs-meta-*` and standard headers.
+    Replace(Vec<(String, String)>),
+}
 
 #[derive(Debug, Clone)]
 pub struct ObsStore {
@@ -151,37 +157,29 @@ impl ObsStore {
             Some(e) => e.clone(),
             None => format!("https://{host}"),
         };
-        let url = format!("{base}{}", Self::path_and_query(req));
-        let mut rb = crate::client::http()
-            .request(req.method.clone(), &url)
-            .header("Host", &host)
-            .header("Date", &date)
-            .header("Authorization", auth);
-        for (n, v) in &headers {
-            rb = rb.header(n.as_str(), v.as_str());
-        }
-        if !req.body.is_empty() || req.method == Method::PUT {
-            rb = rb.body(req.body.clone());
-        }
-        let resp = rb.send().await.map_err(|e| {
-            Self::remote(
-                req,
-                0,
-                "RequestError",
-                format!(
-                    "{}: {}",
-                    url_without_query(&url),
-                    crate::client::describe(e)
-                ),
-                true,
-            )
-        })?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
+        // The key exactly as signed: it may hold `.`/`..` segments (see client::exact).
+        let target = Self::path_and_query(req);
+        let mut wire = vec![
+            ("host".to_string(), host.clone()),
+            ("date".to_string(), date),
+            ("authorization".to_string(), auth),
+        ];
+        wire.extend(headers.iter().cloned());
+        let crate::client::exact::Reply {
+            status,
+            headers,
+            body,
+        } = crate::client::exact::send(&req.method, &base, &target, &wire, req.body.clone())
             .await
-            .map_err(|e| Self::remote(req, status, "ReadError", e.to_string(), true))?;
+            .map_err(|e| {
+                Self::remote(
+                    req,
+                    0,
+                    "RequestError",
+                    format!("{}: {e}", url_without_query(&format!("{base}{target}"))),
+                    true,
+                )
+            })?;
         if status < 300 || (status == 416 && req.op == "get range") {
             return Ok(Resp {
                 status,
@@ -246,14 +244,15 @@ impl ObsStore {
         }
     }
 
+    /// Copy `from` onto `to` (see [`Copy`]). Returns the new ETag.
     pub(super) async fn copy_onto(
         &self,
         bucket: &str,
         from: &str,
         to: &str,
-        metadata: Option<(&BTreeMap<String, String>, Option<&str>)>,
+        how: Copy,
         if_match: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let mut req = Self::req("copy", Method::PUT, bucket, to);
         req.headers.push((
             "x-obs-copy-source".into(),
@@ -266,35 +265,23 @@ impl ObsStore {
                 format!("\"{}\"", etag.trim_matches('"')),
             ));
         }
-        match metadata {
-            None => req
-                .headers
-                .push(("x-obs-metadata-directive".into(), "COPY".into())),
-            Some((meta, content_type)) => {
-                req.headers
-                    .push(("x-obs-metadata-directive".into(), "REPLACE".into()));
-                if let Some(ct) = content_type {
-                    req.headers.push(("Content-Type".into(), ct.into()));
-                }
-                for (k, v) in meta {
-                    req.headers
-                        .push((format!("{META_PREFIX}{k}"), encode_meta_value(v)));
-                }
-            }
-        }
+        let (directive, headers) = match how {
+            Copy::Keep(h) => ("COPY", h),
+            Copy::Replace(h) => ("REPLACE", h),
+        };
+        req.headers
+            .push(("x-obs-metadata-directive".into(), directive.into()));
+        req.headers.extend(headers);
         let resp = self.send(req).await?;
         // A 200 is not proof of a finished copy: the body must carry the new ETag.
-        if !String::from_utf8_lossy(&resp.body).contains("ETag") && !resp.body.is_empty() {
-            return Err(StoreError::Remote {
-                bucket: bucket.into(),
-                key: to.into(),
-                op: "copy",
-                status: resp.status,
-                code: "CopyIncomplete".into(),
-                message: "copy answered without an ETag".into(),
-                retryable: true,
-            });
-        }
-        Ok(())
+        crate::store::xml::copy_result_etag(&resp.body).ok_or_else(|| StoreError::Remote {
+            bucket: bucket.into(),
+            key: to.into(),
+            op: "copy",
+            status: resp.status,
+            code: "CopyIncomplete".into(),
+            message: "copy answered without an ETag".into(),
+            retryable: true,
+        })
     }
 }

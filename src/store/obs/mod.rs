@@ -20,6 +20,7 @@ use crate::client::credential::Cloud;
 use crate::store::xml::{self, content_md5};
 use crate::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
 pub use builder::ObsSettings;
+use client::Copy;
 pub use client::{ObsStore, OBS_TAG_RULES};
 use credential as sig;
 use wire::{encode_meta_value, meta_from_headers, META_PREFIX};
@@ -107,7 +108,9 @@ impl ObjectStore for ObsStore {
         key: &str,
         entries: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        self.set_metadata(bucket, key, entries, None).await
+        self.set_metadata(bucket, key, entries, None)
+            .await
+            .map(|_| ())
     }
 
     /// As `update_metadata`, after a HEAD found the ETag to be `etag`. SetObjectMetadata
@@ -122,7 +125,7 @@ impl ObjectStore for ObsStore {
         key: &str,
         entries: &BTreeMap<String, String>,
         etag: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         self.set_metadata(bucket, key, entries, Some(etag)).await
     }
 
@@ -159,8 +162,21 @@ impl ObjectStore for ObsStore {
         self.send(req).await.map(|_| ())
     }
 
+    /// An OBS copy is private (obs_04_0082: the ACL is not copied); encryption and storage
+    /// class are named again so the quarantined copy is protected as the source was.
     async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
-        self.copy_onto(bucket, from, to, None, None).await?;
+        let head = self
+            .send(Self::req("head", Method::HEAD, bucket, from))
+            .await?;
+        let kept: Vec<(String, String)> = KEPT_ON_MOVE
+            .iter()
+            .filter_map(|n| {
+                let v = std::str::from_utf8(head.headers.get(*n)?.as_bytes()).ok()?;
+                Some((n.to_string(), v.to_string()))
+            })
+            .collect();
+        self.copy_onto(bucket, from, to, Copy::Keep(kept), None)
+            .await?;
         self.delete(bucket, from).await
     }
 
@@ -230,35 +246,56 @@ impl ObjectStore for ObsStore {
 impl ObsStore {
     /// HEAD, then `PUT ?metadata` (REPLACE_NEW) with the merged set, or the copy fallback.
     /// `expect`: the ETag the HEAD must find (and the copy's source must still have).
+    /// Whether REPLACE_NEW keeps unnamed custom metadata is worded ambiguously, so the whole
+    /// merged set is sent: the result is the same under either reading. Entries that are not
+    /// ours go back exactly as the HEAD returned them (raw bytes, not decoded and re-encoded).
     async fn set_metadata(
         &self,
         bucket: &str,
         key: &str,
         entries: &BTreeMap<String, String>,
         expect: Option<&str>,
-    ) -> Result<(), StoreError> {
-        // Whether REPLACE_NEW keeps unnamed custom metadata is worded ambiguously, so send the
-        // whole merged set: the result is the same under either reading.
-        let current = self.head(bucket, key).await?;
+    ) -> Result<String, StoreError> {
+        let head = self
+            .send(Self::req("head", Method::HEAD, bucket, key))
+            .await?;
+        let current = meta_from_headers(&head.headers);
         if let Some(want) = expect {
             crate::store::check_etag(bucket, key, "set metadata", want, &current.etag)?;
         }
-        let mut merged = current.metadata.clone();
-        merged.extend(
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+        let lost = |what: &str| StoreError::Unpreservable {
+            bucket: bucket.into(),
+            key: key.into(),
+            what: what.into(),
+        };
+        let ours: BTreeMap<String, &String> = entries
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        let mut meta: Vec<(String, String)> = vec![];
+        for (name, value) in &head.headers {
+            let Some(k) = name.as_str().strip_prefix(META_PREFIX) else {
+                continue;
+            };
+            if ours.contains_key(k) {
+                continue;
+            }
+            let raw = std::str::from_utf8(value.as_bytes())
+                .map_err(|_| lost("user metadata that is not UTF-8"))?;
+            meta.push((name.as_str().to_string(), raw.to_string()));
+        }
+        meta.extend(
+            ours.iter()
+                .map(|(k, v)| (format!("{META_PREFIX}{k}"), encode_meta_value(v))),
         );
         let mut req = Self::req("set metadata", Method::PUT, bucket, key);
         req.query.push(("metadata".into(), None));
         req.headers
             .push(("x-obs-metadata-directive".into(), "REPLACE_NEW".into()));
-        for (k, v) in &merged {
-            req.headers
-                .push((format!("{META_PREFIX}{k}"), encode_meta_value(v)));
-        }
+        req.headers.extend(meta.iter().cloned());
         match self.send(req).await {
-            Ok(_) => Ok(()),
+            // In place: content and ETag unchanged.
+            Ok(_) => Ok(current.etag),
             // Servers without SetObjectMetadata: copy onto itself (emits ObjectCreated:Copy; the
             // marker written here makes that event a no-op).
             Err(StoreError::Remote { status, code, .. })
@@ -273,10 +310,76 @@ impl ObsStore {
                     ) =>
             {
                 tracing::info!(bucket, key, code = %code, "PUT ?metadata unsupported; copying the object onto itself");
-                let meta = Some((&merged, current.content_type.as_deref()));
-                self.copy_onto(bucket, key, key, meta, expect).await
+                if head
+                    .headers
+                    .contains_key("x-obs-server-side-encryption-customer-algorithm")
+                {
+                    return Err(lost("its customer-provided encryption key (SSE-C)"));
+                }
+                // A copy is private (obs_04_0082): a public-read ACL is asked for again, any
+                // other grant cannot be carried through.
+                let acl = self.acl(bucket, key).await?;
+                let mut headers = meta;
+                let everyone_reads = |g: &xml::Grant| {
+                    g.permission == "READ" && g.grantee == xml::Grantee::Uri("Everyone".into())
+                };
+                let owner = xml::Grantee::Id(acl.owner.clone());
+                let other = acl.grants.iter().any(|g| {
+                    !everyone_reads(g) && (g.grantee != owner || g.permission != "FULL_CONTROL")
+                });
+                if other {
+                    return Err(lost("its ACL grants (a copy is private)"));
+                }
+                if acl.grants.iter().any(everyone_reads) {
+                    headers.push(("x-obs-acl".into(), "public-read".into()));
+                }
+                for name in KEPT_ON_COPY {
+                    if let Some(v) = head.headers.get(name) {
+                        if let Ok(v) = std::str::from_utf8(v.as_bytes()) {
+                            headers.push((name.to_string(), v.to_string()));
+                        }
+                    }
+                }
+                self.copy_onto(
+                    bucket,
+                    key,
+                    key,
+                    Copy::Replace(headers),
+                    Some(&current.etag),
+                )
+                .await
             }
             Err(e) => Err(e),
         }
     }
+
+    /// The object's ACL (GET ?acl).
+    async fn acl(&self, bucket: &str, key: &str) -> Result<xml::Acl, StoreError> {
+        let mut req = Self::req("get acl", Method::GET, bucket, key);
+        req.query.push(("acl".into(), None));
+        let r = self.send(req).await?;
+        xml::parse_acl(&r.body).map_err(|e| StoreError::malformed(bucket, key, "get acl", e))
+    }
 }
+
+/// What a quarantine copy repeats so it stays protected as the source was.
+const KEPT_ON_MOVE: [&str; 3] = [
+    "x-obs-storage-class",
+    "x-obs-server-side-encryption",
+    "x-obs-server-side-encryption-kms-key-id",
+];
+
+/// What a REPLACE copy would otherwise drop: the standard headers, storage class, redirect and
+/// encryption.
+const KEPT_ON_COPY: [&str; 10] = [
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-obs-storage-class",
+    "x-obs-website-redirect-location",
+    "x-obs-server-side-encryption",
+    "x-obs-server-side-encryption-kms-key-id",
+];

@@ -63,7 +63,9 @@ pub fn meta_from_headers(headers: &HeaderMap) -> ObjectMeta {
         .iter()
         .filter_map(|(n, v)| {
             let name = n.as_str().strip_prefix(META_PREFIX)?;
-            Some((name.to_string(), decode_meta_value(v.to_str().ok()?)))
+            // UTF-8 as other clients may store it raw; `to_str` would drop non-ASCII values.
+            let raw = std::str::from_utf8(v.as_bytes()).ok()?;
+            Some((name.to_string(), decode_meta_value(raw)))
         })
         .collect();
     ObjectMeta {
@@ -76,6 +78,11 @@ pub fn meta_from_headers(headers: &HeaderMap) -> ObjectMeta {
         last_modified: get("last-modified")
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
             .map(|d| d.with_timezone(&chrono::Utc)),
+        encryption: get("x-obs-server-side-encryption")
+            .map(str::to_string)
+            .or_else(|| {
+                get("x-obs-server-side-encryption-customer-algorithm").map(|_| "SSE-C".to_string())
+            }),
     }
 }
 

@@ -11,7 +11,7 @@ use reqwest::Method;
 use super::builder::Settings;
 use super::credential;
 use super::wire::{parse_error, S3Error};
-use crate::client::{self, CredentialSlots, Service};
+use crate::client::{CredentialSlots, Service};
 use crate::store::{ObjectMeta, StoreError};
 
 #[derive(Debug, Clone)]
@@ -40,8 +40,9 @@ pub(super) struct Call<'a> {
 
 pub(super) const META_PREFIX: &str = "x-amz-meta-";
 
-/// Object properties a metadata REPLACE copy would otherwise lose.
-pub(super) const KEPT_ON_COPY: [&str; 10] = [
+/// Object properties a metadata REPLACE copy would otherwise lose or reset to the bucket's
+/// defaults (the ACL is read and re-sent separately).
+pub(super) const KEPT_ON_COPY: [&str; 14] = [
     "content-type",
     "cache-control",
     "content-disposition",
@@ -52,6 +53,18 @@ pub(super) const KEPT_ON_COPY: [&str; 10] = [
     "x-amz-website-redirect-location",
     "x-amz-server-side-encryption",
     "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+];
+
+/// What a quarantine copy repeats so it stays protected as the source was.
+pub(super) const KEPT_ON_MOVE: [&str; 4] = [
+    "x-amz-storage-class",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-bucket-key-enabled",
 ];
 
 impl S3Store {
@@ -100,30 +113,20 @@ impl S3Store {
             &call.headers,
             &call.body,
         );
-        let mut url = format!(
-            "{}://{host}{}",
-            settings.scheme,
-            crate::client::sign::uri_encode(&path, true)
-        );
+        // The path exactly as signed: keys may hold `.`/`..` segments (see client::exact).
+        let mut target = crate::client::sign::uri_encode(&path, true);
         if !call.query.is_empty() {
-            url.push('?');
-            url.push_str(&crate::cloud::aws::sigv4::encode_query(&call.query));
+            target.push('?');
+            target.push_str(&crate::cloud::aws::sigv4::encode_query(&call.query));
         }
-        let mut req = client::http().request(method.clone(), &url);
-        for (k, v) in &signed {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let resp = req
-            .body(call.body.clone())
-            .send()
+        let base = format!("{}://{host}", settings.scheme);
+        let crate::client::exact::Reply {
+            status,
+            headers,
+            body,
+        } = crate::client::exact::send(method, &base, &target, &signed, call.body.clone())
             .await
-            .map_err(|e| S3Error::Transport(e.without_url().to_string()))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| S3Error::Transport(e.without_url().to_string()))?;
+            .map_err(|e| S3Error::Transport(e.0))?;
         if !(200..300).contains(&status) {
             let err = parse_error(status, &headers, &body);
             // Signed for the wrong region (301 PermanentRedirect, 400 AuthorizationHeaderMalformed):
@@ -172,9 +175,10 @@ impl S3Store {
     }
 }
 
+/// A header's value as UTF-8 (values other clients stored raw included).
 pub(super) fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)
-        .and_then(|v| v.to_str().ok())
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
         .map(|s| s.to_string())
 }
 
@@ -183,7 +187,9 @@ pub(super) fn object_meta(h: &HeaderMap) -> ObjectMeta {
         .iter()
         .filter_map(|(k, v)| {
             let name = k.as_str().strip_prefix(META_PREFIX)?;
-            Some((name.to_ascii_lowercase(), v.to_str().ok()?.to_string()))
+            // UTF-8 as other clients store it raw; `to_str` would drop every non-ASCII value.
+            let value = std::str::from_utf8(v.as_bytes()).ok()?;
+            Some((name.to_ascii_lowercase(), value.to_string()))
         })
         .collect();
     ObjectMeta {
@@ -198,6 +204,10 @@ pub(super) fn object_meta(h: &HeaderMap) -> ObjectMeta {
         last_modified: header(h, "last-modified")
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(&v).ok())
             .map(|t| t.with_timezone(&chrono::Utc)),
+        encryption: header(h, "x-amz-server-side-encryption").or_else(|| {
+            h.contains_key("x-amz-server-side-encryption-customer-algorithm")
+                .then(|| "SSE-C".to_string())
+        }),
     }
 }
 

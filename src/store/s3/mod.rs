@@ -14,7 +14,7 @@ use bytes::Bytes;
 use reqwest::Method;
 
 pub use client::S3Store;
-use client::{header, kv, object_meta, Call, KEPT_ON_COPY, META_PREFIX};
+use client::{header, kv, object_meta, Call, KEPT_ON_COPY, KEPT_ON_MOVE, META_PREFIX};
 
 use crate::store::xml;
 use crate::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError};
@@ -104,7 +104,9 @@ impl ObjectStore for S3Store {
         key: &str,
         entries: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        self.replace_metadata(bucket, key, entries, None).await
+        self.replace_metadata(bucket, key, entries, None)
+            .await
+            .map(|_| ())
     }
 
     /// As `update_metadata`; the copy carries `x-amz-copy-source-if-match: "<etag>"`, so S3
@@ -115,7 +117,7 @@ impl ObjectStore for S3Store {
         key: &str,
         entries: &BTreeMap<String, String>,
         etag: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         self.replace_metadata(bucket, key, entries, Some(etag))
             .await
     }
@@ -161,21 +163,31 @@ impl ObjectStore for S3Store {
             headers: vec![kv("x-amz-acl", "private")],
             ..Call::default()
         };
-        match self.send(Method::PUT, bucket, call).await {
-            // Buckets with "bucket owner enforced" ownership have no ACLs: objects are private
-            // to the owner unless a bucket policy says otherwise.
-            Err(StoreError::Remote { code, .. }) if code == "AccessControlListNotSupported" => {
-                Ok(())
-            }
-            other => other.map(|_| ()),
-        }
+        // A bucket with "bucket owner enforced" ownership has no ACLs and answers
+        // AccessControlListNotSupported: who can read the object is its bucket policy's
+        // business, so the block did not happen and the caller must say so.
+        self.send(Method::PUT, bucket, call).await.map(|_| ())
     }
 
+    /// A copy is private to the requester (the ACL is not copied), but takes the bucket's
+    /// default encryption and the STANDARD class: those are named again from a HEAD.
     async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        let head = Call {
+            op: "HEAD",
+            key: from,
+            ..Call::default()
+        };
+        let head = self.send(Method::HEAD, bucket, head).await?;
+        let mut headers = vec![kv("x-amz-copy-source", Self::copy_source(bucket, from))];
+        for name in KEPT_ON_MOVE {
+            if let Some(v) = header(&head.headers, name) {
+                headers.push(kv(name, v));
+            }
+        }
         let call = Call {
             op: "copy (rename)",
             key: to,
-            headers: vec![kv("x-amz-copy-source", Self::copy_source(bucket, from))],
+            headers,
             ..Call::default()
         };
         self.send(Method::PUT, bucket, call).await?;
@@ -241,7 +253,11 @@ impl ObjectStore for S3Store {
 }
 
 impl S3Store {
-    /// HEAD, merge `entries` into the user metadata, copy the object onto itself with REPLACE.
+    /// HEAD, merge `entries` into the user metadata, copy the object onto itself with REPLACE,
+    /// re-sending everything a REPLACE copy would otherwise drop or reset: the standard headers,
+    /// storage class, encryption (with its KMS key and bucket-key setting), object-lock
+    /// retention and legal hold, checksum algorithm, and the ACL's grants. What cannot be re-sent
+    /// (SSE-C, metadata S3 does not return) stops the write: [`StoreError::Unpreservable`].
     /// The copy is conditional on the source ETag: `expect` when given (a different ETag at
     /// HEAD time fails here, without a request), else the one the HEAD saw, so an upload that
     /// lands in between never receives metadata meant for the object we read.
@@ -251,11 +267,13 @@ impl S3Store {
         key: &str,
         entries: &BTreeMap<String, String>,
         expect: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         const OP: &str = "copy (metadata REPLACE)";
         let call = Call {
             op: "HEAD",
             key,
+            // So the HEAD names the object's checksum, whose algorithm the copy must repeat.
+            headers: vec![kv("x-amz-checksum-mode", "ENABLED")],
             ..Call::default()
         };
         let reply = self.send(Method::HEAD, bucket, call).await?;
@@ -263,6 +281,29 @@ impl S3Store {
         if let Some(want) = expect {
             crate::store::check_etag(bucket, key, OP, want, &current.etag)?;
         }
+        let lost = |what: &str| StoreError::Unpreservable {
+            bucket: bucket.into(),
+            key: key.into(),
+            what: what.into(),
+        };
+        if reply
+            .headers
+            .contains_key("x-amz-server-side-encryption-customer-algorithm")
+        {
+            return Err(lost("its customer-provided encryption key (SSE-C)"));
+        }
+        if reply.headers.contains_key("x-amz-missing-meta") {
+            return Err(lost(
+                "user metadata S3 does not return (x-amz-missing-meta)",
+            ));
+        }
+        let unreadable = reply.headers.iter().any(|(k, v)| {
+            k.as_str().starts_with(META_PREFIX) && std::str::from_utf8(v.as_bytes()).is_err()
+        });
+        if unreadable {
+            return Err(lost("user metadata that is not UTF-8"));
+        }
+        let acl = self.acl(bucket, key).await?;
         let mut merged = current.metadata;
         for (k, v) in entries {
             merged.insert(k.to_ascii_lowercase(), v.clone());
@@ -275,12 +316,28 @@ impl S3Store {
                 format!("\"{}\"", current.etag),
             ),
         ];
-        // REPLACE drops these (and a copy resets the storage class and KMS key to the bucket's
-        // defaults) unless they are sent again.
         for name in KEPT_ON_COPY {
             if let Some(v) = header(&reply.headers, name) {
                 headers.push(kv(name, v));
             }
+        }
+        if reply.headers.contains_key("x-amz-object-lock-mode")
+            || reply.headers.contains_key("x-amz-object-lock-legal-hold")
+        {
+            // S3 wants an integrity header on any write that sets Object Lock headers
+            // (MissingUploadObjectWithObjectLockHeaders otherwise): the MD5 of the empty body.
+            headers.push(kv("content-md5", xml::content_md5(b"")));
+        }
+        if let Some(algorithm) = checksum_algorithm(&reply.headers) {
+            headers.push(kv("x-amz-checksum-algorithm", algorithm));
+        }
+        // A copy gives the requester full control and nothing else: other grants (public-read,
+        // another account's) are re-sent, or they would be gone.
+        if !acl.owner_only() {
+            let grants = acl
+                .grant_headers("x-amz-", str::to_string)
+                .map_err(|e| lost(&format!("its ACL ({e})")))?;
+            headers.extend(grants);
         }
         for (k, v) in merged {
             headers.push((format!("{META_PREFIX}{k}"), v));
@@ -291,6 +348,36 @@ impl S3Store {
             headers,
             ..Call::default()
         };
-        self.send(Method::PUT, bucket, call).await.map(|_| ())
+        let r = self.send(Method::PUT, bucket, call).await?;
+        xml::copy_result_etag(&r.body).ok_or_else(|| {
+            StoreError::malformed(bucket, key, OP, "CopyObjectResult without an ETag")
+        })
     }
+
+    /// The object's ACL (`GET ?acl`).
+    async fn acl(&self, bucket: &str, key: &str) -> Result<xml::Acl, StoreError> {
+        let call = Call {
+            op: "GET ?acl",
+            key,
+            query: vec![kv("acl", "")],
+            ..Call::default()
+        };
+        let r = self.send(Method::GET, bucket, call).await?;
+        xml::parse_acl(&r.body).map_err(|e| StoreError::malformed(bucket, key, "GET ?acl", e))
+    }
+}
+
+/// The checksum algorithm the object was stored with, from the `x-amz-checksum-<alg>` header a
+/// HEAD with checksum mode returns.
+fn checksum_algorithm(h: &reqwest::header::HeaderMap) -> Option<&'static str> {
+    [
+        ("x-amz-checksum-crc32", "CRC32"),
+        ("x-amz-checksum-crc32c", "CRC32C"),
+        ("x-amz-checksum-crc64nvme", "CRC64NVME"),
+        ("x-amz-checksum-sha1", "SHA1"),
+        ("x-amz-checksum-sha256", "SHA256"),
+    ]
+    .into_iter()
+    .find(|(name, _)| h.contains_key(*name))
+    .map(|(_, alg)| alg)
 }

@@ -1,0 +1,86 @@
+//! A failure is recorded where a user looks: at the object's sidecar key, as a `failure` in
+//! the result. Used for failures no retry will fix, and for every failure where nobody will
+//! retry (a runtime that answered before the work ended).
+
+use bytes::Bytes;
+use tracing::warn;
+
+use super::{Outcome, Pipeline};
+use crate::config::SinkKind;
+use crate::object::ObjectRef;
+use crate::result::{sidecar_key, FailureRecord, Stage, TriageResult, SCHEMA_ID};
+
+impl Pipeline {
+    /// Best effort: write `outcome`'s failure into the sidecar of `obj`. A sidecar this run
+    /// already wrote (same content) keeps its results and gains the `failure`; otherwise a
+    /// result holding only the failure takes its place. Nothing when the sidecar sink is off.
+    pub(super) async fn record_failure(&self, obj: &ObjectRef, outcome: &Outcome) {
+        if outcome.status != "failed"
+            || !self.config.sink_enabled(SinkKind::Sidecar)
+            || super::guard::own_output(obj, &self.config).is_some()
+        {
+            return;
+        }
+        let Ok(store) = self.store_for(obj.provider) else {
+            return;
+        };
+        let failure = FailureRecord {
+            code: outcome.code.clone().unwrap_or_default(),
+            reason: outcome.reason.clone().unwrap_or_default(),
+            retryable: outcome.retryable,
+        };
+        let key = sidecar_key(&self.config.results_prefix, &obj.key);
+        let current = store
+            .head(&obj.bucket, &obj.key)
+            .await
+            .ok()
+            .map(|m| super::guard::normalize_etag(&m.etag));
+        let existing = store
+            .get(&obj.bucket, &key)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let body = match existing {
+            Some(mut v)
+                if current.is_some()
+                    && v["object"]["etag"]
+                        .as_str()
+                        .map(super::guard::normalize_etag)
+                        == current =>
+            {
+                v["failure"] = serde_json::json!(failure);
+                v
+            }
+            _ => {
+                let mut object = obj.clone();
+                object.etag = current;
+                let result = TriageResult {
+                    schema: SCHEMA_ID.into(),
+                    object,
+                    image: None,
+                    labels: Stage::disabled(),
+                    moderation: Stage::disabled(),
+                    verdict: None,
+                    skip_reason: None,
+                    actions: vec![],
+                    timings_ms: Default::default(),
+                    notes: vec![],
+                    config_hash: self.config.config_hash(obj.provider),
+                    processed_at: chrono::Utc::now(),
+                    tool: TriageResult::tool(),
+                    failure: Some(failure),
+                };
+                serde_json::json!(result)
+            }
+        };
+        let Ok(bytes) = serde_json::to_vec_pretty(&body) else {
+            return;
+        };
+        if let Err(e) = store
+            .put(&obj.bucket, &key, Bytes::from(bytes), "application/json")
+            .await
+        {
+            warn!(error = %e, "could not record the failure in the sidecar");
+        }
+    }
+}
