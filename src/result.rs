@@ -161,7 +161,40 @@ impl TriageResult {
     }
 }
 
-/// Where the sidecar for `key` lives: `<results_prefix><key>.json`.
+/// The longest sidecar key: COS allows 850 bytes, the least of the stores (S3 and OBS 1,024).
+pub const MAX_SIDECAR_KEY: usize = 850;
+
+/// Where the sidecar for `key` lives: `<results_prefix><key>.json`, or, where that would be
+/// longer than any store allows, `<results_prefix>long-keys/<sha256 of key>.json` (the
+/// object's `triage-result` metadata and the result's `notes` name it).
 pub fn sidecar_key(results_prefix: &str, key: &str) -> String {
-    format!("{results_prefix}{key}.json")
+    let plain = format!("{results_prefix}{key}.json");
+    if plain.len() <= MAX_SIDECAR_KEY {
+        plain
+    } else {
+        format!(
+            "{results_prefix}long-keys/{}.json",
+            crate::client::sign::sha256_hex(key.as_bytes())
+        )
+    }
+}
+
+#[cfg(test)]
+mod sidecar_key_tests {
+    use super::*;
+
+    #[test]
+    fn long_keys_get_a_bounded_sidecar_key() {
+        assert_eq!(sidecar_key("r/", "a/b.png"), "r/a/b.png.json");
+        let long = "k".repeat(1000);
+        let k = sidecar_key("triage-results/", &long);
+        assert!(
+            k.starts_with("triage-results/long-keys/") && k.len() < 120,
+            "{k}"
+        );
+        assert_eq!(k, sidecar_key("triage-results/", &long), "stable");
+        let edge = "e".repeat(MAX_SIDECAR_KEY - "r/".len() - ".json".len());
+        assert_eq!(sidecar_key("r/", &edge), format!("r/{edge}.json"));
+        assert!(sidecar_key("r/", &format!("{edge}x")).starts_with("r/long-keys/"));
+    }
 }

@@ -217,3 +217,49 @@ async fn write_back_keeps_every_attribute_that_is_not_ours() {
     }
     assert_eq!(snapshot(&moto), after, "a skipped event wrote something");
 }
+
+/// On a versioned bucket the tags go to the version that was analysed: one written for an
+/// older version does not land on the upload that replaced it.
+#[tokio::test(flavor = "multi_thread")]
+async fn tags_go_to_the_version_that_was_analysed() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let v: Value = serde_json::from_str(
+        moto.py(r#"
+s3.create_bucket(Bucket="ver")
+s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Enabled"})
+v1 = s3.put_object(Bucket="ver", Key="in/a.png", Body=b"first")["VersionId"]
+v2 = s3.put_object(Bucket="ver", Key="in/a.png", Body=b"second")["VersionId"]
+print(json.dumps({"v1": v1, "v2": v2}))
+"#)
+            .trim(),
+    )
+    .unwrap();
+    let config = Config::from_vars(moto.env()).unwrap();
+    let s3 = store::for_provider(&config, Provider::S3).unwrap();
+    let head = s3.head("ver", "in/a.png").await.unwrap();
+    assert_eq!(head.version_id.as_deref(), v["v2"].as_str(), "{head:?}");
+    let (v1, v2) = (v["v1"].as_str().unwrap(), v["v2"].as_str().unwrap());
+    let tags = vec![("triage-verdict".to_string(), "block".to_string())];
+    s3.put_version_tags("ver", "in/a.png", Some(v1), &tags)
+        .await
+        .unwrap();
+    assert_eq!(
+        s3.get_version_tags("ver", "in/a.png", Some(v1))
+            .await
+            .unwrap(),
+        tags
+    );
+    let seen: Value = serde_json::from_str(
+        moto.py(&format!(
+            "print(json.dumps([s3.get_object_tagging(Bucket='ver', Key='in/a.png', VersionId=v)['TagSet'] for v in ({v1:?}, {v2:?})]))"
+        ))
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(seen[0][0]["Value"], "block", "{seen}");
+    assert_eq!(
+        seen[1],
+        serde_json::json!([]),
+        "the newer version was tagged: {seen}"
+    );
+}

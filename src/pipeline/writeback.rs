@@ -76,16 +76,16 @@ fn superseded(result: &TriageResult, why: &str) -> Box<Outcome> {
     ))
 }
 
-/// `superseded` unless the object still has the ETag that was analysed.
+/// `superseded` unless the object still has the ETag that was analysed; its version then.
 async fn still_current(
     store: &dyn ObjectStore,
     result: &TriageResult,
     etag: &str,
     before: &str,
-) -> Result<(), Box<Outcome>> {
+) -> Result<Option<String>, Box<Outcome>> {
     let (bucket, key) = (&result.object.bucket, &result.object.key);
     match store.head(bucket, key).await {
-        Ok(m) if normalize_etag(&m.etag) == normalize_etag(etag) => Ok(()),
+        Ok(m) if normalize_etag(&m.etag) == normalize_etag(etag) => Ok(m.version_id),
         Ok(m) => Err(superseded(
             result,
             &format!("before {before}: ETag {:?}, analysed {etag:?}", m.etag),
@@ -139,18 +139,28 @@ pub(super) async fn write(
     let sidecar = config
         .sink_enabled(SinkKind::Sidecar)
         .then(|| sidecar_key(&config.results_prefix, &key));
+    if let Some(k) = sidecar
+        .as_deref()
+        .filter(|k| !k.ends_with(&format!("{key}.json")))
+    {
+        result.notes.push(format!(
+            "the key is too long for `<results prefix><key>.json`: the sidecar is {k}"
+        ));
+    }
     let mut etag = etag.to_string();
 
     // Reads during analysis were not tied to one version: a replacement in between shows here.
-    still_current(store, result, &etag, "the write-back").await?;
+    // On a versioned bucket the tags go to the version seen, so an upload landing after this
+    // check (a new version) is not tagged with this result.
+    let version = still_current(store, result, &etag, "the write-back").await?;
     if config.sink_enabled(SinkKind::Tags) || block_action == BlockAction::Tag {
         let existing = store
-            .get_tags(&bucket, &key)
+            .get_version_tags(&bucket, &key, version.as_deref())
             .await
             .map_err(|e| store_fail(result, "read tags", &e))?;
         let (set, note) = tags::tag_set(result, &existing, blocked, &store.tag_rules());
         store
-            .put_tags(&bucket, &key, &set)
+            .put_version_tags(&bucket, &key, version.as_deref(), &set)
             .await
             .map_err(|e| store_fail(result, "write tags", &e))?;
         result.notes.extend(note);

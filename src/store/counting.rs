@@ -113,6 +113,25 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.inner.get_tags(bucket, key).await
     }
+    async fn put_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        self.inner
+            .put_version_tags(bucket, key, version, tags)
+            .await
+    }
+    async fn get_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.inner.get_version_tags(bucket, key, version).await
+    }
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.inner.set_private(bucket, key).await
     }

@@ -161,6 +161,8 @@ fn io_err(bucket: &str, key: &str, op: &'static str, e: std::io::Error) -> Store
 
 /// Keys come from events, i.e. from outside: refuse anything that could leave the bucket's
 /// directory or that a file system cannot hold.
+const MAX_KEY_PART: usize = 230;
+
 fn validate(bucket: &str, key: &str) -> Result<(), StoreError> {
     let bad = |reason: &str| {
         Err(StoreError::InvalidKey {
@@ -177,8 +179,10 @@ fn validate(bucket: &str, key: &str) -> Result<(), StoreError> {
     if key.is_empty() || key.len() > 1024 {
         return bad("keys must be 1 to 1024 bytes long");
     }
-    if key.split('/').any(|s| s.len() > 255) {
-        return bad("a '/'-separated part of a key is a file name here: at most 255 bytes");
+    // A part is a file name (at most 255 bytes), and its attributes file and the temporary
+    // files of atomic writes add up to 18 bytes to it.
+    if key.split('/').any(|s| s.len() > MAX_KEY_PART) {
+        return bad("a '/'-separated part of a key is a file name here: at most 230 bytes");
     }
     if key.contains('\0') || key.contains('\\') {
         return bad("NUL and '\\' are not allowed in keys of the local store");
@@ -279,6 +283,7 @@ impl ObjectStore for LocalStore {
             metadata: a.metadata,
             last_modified: chrono::DateTime::from_timestamp(secs, 0),
             encryption: None,
+            version_id: None,
         })
     }
 
@@ -373,6 +378,21 @@ impl ObjectStore for LocalStore {
         key: &str,
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
+        self.put_version_tags(bucket, key, None, tags).await
+    }
+
+    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.get_version_tags(bucket, key, None).await
+    }
+
+    /// The embedded bucket keeps no versions: the object is its only one.
+    async fn put_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
         // Refuse what the tag rules refuse, so a tag set that works here works there too.
         if let Err(why) = self.tag_rules().check(tags) {
             let e = std::io::Error::new(ErrorKind::InvalidInput, why);
@@ -385,7 +405,12 @@ impl ObjectStore for LocalStore {
         .await
     }
 
-    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+    async fn get_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(self.attrs(bucket, key).await?.tags)
     }
 

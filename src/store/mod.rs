@@ -30,6 +30,8 @@ pub struct ObjectMeta {
     /// Server-side encryption as the store names it (`AES256`, `aws:kms`, `cos/kms`, `kms`;
     /// `SSE-C` for a customer-provided key), when the object has any.
     pub encryption: Option<String>,
+    /// The version HEAD returned, on a versioned bucket (`null` is normalised to `None`).
+    pub version_id: Option<String>,
 }
 
 impl ObjectMeta {
@@ -44,6 +46,13 @@ impl ObjectMeta {
             .is_some_and(|e| e.to_ascii_lowercase().contains("kms") || e == "SSE-C");
         !etag.contains('-') && !kms_or_customer
     }
+}
+
+/// A version id header as stores send it: absent, `null` (unversioned object) or an id.
+pub(crate) fn version_of(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "null")
+        .map(str::to_string)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -442,14 +451,33 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         entries: &BTreeMap<String, String>,
         etag: &str,
     ) -> Result<String, StoreError>;
-    /// Replace the object's tags.
+    /// Replace the object's tags (its current version's).
     async fn put_tags(
         &self,
         bucket: &str,
         key: &str,
         tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        self.put_version_tags(bucket, key, None, tags).await
+    }
+    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.get_version_tags(bucket, key, None).await
+    }
+    /// Replace the tags of one version of the object (`version` as HEAD reported it; `None`:
+    /// the current one). Stores without versions have only the current one.
+    async fn put_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: &[(String, String)],
     ) -> Result<(), StoreError>;
-    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError>;
+    async fn get_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// Make the object readable by its owner only.
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
     /// Move within the bucket (copy + delete on stores without rename).

@@ -156,6 +156,27 @@ impl ObjectStore for Hooked {
         self.hook("get_tags", key).await?;
         self.inner.get_tags(bucket, key).await
     }
+    async fn put_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        self.hook("put_version_tags", key).await?;
+        self.inner
+            .put_version_tags(bucket, key, version, tags)
+            .await
+    }
+    async fn get_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.hook("get_version_tags", key).await?;
+        self.inner.get_version_tags(bucket, key, version).await
+    }
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.hook("set_private", key).await?;
         self.inner.set_private(bucket, key).await

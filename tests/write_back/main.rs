@@ -379,3 +379,63 @@ async fn private_on_a_bucket_without_acls_is_a_failed_action_with_its_own_code()
     .unwrap();
     assert_eq!(sc["failure"]["code"], "acl_not_supported", "{sc}");
 }
+
+#[tokio::test]
+async fn a_key_too_long_for_a_sidecar_gets_a_bounded_one() {
+    let s = setup("none", "metadata,sidecar", None, |_, _| Hook::Go).await;
+    let key = format!(
+        "in/{}/{}/{}/{}/{}.png",
+        "a".repeat(200),
+        "b".repeat(200),
+        "c".repeat(200),
+        "d".repeat(200),
+        "e".repeat(180)
+    );
+    s.inner
+        .put(BUCKET, &key, png(6), "image/png")
+        .await
+        .unwrap();
+    let ev = common::event_for(BUCKET, &key, "ObjectCreated:Put");
+    let o = s.pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(o.status, "done", "{o:?}");
+    let sidecar = o.result_key.clone().unwrap();
+    assert!(
+        sidecar.starts_with("triage-results/long-keys/"),
+        "{sidecar}"
+    );
+    let sc: serde_json::Value =
+        serde_json::from_slice(&s.inner.get(BUCKET, &sidecar).await.unwrap()).unwrap();
+    assert_eq!(sc["object"]["key"], key.as_str());
+    assert!(sc["notes"].to_string().contains("too long"), "{sc}");
+    let m = s.inner.head(BUCKET, &key).await.unwrap();
+    assert!(m.metadata["triage-result"].contains("long-keys"), "{m:?}");
+    let again = s.pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(
+        again.code.as_deref(),
+        Some("already_processed"),
+        "{again:?}"
+    );
+}
+
+/// `serve` with an early reply: no retry will come, so even a retryable failure is kept in the
+/// sidecar, where a user looks.
+#[tokio::test]
+async fn a_failure_nobody_retries_is_recorded_in_the_sidecar() {
+    let s = setup("none", "metadata,sidecar", None, |_, _| Hook::Go).await;
+    let obj = image_triage::ObjectRef::new(image_triage::Provider::S3, BUCKET, KEY);
+    let failed = Outcome::failed(Some(&obj), "analyzer_unavailable", "ims: throttled", true);
+    s.pipeline
+        .record_unretried(&[failed], image_triage::Provider::S3)
+        .await;
+    let sc: serde_json::Value = serde_json::from_slice(
+        &s.inner
+            .get(BUCKET, "triage-results/in/cat.png.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sc["failure"]["code"], "analyzer_unavailable", "{sc}");
+    assert_eq!(sc["failure"]["retryable"], true);
+    assert_eq!(sc["object"]["key"], KEY);
+    untouched(&*s.inner, KEY).await;
+}

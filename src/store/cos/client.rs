@@ -104,6 +104,7 @@ pub(super) fn meta_of(resp: &Resp) -> ObjectMeta {
             .header("last-modified")
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
             .map(|d| d.with_timezone(&chrono::Utc)),
+        version_id: crate::store::version_of(resp.header("x-cos-version-id")),
         encryption: resp
             .header("x-cos-server-side-encryption")
             .map(str::to_string)

@@ -121,15 +121,40 @@ impl ObjectStore for CosStore {
         key: &str,
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
-        let req = Req::new(Method::PUT, bucket, key)
-            .param("tagging", "")
-            .header("content-type", "application/xml")
-            .body(xml::tagging_xml(tags, true));
-        self.send("put tagging", req).await.map(|_| ())
+        self.put_version_tags(bucket, key, None, tags).await
     }
 
     async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let req = Req::new(Method::GET, bucket, key).param("tagging", "");
+        self.get_version_tags(bucket, key, None).await
+    }
+
+    async fn put_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut req = Req::new(Method::PUT, bucket, key)
+            .param("tagging", "")
+            .header("content-type", "application/xml")
+            .body(xml::tagging_xml(tags, true));
+        if let Some(v) = version {
+            req = req.param("versionId", v);
+        }
+        self.send("put tagging", req).await.map(|_| ())
+    }
+
+    async fn get_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut req = Req::new(Method::GET, bucket, key).param("tagging", "");
+        if let Some(v) = version {
+            req = req.param("versionId", v);
+        }
         match self.send("get tagging", req).await {
             Ok(r) => xml::parse_tagging(&r.body).map_err(|e| StoreError::Remote {
                 bucket: bucket.into(),

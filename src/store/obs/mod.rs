@@ -135,18 +135,43 @@ impl ObjectStore for ObsStore {
         key: &str,
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
+        self.put_version_tags(bucket, key, None, tags).await
+    }
+
+    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.get_version_tags(bucket, key, None).await
+    }
+
+    async fn put_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
         let body = xml::tagging_xml(tags, false);
         let mut req = Self::req("put tags", Method::PUT, bucket, key);
         req.query.push(("tagging".into(), None));
+        if let Some(v) = version {
+            req.query.push(("versionId".into(), Some(v.into())));
+        }
         req.headers
             .push(("Content-MD5".into(), content_md5(body.as_bytes())));
         req.body = Bytes::from(body);
         self.send(req).await.map(|_| ())
     }
 
-    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+    async fn get_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let mut req = Self::req("get tags", Method::GET, bucket, key);
         req.query.push(("tagging".into(), None));
+        if let Some(v) = version {
+            req.query.push(("versionId".into(), Some(v.into())));
+        }
         let r = match self.send(req).await {
             Ok(r) => r,
             Err(StoreError::Remote { code, .. }) if code == "NoSuchTagSet" => return Ok(vec![]),

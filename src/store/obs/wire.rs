@@ -78,6 +78,7 @@ pub fn meta_from_headers(headers: &HeaderMap) -> ObjectMeta {
         last_modified: get("last-modified")
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
             .map(|d| d.with_timezone(&chrono::Utc)),
+        version_id: crate::store::version_of(get("x-obs-version-id")),
         encryption: get("x-obs-server-side-encryption")
             .map(str::to_string)
             .or_else(|| {

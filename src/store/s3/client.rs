@@ -204,6 +204,7 @@ pub(super) fn object_meta(h: &HeaderMap) -> ObjectMeta {
         last_modified: header(h, "last-modified")
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(&v).ok())
             .map(|t| t.with_timezone(&chrono::Utc)),
+        version_id: crate::store::version_of(header(h, "x-amz-version-id").as_deref()),
         encryption: header(h, "x-amz-server-side-encryption").or_else(|| {
             h.contains_key("x-amz-server-side-encryption-customer-algorithm")
                 .then(|| "SSE-C".to_string())

@@ -128,12 +128,26 @@ impl ObjectStore for S3Store {
         key: &str,
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
+        self.put_version_tags(bucket, key, None, tags).await
+    }
+
+    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.get_version_tags(bucket, key, None).await
+    }
+
+    async fn put_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
         let body = Bytes::from(xml::tagging_xml(tags, false));
         let md5 = xml::content_md5(&body);
         let call = Call {
             op: "PUT ?tagging",
             key,
-            query: vec![kv("tagging", "")],
+            query: tagging_query(version),
             headers: vec![
                 kv("content-md5", md5),
                 kv("content-type", "application/xml"),
@@ -143,11 +157,16 @@ impl ObjectStore for S3Store {
         self.send(Method::PUT, bucket, call).await.map(|_| ())
     }
 
-    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+    async fn get_version_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let call = Call {
             op: "GET ?tagging",
             key,
-            query: vec![kv("tagging", "")],
+            query: tagging_query(version),
             ..Call::default()
         };
         let r = self.send(Method::GET, bucket, call).await?;
@@ -365,6 +384,15 @@ impl S3Store {
         let r = self.send(Method::GET, bucket, call).await?;
         xml::parse_acl(&r.body).map_err(|e| StoreError::malformed(bucket, key, "GET ?acl", e))
     }
+}
+
+/// `?tagging`, of one version when given.
+fn tagging_query(version: Option<&str>) -> Vec<(String, String)> {
+    let mut q = vec![kv("tagging", "")];
+    if let Some(v) = version {
+        q.push(kv("versionId", v));
+    }
+    q
 }
 
 /// The checksum algorithm the object was stored with, from the `x-amz-checksum-<alg>` header a
