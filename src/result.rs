@@ -168,12 +168,19 @@ pub const MAX_SIDECAR_KEY: usize = 850;
 /// longer than any store allows, `<results_prefix>long-keys/<sha256 of key>.json` (the
 /// object's `triage-result` metadata and the result's `notes` name it).
 pub fn sidecar_key(results_prefix: &str, key: &str) -> String {
-    let plain = format!("{results_prefix}{key}.json");
+    bounded_key(results_prefix, key, ".json")
+}
+
+/// `<prefix><key><suffix>`, or `<prefix>long-keys/<sha256 of key><suffix>` where that would
+/// be longer than [`MAX_SIDECAR_KEY`]: a key of ours derived from an object's key that every
+/// store can hold.
+pub fn bounded_key(prefix: &str, key: &str, suffix: &str) -> String {
+    let plain = format!("{prefix}{key}{suffix}");
     if plain.len() <= MAX_SIDECAR_KEY {
         plain
     } else {
         format!(
-            "{results_prefix}long-keys/{}.json",
+            "{prefix}long-keys/{}{suffix}",
             crate::client::sign::sha256_hex(key.as_bytes())
         )
     }

@@ -263,3 +263,57 @@ print(json.dumps({"v1": v1, "v2": v2}))
         "the newer version was tagged: {seen}"
     );
 }
+
+/// Keys S3 allows but path-normalising clients mangle, end to end: the event (keys
+/// form-encoded as S3 sends them), the analysis, the metadata copy, the quarantine move and the
+/// sidecar, all under exactly that key.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_keys_from_event_to_sidecar() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("a.png");
+    std::fs::write(&png, common::png_header(64, 64, 1024)).unwrap();
+    let keys = [
+        "in/./dot.png",
+        "in/../up.png",
+        "in//double.png",
+        "in/trailing/.",
+        "in/sp ace+plus%25=&;.png",
+        "in/猫 ü.png",
+    ];
+    moto.py(&format!(
+        "s3.create_bucket(Bucket='keys')\nbody = open({:?}, 'rb').read()\nfor k in {}:\n    s3.put_object(Bucket='keys', Key=k, Body=body, ContentType='image/png')",
+        png.display().to_string(),
+        serde_json::to_string(&keys).unwrap()
+    ));
+    let mut vars = moto.env();
+    vars.extend(
+        [
+            ("TRIAGE_LABELER", "none"),
+            ("TRIAGE_MODERATOR", "none"),
+            ("TRIAGE_SINKS", "metadata,tags,sidecar"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let pipeline = Pipeline::new(Config::from_vars(vars).unwrap());
+    for key in keys {
+        let o = pipeline
+            .handle_event(&common::event_for("keys", key, "ObjectCreated:Put"), None)
+            .await
+            .remove(0);
+        assert_eq!((o.status, o.key.as_deref()), ("done", Some(key)), "{o:?}");
+    }
+    // Read back by boto3: every object carries its marker, every sidecar is at its exact key.
+    let seen: Value = serde_json::from_str(
+        moto.py(&format!(
+            "out = {{}}\nfor k in {}:\n    h = s3.head_object(Bucket='keys', Key=k)\n    sc = json.loads(s3.get_object(Bucket='keys', Key='triage-results/' + k + '.json')['Body'].read())\n    out[k] = [h['Metadata'].get('triage-marker'), sc['object']['key']]\nprint(json.dumps(out))",
+            serde_json::to_string(&keys).unwrap()
+        ))
+        .trim(),
+    )
+    .unwrap();
+    for key in keys {
+        assert!(seen[key][0].is_string(), "{key}: {seen}");
+        assert_eq!(seen[key][1], key, "{seen}");
+    }
+}

@@ -148,7 +148,9 @@ print("ok")
     assert_eq!(page.objects[0].key, "list/2.png");
     assert_eq!(page.next_marker, None);
 
-    s3.rename("photos", key, "quarantine/x.png").await.unwrap();
+    s3.rename("photos", key, "quarantine/x.png", None)
+        .await
+        .unwrap();
     assert!(matches!(
         s3.head("photos", key).await,
         Err(StoreError::NotFound { .. })

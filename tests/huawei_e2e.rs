@@ -345,7 +345,10 @@ async fn store_operations_against_the_emulator() {
         huawei::fetch_signed_url(&emu.emu, &url).unwrap(),
         b"0123456789"
     );
-    store.rename("bkt", "a/x y.png", "q/x y.png").await.unwrap();
+    store
+        .rename("bkt", "a/x y.png", "q/x y.png", None)
+        .await
+        .unwrap();
     assert!(matches!(
         store.head("bkt", "a/x y.png").await,
         Err(image_triage::store::StoreError::NotFound { .. })

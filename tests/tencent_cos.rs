@@ -492,7 +492,7 @@ async fn store_operations_round_trip_through_the_emulator() {
         vec![("k".to_string(), "v 1".to_string())]
     );
     store
-        .rename(BUCKET, "uploads/b c.png", "moved/b c.png")
+        .rename(BUCKET, "uploads/b c.png", "moved/b c.png", None)
         .await
         .unwrap();
     assert!(emu.object(BUCKET, "uploads/b c.png").is_none());

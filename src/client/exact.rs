@@ -78,6 +78,15 @@ pub async fn send(
         .map_err(|e| TransportError(format!("invalid request target: {e}")))?;
     let mut req = hyper::Request::builder().method(method.clone()).uri(uri);
     let mut has_agent = false;
+    // hyper sends no Content-Length for an empty body, and S3 and COS refuse a PUT without one
+    // (411 MissingContentLength): every request that may carry a body states its length.
+    if !matches!(*method, Method::GET | Method::HEAD | Method::DELETE)
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        req = req.header(hyper::header::CONTENT_LENGTH, body.len());
+    }
     for (k, v) in headers {
         let name = HeaderName::from_bytes(k.as_bytes())
             .map_err(|_| TransportError(format!("invalid header name {k:?}")))?;
@@ -164,5 +173,32 @@ mod tests {
                 .contains("host: b.example.com\r\n"),
             "{head}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_empty_put_states_its_length() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase()
+        });
+        send(
+            &Method::PUT,
+            &format!("http://{addr}"),
+            "/b/k",
+            &[],
+            Bytes::new(),
+        )
+        .await
+        .unwrap();
+        let head = server.await.unwrap();
+        assert!(head.contains("content-length: 0\r\n"), "{head}");
     }
 }

@@ -11,9 +11,10 @@ use crate::object::ObjectRef;
 use crate::result::{sidecar_key, FailureRecord, Stage, TriageResult, SCHEMA_ID};
 
 impl Pipeline {
-    /// Best effort: write `outcome`'s failure into the sidecar of `obj`. A sidecar this run
-    /// already wrote (same content) keeps its results and gains the `failure`; otherwise a
-    /// result holding only the failure takes its place. Nothing when the sidecar sink is off.
+    /// Best effort: write `outcome`'s failure into the sidecar of `obj`. An existing sidecar
+    /// keeps its results and gains the `failure` (its `object.etag` says which content they
+    /// describe); without one, a result holding only the failure is written. Nothing when the
+    /// sidecar sink is off.
     pub(super) async fn record_failure(&self, obj: &ObjectRef, outcome: &Outcome) {
         if outcome.status != "failed"
             || !self.config.sink_enabled(SinkKind::Sidecar)
@@ -30,33 +31,23 @@ impl Pipeline {
             retryable: outcome.retryable,
         };
         let key = sidecar_key(&self.config.results_prefix, &obj.key);
-        let current = store
-            .head(&obj.bucket, &obj.key)
-            .await
-            .ok()
-            .map(|m| super::guard::normalize_etag(&m.etag));
+        // An existing sidecar keeps everything it says and gains the failure: results are
+        // never replaced by a failure record.
         let existing = store
             .get(&obj.bucket, &key)
             .await
             .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .filter(serde_json::Value::is_object);
         let body = match existing {
-            Some(mut v)
-                if current.is_some()
-                    && v["object"]["etag"]
-                        .as_str()
-                        .map(super::guard::normalize_etag)
-                        == current =>
-            {
+            Some(mut v) => {
                 v["failure"] = serde_json::json!(failure);
                 v
             }
-            _ => {
-                let mut object = obj.clone();
-                object.etag = current;
+            None => {
                 let result = TriageResult {
                     schema: SCHEMA_ID.into(),
-                    object,
+                    object: obj.clone(),
                     image: None,
                     labels: Stage::disabled(),
                     moderation: Stage::disabled(),

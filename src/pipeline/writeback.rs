@@ -166,8 +166,17 @@ pub(super) async fn write(
         result.notes.extend(note);
         record(result, "tags", "done", Some(format!("{} tags", set.len())));
     }
+    // A block the bucket cannot carry out (no ACLs) is a failed action, not a failed
+    // write-back: the results still go out, and the outcome reports the failure at the end.
+    let mut failed_action = None;
     if block_action == BlockAction::Private {
-        block(config, store, result, block_action).await?;
+        if let Err(failed) = block(config, store, result, block_action, &etag).await {
+            if failed.code.as_deref() != Some("acl_not_supported") {
+                return Err(failed);
+            }
+            record(result, "block:private", "failed", failed.reason.clone());
+            failed_action = Some(failed);
+        }
     }
     if let Some(q) = queue {
         let q = q.as_ref().map_err(|e| fail(result, "queue", e, false))?;
@@ -184,17 +193,14 @@ pub(super) async fn write(
         record(result, "queue", "done", Some(detail.into()));
     }
     let metadata_entries = config.sink_enabled(SinkKind::Metadata).then(|| {
-        let (mut entries, note) = metadata::summary(
+        metadata::summary(
             result,
             &etag,
+            content_sha256,
             sidecar.as_deref(),
             existing_metadata,
             store.metadata_budget(),
-        );
-        if let Some(sha) = content_sha256 {
-            entries.insert(metadata::CONTENT.into(), format!("sha256:{sha}"));
-        }
-        (entries, note)
+        )
     });
     if let Some((entries, _)) = &metadata_entries {
         let detail = format!("{} entries", entries.len());
@@ -238,12 +244,22 @@ pub(super) async fn write(
                 record(result, "metadata", "skipped", Some(e.to_string()));
                 rewrite = true;
             }
-            Err(e) => return Err(store_fail(result, "write metadata", &e)),
+            Err(e) => {
+                let failed = store_fail(result, "write metadata", &e);
+                let status = if failed.status == "skipped" {
+                    "skipped"
+                } else {
+                    "failed"
+                };
+                record(result, "metadata", status, failed.reason.clone());
+                rewrite_sidecar(config, store, result, sidecar.is_some()).await;
+                return Err(failed);
+            }
         }
     }
     if destructive {
         still_current(store, result, &etag, "the block action").await?;
-        let done = block(config, store, result, block_action).await;
+        let done = block(config, store, result, block_action, &etag).await;
         rewrite = true;
         if let Err(failed) = done {
             let name = format!("block:{}", block_action.as_str());
@@ -254,14 +270,14 @@ pub(super) async fn write(
     }
     if rewrite && sidecar_error.is_none() {
         finish_timings(result, t, started);
-        if let Some(k) = &sidecar {
-            sinks::write_sidecar(store, &config.results_prefix, result)
-                .await
-                .map_err(|e| store_fail(result, &format!("rewrite sidecar {k}"), &e))?;
-        }
+        // Best effort: the object may be gone now, and a retry could not redo the action.
+        rewrite_sidecar(config, store, result, sidecar.is_some()).await;
     }
     if let Some(e) = sidecar_error {
         return Err(fail(result, "write sidecar", &e, false));
+    }
+    if let Some(failed) = failed_action {
+        return Err(failed);
     }
     Ok(sidecar)
 }
@@ -275,7 +291,7 @@ fn finish_timings(result: &mut TriageResult, t: Instant, started: Instant) {
         .insert("total".into(), started.elapsed().as_millis() as u64);
 }
 
-/// Best effort: the block action failed, and the sidecar should say so.
+/// Best effort: rewrite the sidecar after an action's outcome changed what it says.
 async fn rewrite_sidecar(
     config: &Config,
     store: &dyn ObjectStore,
@@ -284,25 +300,27 @@ async fn rewrite_sidecar(
 ) {
     if enabled {
         if let Err(e) = sinks::write_sidecar(store, &config.results_prefix, result).await {
-            tracing::warn!(error = %e, "could not record the failed block action in the sidecar");
+            tracing::warn!(error = %e, "could not rewrite the sidecar");
         }
     }
 }
 
+/// Apply the block action to the object while its ETag is `etag` (the one analysed, or the
+/// one the metadata copy gave it).
 async fn block(
     config: &Config,
     store: &dyn ObjectStore,
     result: &mut TriageResult,
     block_action: BlockAction,
+    etag: &str,
 ) -> Result<(), Box<Outcome>> {
     let (bucket, key) = (result.object.bucket.clone(), result.object.key.clone());
-    let etag = result.object.etag.clone().unwrap_or_default();
     let detail = action::apply(
         store,
         block_action,
         &bucket,
         &key,
-        &etag,
+        etag,
         &config.quarantine_prefix,
     )
     .await

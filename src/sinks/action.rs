@@ -2,6 +2,7 @@
 //! that already went through it changes nothing.
 
 use crate::config::BlockAction;
+use crate::result::bounded_key;
 use crate::store::{ObjectStore, StoreError};
 
 /// Apply `action` to `bucket/key` (whose analysed ETag is `etag`). Returns a short description
@@ -24,7 +25,7 @@ pub async fn apply(
         }
         BlockAction::Quarantine => {
             let to = quarantine_key(store, bucket, key, etag, quarantine_prefix).await?;
-            store.rename(bucket, key, &to).await?;
+            store.rename(bucket, key, &to, Some(etag)).await?;
             Ok(format!("moved to {to}"))
         }
         BlockAction::Delete => {
@@ -36,7 +37,7 @@ pub async fn apply(
 
 /// Where a quarantined object goes: `<prefix><key>`, unless an earlier, different object is
 /// already there (a key blocked twice); then `<prefix><key>~<etag>`, so no quarantined object
-/// is ever overwritten by another.
+/// is ever overwritten by another. Both bounded like the sidecar's key (`bounded_key`).
 async fn quarantine_key(
     store: &dyn ObjectStore,
     bucket: &str,
@@ -44,11 +45,12 @@ async fn quarantine_key(
     etag: &str,
     prefix: &str,
 ) -> Result<String, StoreError> {
-    let plain = format!("{prefix}{key}");
+    let etag = etag.trim_matches('"');
+    let plain = bounded_key(prefix, key, "");
     match store.head(bucket, &plain).await {
         Err(StoreError::NotFound { .. }) => Ok(plain),
-        Ok(m) if m.etag.trim_matches('"') == etag.trim_matches('"') => Ok(plain),
-        Ok(_) => Ok(format!("{plain}~{}", etag.trim_matches('"'))),
+        Ok(m) if m.etag.trim_matches('"') == etag => Ok(plain),
+        Ok(_) => Ok(bounded_key(prefix, key, &format!("~{etag}"))),
         Err(e) => Err(e),
     }
 }

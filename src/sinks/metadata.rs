@@ -37,6 +37,8 @@ pub fn marker(etag: &str, config_hash: &str) -> String {
 pub fn summary(
     result: &TriageResult,
     etag: &str,
+    // `sha256` hex of the content, where the write-back gives the object a new ETag.
+    content: Option<&str>,
     sidecar: Option<&str>,
     other: &BTreeMap<String, String>,
     budget: usize,
@@ -50,6 +52,9 @@ pub fn summary(
     out.insert(VERDICT.to_string(), verdict.to_string());
     out.insert(SCHEMA.to_string(), SCHEMA_ID.to_string());
     out.insert(MARKER.to_string(), marker(etag, &result.config_hash));
+    if let Some(sha) = content {
+        out.insert(CONTENT.to_string(), format!("sha256:{sha}"));
+    }
     if let Some(k) = sidecar {
         out.insert(RESULT.to_string(), encode_value(k));
     }
@@ -155,6 +160,7 @@ mod tests {
         let (m, note) = summary(
             &r,
             "etag1",
+            None,
             Some("triage-results/k.jpg.json"),
             &BTreeMap::new(),
             2048,
@@ -174,7 +180,7 @@ mod tests {
         let refs: Vec<&str> = long.iter().map(String::as_str).collect();
         let r = result_with(&refs);
         let other = BTreeMap::from([("owner".to_string(), "x".repeat(500))]);
-        let (m, note) = summary(&r, "e", None, &other, 2048);
+        let (m, note) = summary(&r, "e", None, None, &other, 2048);
         let total: usize = m
             .iter()
             .chain(other.iter())
@@ -185,7 +191,7 @@ mod tests {
         assert!(decode_labels(&m[LABELS]).len() > 10);
         // Other metadata that already fills the budget still leaves verdict and marker.
         let other = BTreeMap::from([("owner".to_string(), "x".repeat(2040))]);
-        let (m, note) = summary(&r, "e", Some("s"), &other, 2048);
+        let (m, note) = summary(&r, "e", None, Some("s"), &other, 2048);
         assert!(m.contains_key(MARKER) && !m.contains_key(LABELS) && !m.contains_key(RESULT));
         assert!(note.is_some());
     }

@@ -135,8 +135,14 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.inner.set_private(bucket, key).await
     }
-    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
-        self.inner.rename(bucket, from, to).await
+    async fn rename(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.inner.rename(bucket, from, to, if_match).await
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.inner.delete(bucket, key).await

@@ -422,11 +422,20 @@ impl ObjectStore for LocalStore {
         .await
     }
 
-    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn rename(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), StoreError> {
         let src = self.object_path(bucket, from)?;
         let dst = self.object_path(bucket, to)?;
         let _writing = WRITES.lock().await;
         let attrs = self.attrs(bucket, from).await?;
+        if let Some(want) = if_match {
+            super::check_etag(bucket, from, "move", want, &attrs.etag)?;
+        }
         if let Some(dir) = dst.parent() {
             tokio::fs::create_dir_all(dir)
                 .await
@@ -528,7 +537,9 @@ mod tests {
         assert_eq!(m2.metadata["triage-verdict"], "pass");
         assert_eq!(m2.etag, m.etag, "metadata writes keep the ETag");
         assert_eq!(s.get_tags("b", "a/cat.jpg").await.unwrap().len(), 1);
-        s.rename("b", "a/cat.jpg", "q/a/cat.jpg").await.unwrap();
+        s.rename("b", "a/cat.jpg", "q/a/cat.jpg", None)
+            .await
+            .unwrap();
         assert!(matches!(
             s.head("b", "a/cat.jpg").await,
             Err(StoreError::NotFound { .. })

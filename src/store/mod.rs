@@ -480,8 +480,16 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<(String, String)>, StoreError>;
     /// Make the object readable by its owner only.
     async fn set_private(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
-    /// Move within the bucket (copy + delete on stores without rename).
-    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError>;
+    /// Move within the bucket (copy + delete on stores without rename). With `if_match`, only
+    /// while `from` has that ETag (the copy's precondition): otherwise
+    /// [`StoreError::PreconditionFailed`] and nothing moves.
+    async fn rename(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), StoreError>;
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
     /// Up to `limit` objects under `prefix` whose keys sort after `start_after` (backfill).
     async fn list(

@@ -196,11 +196,21 @@ impl Acl {
                 "WRITE_ACP" => "write-acp",
                 other => return Err(format!("grant {other} has no request header")),
             };
-            let who = match &g.grantee {
-                Grantee::Id(i) => format!("id=\"{}\"", id(i)),
-                Grantee::Uri(u) => format!("uri=\"{u}\""),
-                Grantee::Email(e) => format!("emailAddress=\"{e}\""),
+            let (form, value) = match &g.grantee {
+                Grantee::Id(i) => ("id", id(i)),
+                Grantee::Uri(u) => ("uri", u.clone()),
+                Grantee::Email(e) => ("emailAddress", e.clone()),
             };
+            // The value goes between quotes in a comma-separated header: a quote, comma or
+            // control character in it could add a grantee of its own.
+            if value.is_empty()
+                || value
+                    .chars()
+                    .any(|c| c == '"' || c == ',' || c.is_control())
+            {
+                return Err(format!("grantee {value:?} cannot be written as a header"));
+            }
+            let who = format!("{form}=\"{value}\"");
             by_permission.entry(header).or_default().push(who);
         }
         Ok(by_permission
@@ -324,6 +334,12 @@ mod acl_tests {
             .grant_headers("x-amz-", str::to_string)
             .is_err());
         assert!(parse_acl(b"<nope").is_err());
+        // A grantee that would smuggle a second grant into the header is refused.
+        let sneaky = br#"<AccessControlPolicy><Owner><ID>o</ID></Owner><AccessControlList><Grant><Grantee><ID>x", uri="http://acs.amazonaws.com/groups/global/AllUsers</ID></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>"#;
+        assert!(parse_acl(sneaky)
+            .unwrap()
+            .grant_headers("x-amz-", str::to_string)
+            .is_err());
     }
 }
 

@@ -320,7 +320,7 @@ pub async fn rename(h: Arc<Harness>) {
     s.update_metadata(b, from, &meta(&[("m", "1"), ("verdict", "block")]))
         .await
         .unwrap();
-    s.rename(b, from, to).await.unwrap();
+    s.rename(b, from, to, None).await.unwrap();
     assert_eq!(s.get(b, to).await.unwrap(), content);
     let m = s.head(b, to).await.unwrap();
     assert_eq!(m.content_type.as_deref(), Some("image/gif"));
@@ -373,7 +373,7 @@ pub async fn missing_key_is_not_found(h: Arc<Harness>) {
     );
     assert_not_found(s.get_tags(b, k).await, b, k, "get_tags");
     assert_not_found(s.set_private(b, k).await, b, k, "set_private");
-    let r = s.rename(b, k, "conf/missing/elsewhere.png").await;
+    let r = s.rename(b, k, "conf/missing/elsewhere.png", None).await;
     assert!(
         matches!(r, Err(StoreError::NotFound { .. })),
         "rename: {r:?}"

@@ -181,9 +181,15 @@ impl ObjectStore for Hooked {
         self.hook("set_private", key).await?;
         self.inner.set_private(bucket, key).await
     }
-    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn rename(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.hook("rename", from).await?;
-        self.inner.rename(bucket, from, to).await
+        self.inner.rename(bucket, from, to, if_match).await
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.hook("delete", key).await?;

@@ -330,9 +330,13 @@ async fn a_copy_that_changed_the_etag_is_recognised_by_its_content() {
         .await
         .unwrap();
     let copy = common::event_for(BUCKET, KEY, "ObjectCreated:Copy");
+    let reads = s.hooked.called("get_range");
     let o = s.pipeline.handle_event(&copy, None).await.remove(0);
     assert_eq!(o.code.as_deref(), Some("write_back_copy"), "{o:?}");
-    assert_eq!(s.hooked.called("get"), 1, "the content was read to compare");
+    assert!(
+        s.hooked.called("get_range") > reads,
+        "the content was read to compare"
+    );
     // Other bytes under that marker: analysed again.
     s.inner.put(BUCKET, KEY, png(5), "image/png").await.unwrap();
     s.inner
@@ -378,6 +382,69 @@ async fn private_on_a_bucket_without_acls_is_a_failed_action_with_its_own_code()
     )
     .unwrap();
     assert_eq!(sc["failure"]["code"], "acl_not_supported", "{sc}");
+    // A failed action, not a failed write-back: the results went out, with the action failed.
+    assert_eq!(sc["verdict"]["decision"], "block", "{sc}");
+    let private = sc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "block:private")
+        .unwrap();
+    assert_eq!(private["status"], "failed", "{sc}");
+    let m = s.inner.head(BUCKET, KEY).await.unwrap();
+    assert_eq!(m.metadata["triage-verdict"], "block", "{m:?}");
+    let again = run(&s.pipeline).await;
+    assert_eq!(
+        again.code.as_deref(),
+        Some("already_processed"),
+        "{again:?}"
+    );
+    assert_eq!(s.moderator.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_metadata_copy_refused_by_its_precondition_is_superseded() {
+    // What S3/COS/OBS answer when the object changed between the check and the copy.
+    let s = setup("quarantine", "metadata,sidecar", None, |op, key| {
+        if op == "update_metadata_if" {
+            Hook::Fail(StoreError::remote(
+                BUCKET,
+                key,
+                "copy",
+                412,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+                false,
+            ))
+        } else {
+            Hook::Go
+        }
+    })
+    .await;
+    let o = run(&s.pipeline).await;
+    assert_eq!(
+        (o.status, o.code.as_deref()),
+        ("skipped", Some("superseded")),
+        "{o:?}"
+    );
+    assert_eq!(s.hooked.called("rename"), 0, "not quarantined");
+    let sc: serde_json::Value = serde_json::from_slice(
+        &s.inner
+            .get(BUCKET, "triage-results/in/cat.png.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let meta = sc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "metadata")
+        .unwrap();
+    assert_eq!(
+        meta["status"], "skipped",
+        "the sidecar does not claim it: {sc}"
+    );
 }
 
 #[tokio::test]

@@ -179,7 +179,13 @@ impl ObjectStore for CosStore {
 
     /// A copy takes the bucket's ACL and drops encryption unless told otherwise: the copy is
     /// made `private` and repeats the source's encryption and storage class.
-    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn rename(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), StoreError> {
         let head = self
             .send("head", Req::new(Method::HEAD, bucket, from))
             .await?;
@@ -188,6 +194,12 @@ impl ObjectStore for CosStore {
             .filter_map(|h| Some((h.to_string(), header_utf8(head.headers.get(*h)?)?)))
             .collect();
         extra.push(("x-cos-acl".into(), "private".into()));
+        if let Some(etag) = if_match {
+            extra.push((
+                "x-cos-copy-source-if-match".into(),
+                format!("\"{}\"", etag.trim_matches('"')),
+            ));
+        }
         self.copy(bucket, from, to, extra).await?;
         self.delete(bucket, from).await
     }
@@ -277,7 +289,18 @@ impl CosStore {
         if unreadable {
             return Err(lost("user metadata that is not UTF-8"));
         }
-        let (canned, acl) = self.acl(bucket, key).await?;
+        let (mut canned, acl) = self.acl(bucket, key).await?;
+        if canned.is_none() && acl.owner_only() {
+            // Without the header, "private" and "follows the bucket" read alike: only a private
+            // bucket makes them the same thing.
+            if self.bucket_acl(bucket, key).await?.owner_only() {
+                canned = Some("private".into());
+            } else {
+                return Err(lost(
+                    "its ACL (COS did not say whether the object's own ACL or the public bucket's applies)",
+                ));
+            }
+        }
         let mut extra: Vec<(String, String)> = KEPT_HEADERS
             .iter()
             .filter_map(|h| Some((h.to_string(), header_utf8(head.headers.get(*h)?)?)))
@@ -309,6 +332,13 @@ impl CosStore {
         xml::copy_result_etag(&r.body).ok_or_else(|| {
             StoreError::malformed(bucket, key, "copy", "CopyObjectResult without an ETag")
         })
+    }
+
+    /// The bucket's ACL (GET /?acl); `key` only names the object in errors.
+    async fn bucket_acl(&self, bucket: &str, key: &str) -> Result<xml::Acl, StoreError> {
+        let req = Req::new(Method::GET, bucket, "").param("acl", "");
+        let r = self.send("get bucket acl", req).await?;
+        xml::parse_acl(&r.body).map_err(|e| StoreError::malformed(bucket, key, "get bucket acl", e))
     }
 
     /// The object's ACL (GET ?acl): the canned ACL COS names in the `x-cos-acl` response

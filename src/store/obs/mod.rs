@@ -189,7 +189,13 @@ impl ObjectStore for ObsStore {
 
     /// An OBS copy is private (obs_04_0082: the ACL is not copied); encryption and storage
     /// class are named again so the quarantined copy is protected as the source was.
-    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn rename(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), StoreError> {
         let head = self
             .send(Self::req("head", Method::HEAD, bucket, from))
             .await?;
@@ -200,7 +206,7 @@ impl ObjectStore for ObsStore {
                 Some((n.to_string(), v.to_string()))
             })
             .collect();
-        self.copy_onto(bucket, from, to, Copy::Keep(kept), None)
+        self.copy_onto(bucket, from, to, Copy::Keep(kept), if_match)
             .await?;
         self.delete(bucket, from).await
     }

@@ -190,7 +190,13 @@ impl ObjectStore for S3Store {
 
     /// A copy is private to the requester (the ACL is not copied), but takes the bucket's
     /// default encryption and the STANDARD class: those are named again from a HEAD.
-    async fn rename(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn rename(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), StoreError> {
         let head = Call {
             op: "HEAD",
             key: from,
@@ -198,6 +204,12 @@ impl ObjectStore for S3Store {
         };
         let head = self.send(Method::HEAD, bucket, head).await?;
         let mut headers = vec![kv("x-amz-copy-source", Self::copy_source(bucket, from))];
+        if let Some(etag) = if_match {
+            headers.push(kv(
+                "x-amz-copy-source-if-match",
+                format!("\"{}\"", etag.trim_matches('"')),
+            ));
+        }
         for name in KEPT_ON_MOVE {
             if let Some(v) = header(&head.headers, name) {
                 headers.push(kv(name, v));
