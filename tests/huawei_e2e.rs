@@ -193,8 +193,8 @@ async fn wrong_secret_is_refused_by_the_emulator() {
     let cfg = Config::from_vars(vars).unwrap();
     let store = image_triage::store::obs::builder::build(&cfg).unwrap();
     emu.emu
-        .put("b", "k.png", png_header(10, 10, 100), "image/png");
-    let e = store.head("b", "k.png").await.unwrap_err();
+        .put("bkt", "k.png", png_header(10, 10, 100), "image/png");
+    let e = store.head("bkt", "k.png").await.unwrap_err();
     assert!(!e.retryable(), "{e}");
     assert!(e.to_string().contains("403"), "{e}");
 }
@@ -394,7 +394,7 @@ async fn the_fallback_uses_bytes_already_read() {
     let emu = huawei::start(Some(TOKEN)).await;
     let cfg = config(&emu, &[]);
     let png = png_header(300, 300, 20_000);
-    emu.emu.put("b", "k.png", png.clone(), "image/png");
+    emu.emu.put("bkt", "k.png", png.clone(), "image/png");
     emu.emu.fault(
         "image",
         Fault::Status(
@@ -405,12 +405,12 @@ async fn the_fallback_uses_bytes_already_read() {
     );
     let store = image_triage::store::obs::builder::build(&cfg).unwrap();
     let url = store
-        .presign("b", "k.png", Duration::from_secs(300))
+        .presign("bkt", "k.png", Duration::from_secs(300))
         .await
         .unwrap();
     let labeler = image_triage::analyzers::huawei::tagging::HuaweiTagging::new(&cfg).unwrap();
     let input = AnalyzerInput {
-        object: image_triage::ObjectRef::new(Provider::Obs, "b", "k.png"),
+        object: image_triage::ObjectRef::new(Provider::Obs, "bkt", "k.png"),
         facts: image_triage::preflight::inspect_header(&png, png.len() as u64).unwrap(),
         bytes: Some(bytes::Bytes::from(png)),
         url: Some(url),
@@ -433,15 +433,15 @@ async fn a_wrong_security_token_is_refused_by_every_service() {
     }
     let cfg = Config::from_vars(vars).unwrap();
     emu.emu
-        .put("b", "k.png", png_header(300, 300, 1000), "image/png");
+        .put("bkt", "k.png", png_header(300, 300, 1000), "image/png");
     let store = image_triage::store::obs::builder::build(&cfg).unwrap();
-    let e = store.head("b", "k.png").await.unwrap_err();
+    let e = store.head("bkt", "k.png").await.unwrap_err();
     assert!(e.to_string().contains("403"), "{e}");
 
     use image_triage::analyzers::{AnalyzerInput, Labeler};
     let labeler = image_triage::analyzers::huawei::tagging::HuaweiTagging::new(&cfg).unwrap();
     let input = AnalyzerInput {
-        object: image_triage::ObjectRef::new(Provider::Obs, "b", "k.png"),
+        object: image_triage::ObjectRef::new(Provider::Obs, "bkt", "k.png"),
         facts: image_triage::preflight::inspect_header(&png_header(300, 300, 1000), 1000).unwrap(),
         bytes: Some(bytes::Bytes::from(png_header(300, 300, 1000))),
         url: None,

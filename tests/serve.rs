@@ -170,3 +170,22 @@ fn sigterm_drains_in_flight_requests_then_exits() {
     assert!(exit.success(), "{exit:?}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+/// Beyond loopback without a token, `serve` refuses to start (before it listens), naming what
+/// to set.
+#[test]
+fn non_loopback_without_a_token_refuses_to_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_image-triage"))
+        .args(["serve", "--bind", "0.0.0.0:1"])
+        .env_clear()
+        .env("TRIAGE_LABELER", "none")
+        .env("TRIAGE_MODERATOR", "none")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("TRIAGE_SERVE_TOKEN") && err.contains("TRIAGE_SERVE_INSECURE"),
+        "{err}"
+    );
+}

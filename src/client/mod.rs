@@ -95,6 +95,9 @@ pub fn http() -> reqwest::Client {
     CLIENT
         .get_or_init(|| {
             reqwest::Client::builder()
+                // Signed requests carry tokens: they go to the host they were signed for, or
+                // nowhere. A redirect is an answer, never followed.
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(Duration::from_secs(5))
                 .pool_idle_timeout(Duration::from_secs(50))
                 .user_agent(concat!("image-triage/", env!("CARGO_PKG_VERSION")))

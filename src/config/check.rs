@@ -47,6 +47,10 @@ const CORE_VARS: &[&str] = &[
     "TRIAGE_SERVE_CONCURRENCY",
     "TRIAGE_SERVE_TIMEOUT",
     "TRIAGE_SERVE_REPLY",
+    "TRIAGE_SERVE_INSECURE",
+    "TRIAGE_MARKER_SECRET",
+    "TRIAGE_BUCKETS",
+    "TRIAGE_CONFIRM_DELETE_ON_ERROR",
 ];
 
 /// Edit distance, for "did you mean".

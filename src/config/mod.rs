@@ -130,6 +130,8 @@ pub struct Config {
     /// `X-Scf-Region`); shared by every clone of this config, read after the event's region and
     /// the region variables.
     pub function_region: FunctionRegion,
+    /// The marker secret and the bucket allow-list (see [`trust`]).
+    pub trust: trust::Trust,
 }
 
 /// See [`Config::function_region`].
@@ -185,6 +187,7 @@ impl Default for Config {
             credentials: CredentialSlots::default(),
             local_models: Default::default(),
             function_region: Default::default(),
+            trust: Default::default(),
         }
     }
 }
@@ -386,6 +389,15 @@ impl Config {
                 parse_tuning_value(suffix, value.trim()).map_err(|r| bad(name, value, &r))?;
             }
         }
+        let owned = |n: &str| get(n).map(str::to_string);
+        cfg.trust = trust::Trust::from_get(owned)?;
+        trust::check_combinations(
+            owned,
+            cfg.on_error,
+            cfg.block_action,
+            &cfg.sinks,
+            &cfg.trust,
+        )?;
         Ok(cfg)
     }
 
@@ -587,3 +599,4 @@ fn parse_sinks(v: &str) -> Result<Vec<SinkKind>, String> {
 mod check;
 #[cfg(test)]
 mod tests;
+pub mod trust;

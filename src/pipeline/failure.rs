@@ -16,7 +16,13 @@ impl Pipeline {
     /// describe); without one, a result holding only the failure is written. Nothing when the
     /// sidecar sink is off.
     pub(super) async fn record_failure(&self, obj: &ObjectRef, outcome: &Outcome) {
+        // A bucket the function must not (or cannot) touch gets nothing written.
+        let foreign = matches!(
+            outcome.code.as_deref(),
+            Some("bucket_not_allowed" | "invalid_bucket")
+        );
         if outcome.status != "failed"
+            || foreign
             || !self.config.sink_enabled(SinkKind::Sidecar)
             || super::guard::own_output(obj, &self.config).is_some()
         {
@@ -72,6 +78,36 @@ impl Pipeline {
             .await
         {
             warn!(error = %e, "could not record the failure in the sidecar");
+        }
+    }
+
+    /// Best effort, after a failure that wrote no result of ours (the store or an analyzer
+    /// failed before the write-back): remove `triage-*` metadata and tags the object carries,
+    /// which can only be someone else's (an uploader's `triage-verdict: pass`) and must not
+    /// read as the function's result.
+    pub(super) async fn clear_foreign_results(&self, obj: &ObjectRef) {
+        let Ok(store) = self.store_for(obj.provider) else {
+            return;
+        };
+        let owned = |k: &str| k.starts_with(crate::store::OWNED_PREFIX);
+        if let Ok(head) = store.head(&obj.bucket, &obj.key).await {
+            if head.metadata.keys().any(|k| owned(k)) {
+                let none = Default::default();
+                if let Err(e) = store
+                    .update_metadata_if(&obj.bucket, &obj.key, &none, &head.etag)
+                    .await
+                {
+                    warn!(error = %e, "could not remove triage-* metadata the function did not write");
+                }
+            }
+        }
+        if let Ok(tags) = store.get_tags(&obj.bucket, &obj.key).await {
+            if tags.iter().any(|(k, _)| owned(k)) {
+                let kept: Vec<_> = tags.into_iter().filter(|(k, _)| !owned(k)).collect();
+                if let Err(e) = store.put_tags(&obj.bucket, &obj.key, &kept).await {
+                    warn!(error = %e, "could not remove triage-* tags the function did not write");
+                }
+            }
         }
     }
 }

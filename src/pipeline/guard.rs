@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::trust::MarkerSecret;
 use crate::config::Config;
 use crate::object::ObjectRef;
 use crate::sinks::metadata::{self, MARKER};
@@ -16,6 +17,9 @@ pub struct Skip {
     pub reason: String,
     /// The verdict already stored on the object, when the skip is because it was triaged.
     pub existing_verdict: Option<String>,
+    /// What the marker claims: the ETag and configuration hash it was written for. Without a
+    /// marker secret the claim must be confirmed by the function's own sidecar.
+    pub claim: Option<(String, String)>,
 }
 
 /// Before touching the store: is this one of our own outputs?
@@ -29,6 +33,7 @@ pub fn own_output(obj: &ObjectRef, config: &Config) -> Option<Skip> {
                 code: "own_output",
                 reason: format!("{} is under the {what} prefix {prefix:?}", obj.key),
                 existing_verdict: None,
+                claim: None,
             });
         }
     }
@@ -55,11 +60,16 @@ pub enum Prior {
 /// the marker matches this content under any configuration (`write_back_copy`): two
 /// deployments on one bucket each receive the other's copy events, and neither must answer
 /// them with another copy. The original upload's own event reaches every deployment.
+///
+/// With a marker secret the marker counts only with a valid signature over bucket, key, the
+/// ETag and configuration it names and the content hash: an uploader who sets `triage-*`
+/// metadata cannot make one. Without a secret the caller confirms the claim against the sidecar.
 pub fn already_done(
     obj: &ObjectRef,
     stored: &BTreeMap<String, String>,
     etag: &str,
     config_hash: &str,
+    secret: Option<&MarkerSecret>,
 ) -> Prior {
     // COS puts the object's metadata into the event itself, under the full header name.
     let from_event = |name: &str| {
@@ -71,14 +81,38 @@ pub fn already_done(
     let Some(found) = stored.get(MARKER).or(from_event(MARKER)) else {
         return Prior::None;
     };
-    let (found_etag, found_hash) = found.rsplit_once(':').unwrap_or((found.as_str(), ""));
+    let mut parts = found.splitn(3, ':');
+    let (found_etag, found_hash, signature) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default().trim(),
+        parts.next().unwrap_or_default().trim(),
+    );
+    let content = stored
+        .get(metadata::CONTENT)
+        .or(from_event(metadata::CONTENT))
+        .map(String::as_str)
+        .unwrap_or_default();
+    if let Some(secret) = secret {
+        let etag_claimed = normalize_etag(found_etag);
+        if !secret.verify(
+            signature,
+            &obj.bucket,
+            &obj.key,
+            &etag_claimed,
+            found_hash,
+            content,
+        ) {
+            return Prior::None;
+        }
+    }
     let is_copy = obj
         .event_name
         .as_deref()
         .is_some_and(|n| n.to_ascii_lowercase().contains("copy"));
-    if !is_copy && found_hash.trim() != config_hash {
+    if !is_copy && found_hash != config_hash {
         return Prior::None;
     }
+    let claim = Some((normalize_etag(found_etag), found_hash.to_string()));
     let existing_verdict = stored.get(metadata::VERDICT).cloned();
     let skip = if is_copy {
         Skip {
@@ -86,23 +120,22 @@ pub fn already_done(
             reason: "copy event caused by a metadata write-back (the marker matches this content)"
                 .into(),
             existing_verdict,
+            claim,
         }
     } else {
         Skip {
             code: "already_processed",
             reason: format!(
-                "already triaged: marker {found} matches this content and configuration"
+                "already triaged: marker {found_etag}:{found_hash} matches this content and configuration"
             ),
             existing_verdict,
+            claim,
         }
     };
     if normalize_etag(found_etag) == normalize_etag(etag) {
         return Prior::Done(skip);
     }
-    let content = stored
-        .get(metadata::CONTENT)
-        .or(from_event(metadata::CONTENT));
-    match content.and_then(|c| c.strip_prefix("sha256:")) {
+    match content.strip_prefix("sha256:") {
         Some(sha) if sha.len() == 64 => Prior::CheckContent {
             sha256: sha.to_ascii_lowercase(),
             skip,
@@ -120,6 +153,7 @@ pub fn normalize_etag(e: &str) -> String {
 mod tests {
     use super::*;
     use crate::object::Provider;
+    use crate::sinks::metadata::CONTENT as CONTENT_KEY;
 
     fn cfg() -> Config {
         Config::default()
@@ -144,27 +178,30 @@ mod tests {
         ]);
         let mut o = ObjectRef::new(Provider::S3, "b", "k.jpg");
         o.event_name = Some("ObjectCreated:Put".into());
-        let s = done(already_done(&o, &meta, "abc", "h1"));
+        let s = done(already_done(&o, &meta, "abc", "h1", None));
         assert_eq!(
             (s.code, s.existing_verdict.as_deref()),
             ("already_processed", Some("pass"))
         );
         o.event_name = Some("ObjectCreated:Copy".into());
         assert_eq!(
-            done(already_done(&o, &meta, "\"abc\"", "h1")).code,
+            done(already_done(&o, &meta, "\"abc\"", "h1", None)).code,
             "write_back_copy"
         );
         // Another deployment's write-back echo: not ours to answer with another copy.
         assert_eq!(
-            done(already_done(&o, &meta, "abc", "h2")).code,
+            done(already_done(&o, &meta, "abc", "h2", None)).code,
             "write_back_copy"
         );
         // Other content: work again.
-        assert_eq!(already_done(&o, &meta, "abd", "h1"), Prior::None);
+        assert_eq!(already_done(&o, &meta, "abd", "h1", None), Prior::None);
         // An upload event under another configuration: work again.
         o.event_name = Some("ObjectCreated:Put".into());
-        assert_eq!(already_done(&o, &meta, "abc", "h2"), Prior::None);
-        assert_eq!(already_done(&o, &BTreeMap::new(), "abc", "h1"), Prior::None);
+        assert_eq!(already_done(&o, &meta, "abc", "h2", None), Prior::None);
+        assert_eq!(
+            already_done(&o, &BTreeMap::new(), "abc", "h1", None),
+            Prior::None
+        );
     }
 
     #[test]
@@ -174,7 +211,7 @@ mod tests {
         o.event_meta
             .insert("x-cos-meta-triage-marker".into(), "abc:h1".into());
         assert_eq!(
-            done(already_done(&o, &BTreeMap::new(), "abc", "h1")).code,
+            done(already_done(&o, &BTreeMap::new(), "abc", "h1", None)).code,
             "write_back_copy"
         );
     }
@@ -188,7 +225,7 @@ mod tests {
         ]);
         let mut o = ObjectRef::new(Provider::S3, "b", "k.jpg");
         o.event_name = Some("ObjectCreated:Copy".into());
-        match already_done(&o, &meta, "0123", "h1") {
+        match already_done(&o, &meta, "0123", "h1", None) {
             Prior::CheckContent { sha256, skip } => {
                 assert_eq!(
                     (sha256.as_str(), skip.code),
@@ -198,7 +235,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let no_hash = BTreeMap::from([(MARKER.to_string(), "abc-2:h1".to_string())]);
-        assert_eq!(already_done(&o, &no_hash, "0123", "h1"), Prior::None);
+        assert_eq!(already_done(&o, &no_hash, "0123", "h1", None), Prior::None);
     }
 
     fn done(p: Prior) -> Skip {
@@ -206,5 +243,50 @@ mod tests {
             Prior::Done(s) => s,
             other => panic!("not done: {other:?}"),
         }
+    }
+
+    #[test]
+    fn with_a_secret_only_a_signed_marker_counts() {
+        let secret = crate::config::trust::Trust::from_get(|n| {
+            (n == "TRIAGE_MARKER_SECRET").then(|| "0123456789abcdef-secret".to_string())
+        })
+        .unwrap()
+        .marker_secret
+        .unwrap();
+        let mut o = ObjectRef::new(Provider::S3, "b", "k.jpg");
+        o.event_name = Some("ObjectCreated:Put".into());
+        let sig = secret.sign("b", "k.jpg", "abc", "h1", "");
+        let signed = BTreeMap::from([(MARKER.to_string(), format!("abc:h1:{sig}"))]);
+        assert_eq!(
+            done(already_done(&o, &signed, "abc", "h1", Some(&secret))).code,
+            "already_processed"
+        );
+        // An uploader's marker: unsigned, or signed for another key, or replayed with a forged
+        // content hash.
+        let forged = BTreeMap::from([(MARKER.to_string(), "abc:h1".to_string())]);
+        assert_eq!(
+            already_done(&o, &forged, "abc", "h1", Some(&secret)),
+            Prior::None
+        );
+        let other = secret.sign("b", "other.jpg", "abc", "h1", "");
+        let moved = BTreeMap::from([(MARKER.to_string(), format!("abc:h1:{other}"))]);
+        assert_eq!(
+            already_done(&o, &moved, "abc", "h1", Some(&secret)),
+            Prior::None
+        );
+        let mut replay = signed.clone();
+        replay.insert(
+            CONTENT_KEY.to_string(),
+            format!("sha256:{}", "a".repeat(64)),
+        );
+        assert_eq!(
+            already_done(&o, &replay, "new", "h1", Some(&secret)),
+            Prior::None
+        );
+        o.event_name = Some("ObjectCreated:Copy".into());
+        assert_eq!(
+            already_done(&o, &forged, "abc", "h1", Some(&secret)),
+            Prior::None
+        );
     }
 }

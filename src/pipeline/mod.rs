@@ -83,7 +83,11 @@ impl Outcome {
         }
     }
     fn store_failed(obj: &ObjectRef, e: &StoreError) -> Self {
-        Outcome::failed(Some(obj), "store_error", e.to_string(), e.retryable())
+        let code = match e {
+            StoreError::InvalidBucket { .. } => "invalid_bucket",
+            _ => "store_error",
+        };
+        Outcome::failed(Some(obj), code, e.to_string(), e.retryable())
     }
 }
 
@@ -185,6 +189,13 @@ impl Pipeline {
         let span = tracing::info_span!("object", provider = %obj.provider, bucket = %obj.bucket, key = %obj.key);
         async {
             let outcome = self.process_inner(obj.clone()).await;
+            let before_write_back = matches!(
+                outcome.code.as_deref(),
+                Some("store_error" | "analyzer_unavailable")
+            );
+            if outcome.status == "failed" && before_write_back {
+                self.clear_foreign_results(&obj).await;
+            }
             if outcome.status == "failed" && !outcome.retryable {
                 self.record_failure(&obj, &outcome).await;
             }
@@ -206,6 +217,42 @@ impl Pipeline {
                     .await;
             }
         }
+    }
+
+    /// Whether the sidecar (which only the function writes) describes the content a marker
+    /// claims, `(etag, config hash)`, under that configuration; for the echo of a write-back
+    /// copy, under any (another deployment's copy of content this one has triaged).
+    async fn sidecar_confirms(
+        &self,
+        store: &dyn ObjectStore,
+        obj: &ObjectRef,
+        claim: Option<&(String, String)>,
+        echo: bool,
+    ) -> Result<bool, StoreError> {
+        let Some((etag, config_hash)) = claim else {
+            return Ok(false);
+        };
+        if !self.config.sink_enabled(crate::config::SinkKind::Sidecar) {
+            return Ok(false);
+        }
+        let key = crate::result::sidecar_key(&self.config.results_prefix, &obj.key);
+        let body = match store.get(&obj.bucket, &key).await {
+            Ok(b) => b,
+            Err(StoreError::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return Ok(false);
+        };
+        let object = &v["object"];
+        Ok(object["bucket"] == obj.bucket.as_str()
+            && object["key"] == obj.key.as_str()
+            && (echo || v["config_hash"] == config_hash.as_str())
+            && object["etag"]
+                .as_str()
+                .map(guard::normalize_etag)
+                .as_deref()
+                == Some(etag))
     }
 
     /// The results queue when the queue sink is on; built on first use and kept.
@@ -256,6 +303,17 @@ impl Pipeline {
         if let Some(skip) = guard::own_output(&obj, &self.config) {
             return Outcome::skipped(Some(&obj), skip.code, skip.reason);
         }
+        if !self.config.trust.bucket_allowed(&obj.bucket) {
+            return Outcome::failed(
+                Some(&obj),
+                "bucket_not_allowed",
+                format!(
+                    "bucket {:?} is not in TRIAGE_BUCKETS; the event was not acted on",
+                    obj.bucket
+                ),
+                false,
+            );
+        }
         let store = match self.store_for(obj.provider) {
             Ok(s) => s,
             Err(e) => return Outcome::store_failed(&obj, &e),
@@ -274,8 +332,11 @@ impl Pipeline {
         let etag = guard::normalize_etag(&meta.etag);
         let config_hash = self.config.config_hash(obj.provider);
         // The marker is written after the sidecar (pipeline/writeback.rs): where it matches,
-        // the work is finished.
-        let prior = match guard::already_done(&obj, &meta.metadata, &etag, &config_hash) {
+        // the work is finished. An uploader can set `triage-*` metadata too: the marker counts
+        // only when signed with the marker secret, or, without one, when the function's own
+        // sidecar says the same.
+        let secret = self.config.trust.marker_secret.as_ref();
+        let prior = match guard::already_done(&obj, &meta.metadata, &etag, &config_hash, secret) {
             guard::Prior::None => None,
             guard::Prior::Done(skip) => Some(skip),
             guard::Prior::CheckContent { sha256, skip } => {
@@ -285,6 +346,20 @@ impl Pipeline {
                     Err(e) => return Outcome::store_failed(&obj, &e),
                 }
             }
+        };
+        let prior = match prior {
+            Some(skip) if secret.is_none() => {
+                let echo = skip.code == "write_back_copy";
+                match self
+                    .sidecar_confirms(&*store, &obj, skip.claim.as_ref(), echo)
+                    .await
+                {
+                    Ok(true) => Some(skip),
+                    Ok(false) => None,
+                    Err(e) => return Outcome::store_failed(&obj, &e),
+                }
+            }
+            other => other,
         };
         if let Some(skip) = prior {
             let mut o = Outcome::skipped(Some(&obj), skip.code, skip.reason);

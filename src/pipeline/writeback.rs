@@ -165,6 +165,10 @@ pub(super) async fn write(
             .map_err(|e| store_fail(result, "write tags", &e))?;
         result.notes.extend(note);
         record(result, "tags", "done", Some(format!("{} tags", set.len())));
+        if block_action == BlockAction::Tag {
+            // The tag sink carried it out: `triage-blocked=true` is in the set just written.
+            block(config, store, result, block_action, &etag).await?;
+        }
     }
     // A block the bucket cannot carry out (no ACLs) is a failed action, not a failed
     // write-back: the results still go out, and the outcome reports the failure at the end.
@@ -193,14 +197,31 @@ pub(super) async fn write(
         record(result, "queue", "done", Some(detail.into()));
     }
     let metadata_entries = config.sink_enabled(SinkKind::Metadata).then(|| {
-        metadata::summary(
+        let secret = config.trust.marker_secret.as_ref();
+        // Room for the signature the marker gains below.
+        let budget = store.metadata_budget() - if secret.is_some() { 40 } else { 0 };
+        let (mut entries, note) = metadata::summary(
             result,
             &etag,
             content_sha256,
             sidecar.as_deref(),
             existing_metadata,
-            store.metadata_budget(),
-        )
+            budget,
+        );
+        if let Some(secret) = secret {
+            let content = entries.get(metadata::CONTENT).cloned().unwrap_or_default();
+            let signature = secret.sign(
+                &bucket,
+                &key,
+                &normalize_etag(&etag),
+                &result.config_hash,
+                &content,
+            );
+            if let Some(m) = entries.get_mut(metadata::MARKER) {
+                *m = format!("{m}:{signature}");
+            }
+        }
+        (entries, note)
     });
     if let Some((entries, _)) = &metadata_entries {
         let detail = format!("{} entries", entries.len());

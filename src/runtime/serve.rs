@@ -72,9 +72,32 @@ impl Options {
                     }),
             }
         };
+        let token = env.get("TRIAGE_SERVE_TOKEN").map(str::to_string);
+        // Anyone who can reach the port can make the function read, analyse and write objects:
+        // beyond this machine, only with a token, unless the operator says the network is theirs.
+        let insecure = match env.get("TRIAGE_SERVE_INSECURE") {
+            None | Some("no") => false,
+            Some("yes") => true,
+            Some(v) => {
+                return Err(ConfigError::new(
+                    "TRIAGE_SERVE_INSECURE",
+                    v,
+                    "expected yes or no",
+                ))
+            }
+        };
+        if token.is_none() && !bind.ip().is_loopback() && !insecure {
+            return Err(ConfigError::new(
+                "TRIAGE_SERVE_TOKEN",
+                "",
+                format!(
+                    "serve binds {bind}, beyond this machine, without a token: set                      TRIAGE_SERVE_TOKEN (senders send it in X-Triage-Token), or                      TRIAGE_SERVE_INSECURE=yes if only trusted senders can reach that address"
+                ),
+            ));
+        }
         Ok(Options {
             bind,
-            token: env.get("TRIAGE_SERVE_TOKEN").map(str::to_string),
+            token,
             concurrency: number("TRIAGE_SERVE_CONCURRENCY", 4, 1024)? as usize,
             event_timeout: Duration::from_secs(number("TRIAGE_SERVE_TIMEOUT", 300, 3600)?),
             reply_early: match env.get("TRIAGE_SERVE_REPLY") {

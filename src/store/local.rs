@@ -132,6 +132,8 @@ impl LocalStore {
 }
 
 fn merge(a: &mut Attrs, entries: &BTreeMap<String, String>) {
+    a.metadata
+        .retain(|k, _| !k.starts_with(super::OWNED_PREFIX));
     for (k, v) in entries {
         a.metadata.insert(k.to_ascii_lowercase(), v.clone());
     }

@@ -17,6 +17,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::Serialize;
 
+/// The user-metadata (and tag) names the function owns; see [`ObjectStore::update_metadata`].
+pub const OWNED_PREFIX: &str = "triage-";
+
 /// What a HEAD tells.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ObjectMeta {
@@ -59,6 +62,10 @@ pub(crate) fn version_of(v: Option<&str>) -> Option<String> {
 pub enum StoreError {
     #[error("{bucket}/{key}: object not found")]
     NotFound { bucket: String, key: String },
+    /// The bucket name breaks the vendor's naming rules: refused before any URL was built
+    /// (an event can name any bucket; a name like `x@host:port` would change the host).
+    #[error("{bucket:?}: invalid bucket name: {reason}")]
+    InvalidBucket { bucket: String, reason: String },
     #[error("{bucket}/{key}: invalid object key: {reason}")]
     InvalidKey {
         bucket: String,
@@ -432,7 +439,9 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         body: Bytes,
         content_type: &str,
     ) -> Result<(), StoreError>;
-    /// Set these user-metadata entries, keeping the object's other user metadata.
+    /// Set these user-metadata entries, keeping the object's other user metadata. Entries named
+    /// `triage-*` ([`OWNED_PREFIX`]) are the function's own: every one the object had is replaced
+    /// by those given, so none an uploader set survives a write.
     async fn update_metadata(
         &self,
         bucket: &str,

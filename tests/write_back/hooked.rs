@@ -25,6 +25,8 @@ pub struct Hooked {
     /// `update_metadata_if`.
     rule: Rule,
     after_metadata: Mutex<Option<(String, Bytes)>>,
+    /// An ETag `head` reports instead of the real one (a copy that changed it).
+    etag: Mutex<Option<String>>,
     /// Every (operation, key), in order.
     pub calls: Mutex<Vec<(String, String)>>,
 }
@@ -44,6 +46,7 @@ impl Hooked {
             inner,
             rule: Box::new(rule),
             after_metadata: Mutex::new(None),
+            etag: Mutex::new(None),
             calls: Mutex::default(),
         }
     }
@@ -51,6 +54,11 @@ impl Hooked {
     /// After the next successful metadata write, put these bytes at that key.
     pub fn replace_after_metadata(&self, key: &str, body: Bytes) {
         *self.after_metadata.lock().unwrap() = Some((key.to_string(), body));
+    }
+
+    /// Make `head` report this ETag (`None`: the real one again).
+    pub fn report_etag(&self, etag: Option<&str>) {
+        *self.etag.lock().unwrap() = etag.map(str::to_string);
     }
 
     pub fn called(&self, op: &str) -> usize {
@@ -91,7 +99,11 @@ impl ObjectStore for Hooked {
     }
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
         self.hook("head", key).await?;
-        self.inner.head(bucket, key).await
+        let mut m = self.inner.head(bucket, key).await?;
+        if let Some(e) = self.etag.lock().unwrap().clone() {
+            m.etag = e;
+        }
+        Ok(m)
     }
     async fn get_range(
         &self,

@@ -89,14 +89,23 @@ async fn setup(
     swap: Option<Bytes>,
     rule: impl Fn(&str, &str) -> Hook + Send + Sync + 'static,
 ) -> Setup {
+    setup_with(action, sinks, swap, rule, &[]).await
+}
+
+async fn setup_with(
+    action: &str,
+    sinks: &str,
+    swap: Option<Bytes>,
+    rule: impl Fn(&str, &str) -> Hook + Send + Sync + 'static,
+    extra: &[(&str, &str)],
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let inner: Arc<dyn ObjectStore> = common::store(dir.path());
     inner.put(BUCKET, KEY, png(1), "image/png").await.unwrap();
     let hooked = Arc::new(Hooked::new(inner.clone(), rule));
-    let cfg = common::config(
-        dir.path(),
-        &[("TRIAGE_BLOCK_ACTION", action), ("TRIAGE_SINKS", sinks)],
-    );
+    let mut vars = vec![("TRIAGE_BLOCK_ACTION", action), ("TRIAGE_SINKS", sinks)];
+    vars.extend_from_slice(extra);
+    let cfg = common::config(dir.path(), &vars);
     let moderator = blocker(swap);
     let pipeline = Pipeline::with_store(cfg, hooked.clone() as Arc<dyn ObjectStore>)
         .with_analyzers(None, Some(moderator.clone() as Arc<dyn Moderator>));
@@ -240,21 +249,29 @@ async fn a_quarantined_object_is_never_overwritten() {
 
 #[tokio::test]
 async fn an_unwritable_sidecar_fails_once_and_is_not_analysed_again() {
-    let s = setup("none", "metadata,sidecar", None, |op, key| {
-        if op == "put" && key.starts_with("triage-results/") {
-            Hook::Fail(StoreError::remote(
-                BUCKET,
-                key,
-                "put",
-                403,
-                "AccessDenied",
-                "no write access to the results prefix",
-                false,
-            ))
-        } else {
-            Hook::Go
-        }
-    })
+    // The marker must stand on its own: signed (without a secret it needs the sidecar).
+    let secret = [("TRIAGE_MARKER_SECRET", "write-back-test-secret")];
+    let s = setup_with(
+        "none",
+        "metadata,sidecar",
+        None,
+        |op, key| {
+            if op == "put" && key.starts_with("triage-results/") {
+                Hook::Fail(StoreError::remote(
+                    BUCKET,
+                    key,
+                    "put",
+                    403,
+                    "AccessDenied",
+                    "no write access to the results prefix",
+                    false,
+                ))
+            } else {
+                Hook::Go
+            }
+        },
+        &secret,
+    )
     .await;
     let o = run(&s.pipeline).await;
     assert_eq!(
@@ -314,12 +331,12 @@ async fn a_copy_that_changed_the_etag_is_recognised_by_its_content() {
     assert_eq!(run(&s.pipeline).await.status, "done");
     let m = s.inner.head(BUCKET, KEY).await.unwrap();
     let marker = m.metadata["triage-marker"].clone();
-    let config_hash = marker.rsplit_once(':').unwrap().1.to_string();
-    // As S3 leaves a multipart or SSE-KMS object after the metadata copy: the marker names the
-    // ETag that was analysed, the object now has another, and the content hash is recorded.
+    // As S3 leaves a multipart or SSE-KMS object after the metadata copy: the marker (and the
+    // sidecar) name the ETag that was analysed, the object now has another, and the content
+    // hash is recorded.
     let sha = image_triage::client::sign::sha256_hex(&s.inner.get(BUCKET, KEY).await.unwrap());
-    let entries = [
-        ("triage-marker", format!("0123456789abcdef-2:{config_hash}")),
+    let entries: std::collections::BTreeMap<String, String> = [
+        ("triage-marker", marker.clone()),
         ("triage-content", format!("sha256:{sha}")),
     ]
     .into_iter()
@@ -329,6 +346,8 @@ async fn a_copy_that_changed_the_etag_is_recognised_by_its_content() {
         .update_metadata(BUCKET, KEY, &entries)
         .await
         .unwrap();
+    s.hooked
+        .report_etag(Some("0123456789abcdef0123456789abcdef-2"));
     let copy = common::event_for(BUCKET, KEY, "ObjectCreated:Copy");
     let reads = s.hooked.called("get_range");
     let o = s.pipeline.handle_event(&copy, None).await.remove(0);
@@ -337,14 +356,18 @@ async fn a_copy_that_changed_the_etag_is_recognised_by_its_content() {
         s.hooked.called("get_range") > reads,
         "the content was read to compare"
     );
-    // Other bytes under that marker: analysed again.
+    // Other bytes under that marker and hash: analysed again.
+    s.hooked.report_etag(None);
     s.inner.put(BUCKET, KEY, png(5), "image/png").await.unwrap();
     s.inner
         .update_metadata(BUCKET, KEY, &entries)
         .await
         .unwrap();
+    s.hooked
+        .report_etag(Some("0123456789abcdef0123456789abcdef-2"));
     let o = s.pipeline.handle_event(&copy, None).await.remove(0);
-    assert_eq!(o.status, "done", "{o:?}");
+    // Analysed (the faked ETag then makes the write-back stop as superseded).
+    assert_ne!(o.code.as_deref(), Some("write_back_copy"), "{o:?}");
     assert_eq!(s.moderator.calls.load(Ordering::SeqCst), 2);
 }
 
@@ -505,4 +528,28 @@ async fn a_failure_nobody_retries_is_recorded_in_the_sidecar() {
     assert_eq!(sc["failure"]["retryable"], true);
     assert_eq!(sc["object"]["key"], KEY);
     untouched(&*s.inner, KEY).await;
+}
+
+#[tokio::test]
+async fn the_tag_block_action_is_carried_out_and_recorded() {
+    let s = setup("tag", "metadata,sidecar", None, |_, _| Hook::Go).await;
+    let o = run(&s.pipeline).await;
+    assert_eq!(
+        (o.status, o.verdict.as_deref()),
+        ("done", Some("block")),
+        "{o:?}"
+    );
+    let tags = s.inner.get_tags(BUCKET, KEY).await.unwrap();
+    assert!(
+        tags.contains(&("triage-blocked".to_string(), "true".to_string())),
+        "{tags:?}"
+    );
+    let sc: serde_json::Value = serde_json::from_slice(
+        &s.inner
+            .get(BUCKET, "triage-results/in/cat.png.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(sc["actions"].to_string().contains("block:tag"), "{sc}");
 }

@@ -49,3 +49,50 @@ pub fn project_id(env: &crate::config::Env) -> Option<String> {
 pub fn valid_region(region: &str) -> bool {
     crate::client::valid_region_id(region)
 }
+
+/// An OBS bucket name, checked before it becomes a host name (OBS naming rules): 3–63
+/// lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit, no
+/// `..`, `.-` or `-.`, and not an IP address.
+pub fn check_bucket(name: &str) -> Result<(), &'static str> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && !name.contains("..")
+        && !name.contains(".-")
+        && !name.contains("-.")
+        && name.parse::<std::net::Ipv4Addr>().is_err();
+    ok.then_some(()).ok_or(
+        "an OBS bucket name is 3-63 lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit",
+    )
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    #[test]
+    fn bucket_names() {
+        for ok in ["photos", "my.bucket-1", "abc"] {
+            assert!(super::check_bucket(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "x@127.0.0.1:9#",
+            "ab",
+            "Photos",
+            "a..b",
+            "a.-b",
+            "-ab",
+            "192.168.1.1",
+            "a_b",
+        ] {
+            assert!(super::check_bucket(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -223,8 +223,10 @@ impl CosClient {
             })
     }
 
-    /// The production host of `bucket`.
+    /// The production host of `bucket`, once its name passed the naming rules.
     pub fn host(&self, bucket: &str, region: Option<&str>) -> Result<String, CosError> {
+        super::check_bucket(bucket)
+            .map_err(|reason| CosError::local("InvalidBucketName", reason))?;
         Ok(format!(
             "{bucket}.cos.{}.myqcloud.com",
             self.region_for(bucket, region)?

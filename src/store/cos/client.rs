@@ -58,6 +58,12 @@ pub(super) fn to_store(bucket: &str, key: &str, op: &'static str, e: CosError) -
             key: key.into(),
         };
     }
+    if e.status == 0 && e.code == "InvalidBucketName" {
+        return StoreError::InvalidBucket {
+            bucket: bucket.into(),
+            reason: e.message,
+        };
+    }
     if e.code == "NoRegion" {
         return StoreError::InvalidConfig(crate::config::ConfigError::new(
             crate::cloud::tencent::REGION_VAR,

@@ -309,6 +309,7 @@ impl CosStore {
             acl_headers(canned.as_deref(), &acl).map_err(|e| lost(&format!("its ACL ({e})")))?,
         );
         let mut meta = current.metadata;
+        meta.retain(|k, _| !k.starts_with(crate::store::OWNED_PREFIX));
         // Lower-cased like the names HEAD returns: `B` must replace `b`, not go out beside it
         // as a second `x-cos-meta-b` header.
         meta.extend(

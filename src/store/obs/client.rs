@@ -21,6 +21,14 @@ pub const OBS_TAG_RULES: TagRules = TagRules {
     extra_chars: " _.:+-@",
 };
 
+/// The OBS naming rules, before the name becomes part of a host name.
+pub(super) fn check_bucket(bucket: &str) -> Result<(), StoreError> {
+    crate::cloud::huawei::check_bucket(bucket).map_err(|reason| StoreError::InvalidBucket {
+        bucket: bucket.into(),
+        reason: reason.into(),
+    })
+}
+
 /// How a copy treats metadata; the headers (wire form) go out with it either way.
 pub(super) enum Copy {
     /// Metadata copied from the source; the headers add encryption, storage class.
@@ -219,6 +227,7 @@ impl ObsStore {
     }
 
     pub(super) async fn send(&self, req: Req<'_>) -> Result<Resp, StoreError> {
+        check_bucket(req.bucket)?;
         let r = self
             .settings
             .service

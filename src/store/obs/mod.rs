@@ -245,6 +245,7 @@ impl ObjectStore for ObsStore {
         key: &str,
         expires: std::time::Duration,
     ) -> Result<String, StoreError> {
+        client::check_bucket(bucket)?;
         let creds = self.credentials.get(Cloud::Huawei).ok_or_else(|| {
             StoreError::remote(
                 bucket,
@@ -308,7 +309,7 @@ impl ObsStore {
             let Some(k) = name.as_str().strip_prefix(META_PREFIX) else {
                 continue;
             };
-            if ours.contains_key(k) {
+            if ours.contains_key(k) || k.starts_with(crate::store::OWNED_PREFIX) {
                 continue;
             }
             let raw = std::str::from_utf8(value.as_bytes())

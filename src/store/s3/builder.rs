@@ -122,7 +122,7 @@ impl Settings {
     /// Host, and the decoded path to sign, for `key` in `bucket` (`key` may be empty).
     /// Bucket names with dots cannot be virtual hosts under TLS, so they fall back to path-style.
     pub fn locate(&self, bucket: &str, key: &str) -> (String, String) {
-        if self.path_style || bucket.contains('.') {
+        if self.path_style || !crate::cloud::aws::dns_compatible_bucket(bucket) {
             let path = if key.is_empty() {
                 format!("/{bucket}")
             } else {

@@ -163,6 +163,7 @@ impl S3Store {
         bucket: &str,
         call: Call<'_>,
     ) -> Result<Reply, StoreError> {
+        check_bucket(bucket)?;
         let (key, op) = (call.key, call.op);
         self.service
             .call(|| self.attempt(&method, bucket, &call))
@@ -210,6 +211,14 @@ pub(super) fn object_meta(h: &HeaderMap) -> ObjectMeta {
                 .then(|| "SSE-C".to_string())
         }),
     }
+}
+
+/// The S3 naming rules, before the name becomes part of a URL.
+pub(super) fn check_bucket(bucket: &str) -> Result<(), StoreError> {
+    crate::cloud::aws::check_bucket(bucket).map_err(|reason| StoreError::InvalidBucket {
+        bucket: bucket.into(),
+        reason: reason.into(),
+    })
 }
 
 pub(super) fn kv(k: &str, v: impl Into<String>) -> (String, String) {

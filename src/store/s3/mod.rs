@@ -266,6 +266,7 @@ impl ObjectStore for S3Store {
         key: &str,
         expires: Duration,
     ) -> Result<String, StoreError> {
+        client::check_bucket(bucket)?;
         let creds = self
             .credentials
             .get(self.settings.cloud)
@@ -336,6 +337,7 @@ impl S3Store {
         }
         let acl = self.acl(bucket, key).await?;
         let mut merged = current.metadata;
+        merged.retain(|k, _| !k.starts_with(crate::store::OWNED_PREFIX));
         for (k, v) in entries {
             merged.insert(k.to_ascii_lowercase(), v.clone());
         }

@@ -1,0 +1,210 @@
+//! Issue 11, point 1: whether an object was already triaged is decided from something an
+//! uploader cannot produce. A forged marker (the published config hash and the content's MD5)
+//! and a forged `triage-verdict` on new content, on moto, the COS emulator and the OBS
+//! emulator: the content is analysed and the forged values are replaced. With a marker secret,
+//! only a signed marker counts.
+
+mod common;
+#[path = "tencent/emulator.rs"]
+#[allow(unused_imports)]
+mod emulator;
+mod huawei;
+
+use std::collections::BTreeMap;
+
+use common::moto::Moto;
+use image_triage::config::Config;
+use image_triage::pipeline::Pipeline;
+use image_triage::Provider;
+
+fn config(mut vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Config {
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_vars(vars).expect("valid config")
+}
+
+/// What an uploader can compute: the MD5 ETag of what they upload, and the config hash any
+/// triaged object publishes.
+fn forged(etag: &str, config: &Config, provider: Provider) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "triage-marker".to_string(),
+            format!(
+                "{}:{}",
+                etag.trim_matches('"'),
+                config.config_hash(provider)
+            ),
+        ),
+        ("triage-verdict".to_string(), "pass".to_string()),
+        ("triage-labels".to_string(), "forged".to_string()),
+    ])
+}
+
+#[tokio::test]
+async fn cos_forged_marker_is_not_trusted() {
+    let emu = emulator::Emulator::start().await;
+    let (bucket, key) = ("photos-1250000000", "uploads/forged.png");
+    emu.put_object(bucket, key, common::png_header(800, 600, 5000), "image/png");
+    emu.moderate_as(key, "Block", "Porn", 95);
+    let cfg = config(emu.env(), &[]);
+    let etag = emu.object(bucket, key).unwrap().etag;
+    let fake = forged(&etag, &cfg, Provider::Cos);
+    emu.edit(bucket, key, |o| o.meta.extend(fake.clone()));
+    let pipeline = Pipeline::new(cfg);
+    // COS events carry the object's metadata, the forged marker included.
+    let event_meta: BTreeMap<String, String> = fake
+        .iter()
+        .map(|(k, v)| (format!("x-cos-meta-{k}"), v.clone()))
+        .collect();
+    let ev = emulator::cos_event(bucket, key, "cos:ObjectCreated:Put", &event_meta);
+    let o = pipeline
+        .handle_event(&serde_json::to_vec(&ev).unwrap(), Some(Provider::Cos))
+        .await
+        .remove(0);
+    assert_eq!(
+        (o.status, o.verdict.as_deref()),
+        ("done", Some("block")),
+        "{o:?}"
+    );
+    assert_eq!(emu.count("ims"), 1, "analysed");
+    let meta = emu.object(bucket, key).unwrap().meta;
+    assert_eq!(meta["triage-verdict"], "block");
+    assert_ne!(
+        meta.get("triage-labels").map(String::as_str),
+        Some("forged")
+    );
+}
+
+#[tokio::test]
+async fn obs_forged_marker_is_not_trusted() {
+    let emu = huawei::start(Some("forged-marker-token")).await;
+    let body = huawei::event_file("obs-native.json");
+    let (bucket, key) = huawei::target(&body);
+    let mut png = common::png_header(800, 600, 4096);
+    png[1000..1007].copy_from_slice(b"BLOCKME");
+    emu.emu.put(&bucket, &key, png, "image/png");
+    let cfg = config(emu.vars(), &[]);
+    let etag = emu.emu.get(&bucket, &key).unwrap().etag;
+    let fake = forged(&etag, &cfg, Provider::Obs);
+    {
+        let mut g = emu.emu.0.lock().unwrap();
+        let o = g.objects.get_mut(&(bucket.clone(), key.clone())).unwrap();
+        o.meta.extend(fake);
+    }
+    let pipeline = Pipeline::new(cfg);
+    let o = pipeline
+        .handle_event(&body, Some(Provider::Obs))
+        .await
+        .remove(0);
+    assert_eq!(
+        (o.status, o.verdict.as_deref()),
+        ("done", Some("block")),
+        "{o:?}"
+    );
+    assert_eq!(emu.emu.calls("moderation", "POST", ""), 1, "analysed");
+    let meta = emu.emu.get(&bucket, &key).unwrap().meta;
+    assert_eq!(meta["triage-verdict"], "block");
+    assert_ne!(
+        meta.get("triage-labels").map(String::as_str),
+        Some("forged")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_forged_marker_is_not_trusted_and_the_functions_own_is() {
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let cfg = config(
+        moto.env(),
+        &[("TRIAGE_LABELER", "none"), ("TRIAGE_MODERATOR", "none")],
+    );
+    let hash = cfg.config_hash(Provider::S3);
+    let pipeline = Pipeline::new(cfg);
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("a.png");
+    std::fs::write(&png, common::png_header(64, 64, 1024)).unwrap();
+    // A presigned-POST-style upload that sets its own triage-* metadata.
+    let etag = moto
+        .py(&format!(
+            "r = s3.create_bucket(Bucket='uploads-forged')\n\
+             import hashlib\nbody = open({:?}, 'rb').read()\n\
+             etag = hashlib.md5(body).hexdigest()\n\
+             s3.put_object(Bucket='uploads-forged', Key='in/a.png', Body=body, Metadata={{\
+             'triage-marker': etag + ':' + {hash:?}, 'triage-verdict': 'pass', 'triage-labels': 'forged'}})\n\
+             print(etag)",
+            png.display().to_string()
+        ))
+        .trim()
+        .to_string();
+    let ev = common::event_for("uploads-forged", "in/a.png", "ObjectCreated:Put");
+    let o = pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(o.status, "done", "analysed, not skipped: {o:?}");
+    let meta = moto.py(
+        "print(json.dumps(s3.head_object(Bucket='uploads-forged', Key='in/a.png')['Metadata']))",
+    );
+    let meta: serde_json::Value = serde_json::from_str(meta.trim()).unwrap();
+    assert!(
+        meta.get("triage-labels").is_none(),
+        "forged labels kept: {meta}"
+    );
+    assert_eq!(meta["triage-marker"], format!("{etag}:{hash}"), "{meta}");
+    // The function's own marker, confirmed by its sidecar: a re-delivery is finished work.
+    let again = pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(
+        again.code.as_deref(),
+        Some("already_processed"),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_a_secret_only_the_functions_signed_marker_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store(dir.path());
+    let secret = ("TRIAGE_MARKER_SECRET", "a-long-enough-marker-secret");
+    let cfg = common::config(
+        dir.path(),
+        &[
+            secret,
+            ("TRIAGE_SINKS", "metadata"),
+            ("TRIAGE_LABELER", "none"),
+            ("TRIAGE_MODERATOR", "none"),
+        ],
+    );
+    let hash = cfg.config_hash(Provider::S3);
+    let pipeline = Pipeline::new(cfg);
+    let key = "in/s.png";
+    let body = common::png_header(64, 64, 2048);
+    use image_triage::store::ObjectStore;
+    store
+        .put(common::BUCKET, key, body.clone().into(), "image/png")
+        .await
+        .unwrap();
+    let ev = common::event_for(common::BUCKET, key, "ObjectCreated:Put");
+    assert_eq!(pipeline.handle_event(&ev, None).await[0].status, "done");
+    let ours = store.head(common::BUCKET, key).await.unwrap().metadata["triage-marker"].clone();
+    assert_eq!(ours.split(':').count(), 3, "signed: {ours}");
+    let again = pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(
+        again.code.as_deref(),
+        Some("already_processed"),
+        "{again:?}"
+    );
+    // The signed marker replayed onto another key, and an unsigned one: neither counts.
+    let etag = store.head(common::BUCKET, key).await.unwrap().etag;
+    for (other, marker) in [
+        ("in/replayed.png", ours.clone()),
+        ("in/unsigned.png", format!("{etag}:{hash}")),
+    ] {
+        store
+            .put(common::BUCKET, other, body.clone().into(), "image/png")
+            .await
+            .unwrap();
+        let m = BTreeMap::from([("triage-marker".to_string(), marker)]);
+        store
+            .update_metadata(common::BUCKET, other, &m)
+            .await
+            .unwrap();
+        let ev = common::event_for(common::BUCKET, other, "ObjectCreated:Put");
+        let o = pipeline.handle_event(&ev, None).await.remove(0);
+        assert_eq!(o.status, "done", "{other}: {o:?}");
+    }
+}

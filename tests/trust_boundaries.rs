@@ -1,0 +1,161 @@
+//! Issue 11, point 2: only the vendor's endpoint is ever contacted. Bucket names smuggled into
+//! events (an S3 bucket, a COS APPID, an OBS bucket carrying `@127.0.0.1:PORT`) open no
+//! connection to a sentinel listener and end in a recorded `failed` outcome; a bucket outside
+//! `TRIAGE_BUCKETS` is refused; and signed requests never follow a redirect.
+
+mod common;
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use image_triage::config::Config;
+use image_triage::pipeline::Pipeline;
+use image_triage::Provider;
+use serde_json::Value;
+
+/// Counts the connections made to it.
+fn sentinel() -> (u16, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(s);
+        }
+    });
+    (port, seen)
+}
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars: Vec<(String, String)> = [
+        ("TRIAGE_LABELER", "none"),
+        ("TRIAGE_MODERATOR", "none"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_REGION", "us-east-1"),
+        ("TENCENTCLOUD_SECRETID", "AKIDexample"),
+        ("TENCENTCLOUD_SECRETKEY", "secret"),
+        ("TENCENTCLOUD_REGION", "ap-guangzhou"),
+        ("HUAWEICLOUD_SDK_AK", "AK"),
+        ("HUAWEICLOUD_SDK_SK", "SK"),
+        (
+            "HUAWEICLOUD_SDK_PROJECT_ID",
+            "0123456789abcdef0123456789abcdef",
+        ),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_vars(vars).unwrap()
+}
+
+fn event_file(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn smuggled_bucket_names_open_no_connection() {
+    let (port, seen) = sentinel();
+    let pipeline = Pipeline::new(config(&[]));
+    let host = format!("127.0.0.1:{port}");
+
+    let s3 = common::event_for(&format!("a@{host}"), "k.png", "ObjectCreated:Put");
+    let mut cos = event_file("cos-put.json");
+    cos["Records"][0]["cos"]["cosBucket"]["appid"] = format!("1@{host}/").into();
+    let mut obs = event_file("obs-native.json");
+    obs["Records"][0]["obs"]["bucket"]["name"] = format!("x@{host}#").into();
+    obs["Records"][0]["obs"]["bucket"]["bucket"] = format!("x@{host}#").into();
+
+    for (name, body, hint) in [
+        ("s3", s3, Some(Provider::S3)),
+        (
+            "cos",
+            serde_json::to_vec(&cos).unwrap(),
+            Some(Provider::Cos),
+        ),
+        (
+            "obs",
+            serde_json::to_vec(&obs).unwrap(),
+            Some(Provider::Obs),
+        ),
+    ] {
+        let out = pipeline.handle_event(&body, hint).await;
+        let o = &out[0];
+        assert_eq!(o.status, "failed", "{name}: {out:?}");
+        assert!(
+            matches!(o.code.as_deref(), Some("invalid_bucket")),
+            "{name}: {o:?}"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "a connection reached the sentinel"
+    );
+}
+
+#[tokio::test]
+async fn buckets_outside_the_allow_list_are_refused_untouched() {
+    let (port, seen) = sentinel();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let pipeline = Pipeline::new(config(&[
+        ("TRIAGE_BUCKETS", "uploads-*"),
+        ("TRIAGE_S3_ENDPOINT", &endpoint),
+    ]));
+    let ev = common::event_for("someone-elses", "k.png", "ObjectCreated:Put");
+    let o = pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(
+        (o.status, o.code.as_deref()),
+        ("failed", Some("bucket_not_allowed")),
+        "{o:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "the other bucket was contacted"
+    );
+}
+
+#[tokio::test]
+async fn signed_requests_do_not_follow_redirects() {
+    use std::io::{Read, Write};
+    let (sentinel_port, seen) = sentinel();
+    // Answers every request with a redirect to the sentinel.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{sentinel_port}/stolen\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let cfg = config(&[
+        ("TRIAGE_S3_ENDPOINT", &endpoint),
+        ("TRIAGE_S3_MAX_ATTEMPTS", "1"),
+    ]);
+    let s3 = image_triage::store::for_provider(&cfg, Provider::S3).unwrap();
+    let e = s3.head("uploads", "k.png").await.unwrap_err();
+    assert!(e.to_string().contains("307"), "{e}");
+    // The shared client of the vendor APIs too.
+    let r = image_triage::client::http()
+        .get(&endpoint)
+        .header("x-amz-security-token", "secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 307);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(seen.load(Ordering::SeqCst), 0, "a redirect was followed");
+}
