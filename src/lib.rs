@@ -17,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod inspect;
+pub mod logging;
 pub mod object;
 pub mod pipeline;
 pub mod preflight;

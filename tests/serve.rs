@@ -61,9 +61,14 @@ const TOKEN: (&str, &str) = ("x-triage-token", "t0k");
 
 #[test]
 fn token_health_backpressure_and_sns_confirmation() {
+    // The confirmation listener stands in for a self-hosted SNS, named by TRIAGE_SNS_ENDPOINT.
+    let confirm = TcpListener::bind("127.0.0.1:0").unwrap();
+    let confirm_port = confirm.local_addr().unwrap().port();
+    let sns = format!("http://127.0.0.1:{confirm_port}");
     let (_server, port) = start(&[
         ("TRIAGE_SERVE_TOKEN", "t0k"),
         ("TRIAGE_SERVE_CONCURRENCY", "1"),
+        ("TRIAGE_SNS_ENDPOINT", &sns),
     ]);
     let (status, _, body) = http(port, "GET", "/healthz", &[], b"");
     assert_eq!(status, 200, "{body}");
@@ -110,9 +115,25 @@ fn token_health_backpressure_and_sns_confirmation() {
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("\"retryable\":true"), "{body}");
 
+    // A SubscribeURL on any other host is not fetched, token or not (blind SSRF).
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    other.set_nonblocking(true).unwrap();
+    let elsewhere = serde_json::json!({
+        "Type": "SubscriptionConfirmation",
+        "SubscribeURL": format!("http://127.0.0.1:{}/?Action=ConfirmSubscription", other.local_addr().unwrap().port()),
+    });
+    let (status, _, _) = http(
+        port,
+        "POST",
+        "/",
+        &[TOKEN],
+        elsewhere.to_string().as_bytes(),
+    );
+    assert_eq!(status, 403);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(other.accept().is_err(), "the other host was contacted");
+
     // SNS subscription confirmation: the server GETs the SubscribeURL.
-    let confirm = TcpListener::bind("127.0.0.1:0").unwrap();
-    let confirm_port = confirm.local_addr().unwrap().port();
     let seen = std::thread::spawn(move || {
         let (mut s, _) = confirm.accept().unwrap();
         let mut buf = [0u8; 2048];

@@ -4,6 +4,9 @@
 //! `TRIAGE_BUCKETS` is refused; and signed requests never follow a redirect.
 
 mod common;
+#[path = "tencent/emulator.rs"]
+#[allow(unused_imports)]
+mod emulator;
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -158,4 +161,27 @@ async fn signed_requests_do_not_follow_redirects() {
     assert_eq!(r.status().as_u16(), 307);
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(seen.load(Ordering::SeqCst), 0, "a redirect was followed");
+}
+
+/// An uploaded file that reads like a COS error document is the object's bytes, not an error:
+/// it neither makes the function retry nor puts the uploader's text into its errors.
+#[tokio::test]
+async fn an_object_that_looks_like_an_error_is_just_bytes() {
+    let emu = emulator::Emulator::start().await;
+    let body = br#"<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>attacker text</Message></Error>"#;
+    emu.put_object(
+        "photos-1250000000",
+        "in/e.xml",
+        body.to_vec(),
+        "application/xml",
+    );
+    let cfg = Config::from_vars(emu.env()).unwrap();
+    let cos = image_triage::store::for_provider(&cfg, Provider::Cos).unwrap();
+    let got = cos.get("photos-1250000000", "in/e.xml").await.unwrap();
+    assert_eq!(&got[..], &body[..]);
+    let part = cos
+        .get_range("photos-1250000000", "in/e.xml", 0..40)
+        .await
+        .unwrap();
+    assert_eq!(&part[..], &body[..40]);
 }

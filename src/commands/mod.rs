@@ -29,16 +29,7 @@ pub fn provider_arg() -> impl clap::builder::TypedValueParser<Value = Provider> 
 }
 
 pub fn init_logs(default: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRIAGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json || std::env::var("TRIAGE_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
-    } else {
-        builder.with_target(false).init();
-    }
+    image_triage::logging::init(default, json);
 }
 
 /// `image-triage CMD: ERROR` on stderr, then exit with `code`.

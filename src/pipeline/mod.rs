@@ -281,10 +281,9 @@ impl Pipeline {
             return Ok(l.clone());
         }
         let mut cache = self.labelers.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .entry(kind)
-            .or_insert_with(|| analyzers::build_labeler(kind, &self.config))
-            .clone()
+        cached_or_built(&mut cache, kind, || {
+            analyzers::build_labeler(kind, &self.config)
+        })
     }
 
     fn moderator(&self, kind: ModeratorKind) -> Built<dyn Moderator> {
@@ -292,10 +291,9 @@ impl Pipeline {
             return Ok(m.clone());
         }
         let mut cache = self.moderators.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .entry(kind)
-            .or_insert_with(|| analyzers::build_moderator(kind, &self.config))
-            .clone()
+        cached_or_built(&mut cache, kind, || {
+            analyzers::build_moderator(kind, &self.config)
+        })
     }
 
     async fn process_inner(&self, mut obj: ObjectRef) -> Outcome {
@@ -604,6 +602,24 @@ impl Pipeline {
     }
 }
 
+/// The analyzer built before, or a new one. Only a success is kept: one that failed to build
+/// (models not mounted yet, credentials not delivered yet) is tried again on the next event
+/// instead of failing every event of a warm instance.
+fn cached_or_built<K: std::hash::Hash + Eq + Copy, T: ?Sized>(
+    cache: &mut HashMap<K, Built<T>>,
+    kind: K,
+    build: impl FnOnce() -> Built<T>,
+) -> Built<T> {
+    if let Some(Ok(built)) = cache.get(&kind) {
+        return Ok(built.clone());
+    }
+    let built = build();
+    if built.is_ok() {
+        cache.insert(kind, built.clone());
+    }
+    built
+}
+
 /// An analyzer that exists and whose limits the image meets; otherwise the stage to record.
 fn admit<T: ?Sized, O>(
     configured: &str,
@@ -653,4 +669,22 @@ pub const PRESIGN_TTL: std::time::Duration = std::time::Duration::from_secs(300)
 
 fn ms(t: Instant) -> u64 {
     t.elapsed().as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_analyzers_that_built_are_kept() {
+        let mut cache: HashMap<u8, Built<str>> = HashMap::new();
+        let fail = || Err(AnalyzerError::permanent("huawei", "no credentials yet"));
+        let ok = || Ok(Some(Arc::<str>::from("built")));
+        assert!(cached_or_built(&mut cache, 1, fail).is_err());
+        // Credentials arrived: the next event builds it.
+        let built = cached_or_built(&mut cache, 1, ok).unwrap();
+        assert_eq!(built.as_deref(), Some("built"));
+        // From then on, the built one is kept.
+        assert!(cached_or_built(&mut cache, 1, fail).unwrap().is_some());
+    }
 }

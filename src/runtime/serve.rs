@@ -39,6 +39,9 @@ pub struct Options {
     /// Reply 202 at once and triage in the background (`TRIAGE_SERVE_REPLY=early`), for senders
     /// that block the upload until the webhook answers (moto). Default: reply after triage.
     pub reply_early: bool,
+    /// Where SNS subscription confirmations may point besides `https://sns.<region>.amazonaws.com`
+    /// (`TRIAGE_SNS_ENDPOINT`, e.g. a self-hosted SNS).
+    pub sns_endpoint: Option<String>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -96,6 +99,7 @@ impl Options {
             ));
         }
         Ok(Options {
+            sns_endpoint: config.endpoints.get("sns").cloned(),
             bind,
             token,
             concurrency: number("TRIAGE_SERVE_CONCURRENCY", 4, 1024)? as usize,
@@ -122,6 +126,7 @@ struct AppState {
     permits: Arc<Semaphore>,
     event_timeout: Duration,
     reply_early: bool,
+    sns_endpoint: Option<String>,
 }
 
 /// The routes: `POST /` (and `/events`) for notifications, `GET /healthz`.
@@ -140,6 +145,7 @@ fn router_with(pipeline: Arc<Pipeline>, opts: &Options, permits: Arc<Semaphore>)
         permits,
         event_timeout: opts.event_timeout,
         reply_early: opts.reply_early,
+        sns_endpoint: opts.sns_endpoint.clone(),
     };
     Router::new()
         // GET/HEAD on the notification paths answer like /healthz: some senders (MinIO's webhook
@@ -240,9 +246,14 @@ async fn notify(
         return r;
     };
     if let Some(url) = subscribe_url(&body) {
-        if st.token.is_none() && !is_aws_sns(&url) {
-            // Unauthenticated senders must not make this server fetch arbitrary URLs.
-            warn!("SubscribeURL outside sns.*.amazonaws.com refused: set TRIAGE_SERVE_TOKEN to confirm other SNS endpoints");
+        // Nobody, token or not, makes this server fetch an arbitrary URL (blind SSRF): only
+        // SNS's own hosts, or the SNS endpoint the operator configured.
+        let configured = st
+            .sns_endpoint
+            .as_deref()
+            .is_some_and(|e| url.starts_with(&format!("{}/", e.trim_end_matches('/'))));
+        if !is_aws_sns(&url) && !configured {
+            warn!("SubscribeURL outside sns.<region>.amazonaws.com refused (set TRIAGE_SNS_ENDPOINT for another SNS)");
             return (StatusCode::FORBIDDEN, Json(json!({"confirmed": false}))).into_response();
         }
         return confirm_subscription(&url).await;

@@ -316,7 +316,15 @@ impl CosClient {
                 retryable: true,
                 retry_after: None,
             })?;
-        if let Some(mut e) = parse_error(status, &body) {
+        // A 2xx body is an error document only for a copy (it can fail after its 200 went out)
+        // or a CI process; otherwise it is the object's own bytes, which an uploader chose.
+        let vendor_body = status >= 300
+            || req
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("x-cos-copy-source"))
+            || req.params.iter().any(|(k, _)| k == "ci-process");
+        if let Some(mut e) = vendor_body.then(|| parse_error(status, &body)).flatten() {
             e.retry_after = retry_after_header(&headers);
             return Err(e);
         }
