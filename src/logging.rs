@@ -58,3 +58,52 @@ mod tests {
         assert_eq!(super::escape_controls("猫\t"), "猫\\t");
     }
 }
+
+/// `text` with the query of every URL in it removed (`?…` → `?<redacted>`): vendor error text
+/// and transport errors can quote a presigned URL, whose signature and token must not reach a
+/// sidecar, an outcome or a log.
+pub fn redact_url_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let next_url = |s: &str| {
+        [s.find("http://"), s.find("https://")]
+            .into_iter()
+            .flatten()
+            .min()
+    };
+    while let Some(at) = next_url(rest) {
+        out.push_str(&rest[..at]);
+        let url_len = rest[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')'))
+            .unwrap_or(rest.len() - at);
+        let url = &rest[at..at + url_len];
+        match url.find('?') {
+            Some(q) => {
+                out.push_str(&url[..q]);
+                out.push_str("?<redacted>");
+            }
+            None => out.push_str(url),
+        }
+        rest = &rest[at + url_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn url_queries_are_redacted() {
+        let text = "download failed: https://b-1.cos.ap-guangzhou.myqcloud.com/k.png?q-sign-algorithm=sha1&q-signature=abc&x-cos-security-token=T (403) and http://x/y?X-Amz-Signature=s\\nmore";
+        let r = super::redact_url_queries(text);
+        assert!(
+            !r.contains("q-signature") && !r.contains("X-Amz-Signature") && !r.contains("token=T"),
+            "{r}"
+        );
+        assert!(
+            r.contains("https://b-1.cos.ap-guangzhou.myqcloud.com/k.png?<redacted> (403)"),
+            "{r}"
+        );
+        assert_eq!(super::redact_url_queries("no urls here"), "no urls here");
+    }
+}

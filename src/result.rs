@@ -68,7 +68,8 @@ impl<T> Stage<T> {
         Stage {
             analyzer: analyzer.into(),
             status: StageStatus::Failed,
-            reason: Some(e.to_string()),
+            // Vendor text may quote the presigned URL it was given.
+            reason: Some(crate::logging::redact_url_queries(&e.to_string())),
             code: e.code.clone(),
             retryable: e.retryable,
             output: None,

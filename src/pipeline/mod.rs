@@ -77,7 +77,8 @@ impl Outcome {
     ) -> Self {
         Outcome {
             code: Some(code.into()),
-            reason: Some(reason.into()),
+            // Reasons quote store and vendor errors, which may quote a presigned URL.
+            reason: Some(crate::logging::redact_url_queries(&reason.into())),
             retryable,
             ..Outcome::new("failed", obj)
         }

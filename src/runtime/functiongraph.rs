@@ -5,7 +5,7 @@
 //! read them for every request.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -94,10 +94,10 @@ fn deadline(pipeline: &Pipeline, headers: &HeaderMap) -> Option<Instant> {
         .env
         .get("RUNTIME_TIMEOUT")
         .and_then(|v| v.parse::<f64>().ok());
-    // `inf`, `NaN` or a negative number is no deadline at all (and would panic below).
+    // `inf`, `NaN`, a negative or a huge number is no deadline at all, never a panic.
     let secs = header.or(env).filter(|s| s.is_finite() && *s > 0.0)?;
     let secs = if secs > 900.0 { secs / 1000.0 } else { secs };
-    Some(Instant::now() + Duration::from_secs_f64(secs))
+    crate::client::deadline::after(crate::client::deadline::secs_f64(secs)?)
 }
 
 async fn invoke(
@@ -218,6 +218,7 @@ mod tests {
 
     #[test]
     fn deadline_from_header_or_runtime_timeout() {
+        use std::time::Duration;
         let vars = [("RUNTIME_TIMEOUT".to_string(), "30".to_string())];
         let p = Pipeline::new(crate::config::Config::from_vars(vars).unwrap());
         let left = |h: &HeaderMap| deadline(&p, h).map(|d| d - Instant::now());
@@ -232,5 +233,23 @@ mod tests {
         assert!(near(left(&h), 5), "large values are milliseconds");
         let none = Pipeline::new(crate::config::Config::default());
         assert!(deadline(&none, &HeaderMap::new()).is_none());
+        // Outside data never panics: infinite, negative, huge, or not a number.
+        for v in [
+            "inf",
+            "-inf",
+            "NaN",
+            "-5",
+            "1e308",
+            "184467440737095516150",
+            "x",
+            "",
+        ] {
+            h.insert("X-CFF-Timeout", v.parse().unwrap());
+            let d = deadline(&p, &h);
+            assert!(
+                d.is_none_or(|d| d <= Instant::now() + crate::client::deadline::MAX_BUDGET),
+                "{v}"
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! Both call [`handle`], a plain async function tested without the platform.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -98,9 +98,7 @@ impl super::custom::Protocol for CustomRuntime {
         body: &[u8],
     ) -> Result<String, String> {
         let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-        let deadline = header("time_limit_in_ms")
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let deadline = header("time_limit_in_ms").and_then(deadline::after_ms_text);
         let span = tracing::info_span!("invocation", request_id = %header("request_id").unwrap_or_default());
         tracing::Instrument::instrument(deadline::scope(deadline, handle(pipeline, body)), span)
             .await
@@ -141,9 +139,7 @@ pub fn apply_headers(pipeline: &Pipeline, headers: &axum::http::HeaderMap) -> Op
     if let Some(region) = h("x-scf-region").filter(|r| crate::cloud::tencent::valid_region(r)) {
         pipeline.config().function_region.set(&region);
     }
-    h("x-scf-timeout")
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(|ms| Instant::now() + Duration::from_millis(ms))
+    h("x-scf-timeout").and_then(|v| crate::client::deadline::after_ms_text(&v))
 }
 
 /// The image-function HTTP server. How SCF maps the HTTP status to success is not documented
@@ -214,7 +210,10 @@ mod tests {
             );
         }
         let d = apply_headers(&p, &h).unwrap();
-        assert!(d > Instant::now() + Duration::from_secs(2));
+        assert!(d > Instant::now() + std::time::Duration::from_secs(2));
+        // A budget no platform sends (u64::MAX ms) is capped, not an overflow panic.
+        h.insert("X-Scf-Timeout", u64::MAX.to_string().parse().unwrap());
+        assert!(apply_headers(&p, &h).is_some());
         let c = p.config().credentials.get(Cloud::Tencent).unwrap();
         assert_eq!(
             (c.access_key.as_str(), c.token.as_deref()),

@@ -38,14 +38,20 @@ pub fn sign_key(secret_key: &str, key_time: &str) -> String {
 }
 
 /// Lower-cased, encoded, sorted pairs: `(list "k1;k2", joined "k1=v1&k2=v2")`. Used for both the
-/// query parameters and the headers. Values are the decoded ones.
+/// query parameters and the headers. Values are the decoded ones; header values are trimmed
+/// (HTTP does not carry their outer whitespace), parameter values are signed as sent.
 pub fn canonical_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> (String, String) {
+    canonical(pairs, false)
+}
+
+fn canonical<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)], trim: bool) -> (String, String) {
     let mut enc: Vec<(String, String)> = pairs
         .iter()
         .map(|(k, v)| {
+            let v = v.as_ref();
             (
                 encode(k.as_ref()).to_ascii_lowercase(),
-                encode(v.as_ref().trim()),
+                encode(if trim { v.trim() } else { v }),
             )
         })
         .collect();
@@ -75,8 +81,8 @@ pub struct Request<'a> {
 
 /// `HttpString` (§3.1 step 6).
 pub fn http_string(req: &Request<'_>) -> String {
-    let (_, params) = canonical_pairs(req.params);
-    let (_, headers) = canonical_pairs(req.headers);
+    let (_, params) = canonical(req.params, false);
+    let (_, headers) = canonical(req.headers, true);
     format!(
         "{}\n{}\n{}\n{}\n",
         req.method.to_ascii_lowercase(),
