@@ -208,3 +208,48 @@ async fn with_a_secret_only_the_functions_signed_marker_counts() {
         assert_eq!(o.status, "done", "{other}: {o:?}");
     }
 }
+
+/// The guard holds whatever sinks are on: without metadata, the sidecar is the record.
+#[tokio::test]
+async fn without_metadata_a_replay_is_not_triaged_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store(dir.path());
+    let cfg = common::config(
+        dir.path(),
+        &[
+            ("TRIAGE_SINKS", "tags,sidecar"),
+            ("TRIAGE_LABELER", "none"),
+            ("TRIAGE_MODERATOR", "none"),
+        ],
+    );
+    let pipeline = Pipeline::new(cfg);
+    use image_triage::store::ObjectStore;
+    store
+        .put(
+            common::BUCKET,
+            "in/t.png",
+            common::png_header(64, 64, 2048).into(),
+            "image/png",
+        )
+        .await
+        .unwrap();
+    let ev = common::event_for(common::BUCKET, "in/t.png", "ObjectCreated:Put");
+    assert_eq!(pipeline.handle_event(&ev, None).await[0].status, "done");
+    let again = pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(
+        again.code.as_deref(),
+        Some("already_processed"),
+        "{again:?}"
+    );
+    // New content under the key: triaged again.
+    store
+        .put(
+            common::BUCKET,
+            "in/t.png",
+            common::png_header(80, 64, 2048).into(),
+            "image/png",
+        )
+        .await
+        .unwrap();
+    assert_eq!(pipeline.handle_event(&ev, None).await[0].status, "done");
+}

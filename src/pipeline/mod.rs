@@ -346,7 +346,21 @@ impl Pipeline {
                 }
             }
         };
+        // Without a metadata marker, the sidecar is the record of finished work.
         let prior = match prior {
+            None if !self.config.sink_enabled(crate::config::SinkKind::Metadata) => {
+                let claim = (etag.clone(), config_hash.clone());
+                match self.sidecar_confirms(&*store, &obj, Some(&claim), false).await {
+                    Ok(true) => Some(guard::Skip {
+                        code: "already_processed",
+                        reason: "already triaged: the sidecar describes this content under this configuration".into(),
+                        existing_verdict: None,
+                        claim: Some(claim),
+                    }),
+                    Ok(false) => None,
+                    Err(e) => return Outcome::store_failed(&obj, &e),
+                }
+            }
             Some(skip) if secret.is_none() => {
                 let echo = skip.code == "write_back_copy";
                 match self
