@@ -218,10 +218,10 @@ async fn write_back_keeps_every_attribute_that_is_not_ours() {
     assert_eq!(snapshot(&moto), after, "a skipped event wrote something");
 }
 
-/// On a versioned bucket the tags go to the version that was analysed: one written for an
-/// older version does not land on the upload that replaced it.
+/// On a versioned bucket the tags go to the version that was analysed, and a version delete
+/// removes only that version: neither touches the upload that replaced it.
 #[tokio::test(flavor = "multi_thread")]
-async fn tags_go_to_the_version_that_was_analysed() {
+async fn tags_and_delete_go_to_the_version_that_was_analysed() {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
     let v: Value = serde_json::from_str(
         moto.py(r#"
@@ -262,6 +262,24 @@ print(json.dumps({"v1": v1, "v2": v2}))
         serde_json::json!([]),
         "the newer version was tagged: {seen}"
     );
+
+    // Deleting one version removes exactly that one: the newer upload stays current (a plain
+    // DELETE would hide it under a delete marker).
+    s3.delete_version("ver", "in/a.png", Some(v1))
+        .await
+        .unwrap();
+    let left: Value = serde_json::from_str(
+        moto.py(
+            "r = s3.list_object_versions(Bucket='ver', Prefix='in/a.png')\n\
+             print(json.dumps({'versions': [v['VersionId'] for v in r.get('Versions', [])], \
+             'markers': len(r.get('DeleteMarkers', []))}))",
+        )
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(left["versions"], serde_json::json!([v2]), "{left}");
+    assert_eq!(left["markers"], 0, "{left}");
+    assert_eq!(s3.get("ver", "in/a.png").await.unwrap().as_ref(), b"second");
 }
 
 /// Keys S3 allows but path-normalising clients mangle, end to end: the event (keys

@@ -147,6 +147,14 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.inner.delete(bucket, key).await
     }
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.inner.delete_version(bucket, key, version).await
+    }
     async fn list(
         &self,
         bucket: &str,

@@ -496,6 +496,16 @@ impl ObjectStore for LocalStore {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        self.delete_version(bucket, key, None).await
+    }
+
+    /// The embedded bucket keeps no versions: the object is its only one.
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version: Option<&str>,
+    ) -> Result<(), StoreError> {
         let path = self.object_path(bucket, key)?;
         let _writing = WRITES.lock().await;
         match tokio::fs::remove_file(&path).await {

@@ -499,7 +499,18 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         to: &str,
         if_match: Option<&str>,
     ) -> Result<(), StoreError>;
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        self.delete_version(bucket, key, None).await
+    }
+    /// Delete one version of the object for good (`version` as HEAD reported it), leaving any
+    /// newer one; `None`: the current object, as a plain DELETE (a delete marker on a versioned
+    /// bucket). Stores without versions have only the current one.
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Up to `limit` objects under `prefix` whose keys sort after `start_after` (backfill).
     async fn list(
         &self,

@@ -207,6 +207,15 @@ impl ObjectStore for Hooked {
         self.hook("delete", key).await?;
         self.inner.delete(bucket, key).await
     }
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.hook("delete_version", key).await?;
+        self.inner.delete_version(bucket, key, version).await
+    }
     async fn list(
         &self,
         bucket: &str,

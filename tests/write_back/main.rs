@@ -123,6 +123,15 @@ async fn run(p: &Pipeline) -> Outcome {
     p.handle_event(&ev, None).await.remove(0)
 }
 
+/// The sidecar of [`KEY`], read from the store behind the wrapper.
+async fn sidecar(store: &dyn ObjectStore) -> serde_json::Value {
+    let body = store
+        .get(BUCKET, "triage-results/in/cat.png.json")
+        .await
+        .expect("the sidecar exists");
+    serde_json::from_slice(&body).unwrap()
+}
+
 /// Nothing of ours on the object: no triage-* metadata or tags.
 async fn untouched(store: &dyn ObjectStore, key: &str) {
     let m = store.head(BUCKET, key).await.unwrap();
@@ -175,13 +184,7 @@ async fn replaced_after_the_metadata_write_the_block_action_does_not_touch_it() 
         "the new upload survives"
     );
     // The audit record of the analysed version was written before the block action.
-    let sc: serde_json::Value = serde_json::from_slice(
-        &s.inner
-            .get(BUCKET, "triage-results/in/cat.png.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let sc = sidecar(&*s.inner).await;
     assert_eq!(sc["verdict"]["decision"], "block", "{sc}");
 }
 
@@ -197,17 +200,11 @@ async fn the_sidecar_is_written_before_the_marker_and_before_a_quarantine() {
             .position(|(o, k)| o == op && k == key)
             .unwrap_or_else(|| panic!("no {op} {key}: {calls:?}"))
     };
-    let sidecar = pos("put", "triage-results/in/cat.png.json");
-    assert!(sidecar < pos("update_metadata_if", KEY), "{calls:?}");
-    assert!(sidecar < pos("rename", KEY), "{calls:?}");
+    let sidecar_put = pos("put", "triage-results/in/cat.png.json");
+    assert!(sidecar_put < pos("update_metadata_if", KEY), "{calls:?}");
+    assert!(sidecar_put < pos("rename", KEY), "{calls:?}");
     // The final sidecar says where the object went.
-    let sc: serde_json::Value = serde_json::from_slice(
-        &s.inner
-            .get(BUCKET, "triage-results/in/cat.png.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let sc = sidecar(&*s.inner).await;
     let actions = sc["actions"].as_array().unwrap();
     let q = actions
         .iter()
@@ -397,13 +394,7 @@ async fn private_on_a_bucket_without_acls_is_a_failed_action_with_its_own_code()
         "{o:?}"
     );
     // Recorded where a user looks: the sidecar carries the failure.
-    let sc: serde_json::Value = serde_json::from_slice(
-        &s.inner
-            .get(BUCKET, "triage-results/in/cat.png.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let sc = sidecar(&*s.inner).await;
     assert_eq!(sc["failure"]["code"], "acl_not_supported", "{sc}");
     // A failed action, not a failed write-back: the results went out, with the action failed.
     assert_eq!(sc["verdict"]["decision"], "block", "{sc}");
@@ -451,13 +442,7 @@ async fn a_metadata_copy_refused_by_its_precondition_is_superseded() {
         "{o:?}"
     );
     assert_eq!(s.hooked.called("rename"), 0, "not quarantined");
-    let sc: serde_json::Value = serde_json::from_slice(
-        &s.inner
-            .get(BUCKET, "triage-results/in/cat.png.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let sc = sidecar(&*s.inner).await;
     let meta = sc["actions"]
         .as_array()
         .unwrap()
@@ -517,13 +502,7 @@ async fn a_failure_nobody_retries_is_recorded_in_the_sidecar() {
     s.pipeline
         .record_unretried(&[failed], image_triage::Provider::S3)
         .await;
-    let sc: serde_json::Value = serde_json::from_slice(
-        &s.inner
-            .get(BUCKET, "triage-results/in/cat.png.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let sc = sidecar(&*s.inner).await;
     assert_eq!(sc["failure"]["code"], "analyzer_unavailable", "{sc}");
     assert_eq!(sc["failure"]["retryable"], true);
     assert_eq!(sc["object"]["key"], KEY);
@@ -544,12 +523,6 @@ async fn the_tag_block_action_is_carried_out_and_recorded() {
         tags.contains(&("triage-blocked".to_string(), "true".to_string())),
         "{tags:?}"
     );
-    let sc: serde_json::Value = serde_json::from_slice(
-        &s.inner
-            .get(BUCKET, "triage-results/in/cat.png.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let sc = sidecar(&*s.inner).await;
     assert!(sc["actions"].to_string().contains("block:tag"), "{sc}");
 }

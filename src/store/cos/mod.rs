@@ -205,10 +205,20 @@ impl ObjectStore for CosStore {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        match self
-            .send("delete", Req::new(Method::DELETE, bucket, key))
-            .await
-        {
+        self.delete_version(bucket, key, None).await
+    }
+
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut req = Req::new(Method::DELETE, bucket, key);
+        if let Some(v) = version {
+            req = req.param("versionId", v);
+        }
+        match self.send("delete", req).await {
             Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }

@@ -212,10 +212,20 @@ impl ObjectStore for ObsStore {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        match self
-            .send(Self::req("delete", Method::DELETE, bucket, key))
-            .await
-        {
+        self.delete_version(bucket, key, None).await
+    }
+
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut req = Self::req("delete", Method::DELETE, bucket, key);
+        if let Some(v) = version {
+            req.query.push(("versionId".into(), Some(v.into())));
+        }
+        match self.send(req).await {
             Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }

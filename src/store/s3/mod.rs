@@ -226,9 +226,19 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        self.delete_version(bucket, key, None).await
+    }
+
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), StoreError> {
         let call = Call {
             op: "DELETE",
             key,
+            query: version.map(|v| kv("versionId", v)).into_iter().collect(),
             ..Call::default()
         };
         self.send(Method::DELETE, bucket, call).await.map(|_| ())
