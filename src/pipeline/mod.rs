@@ -3,6 +3,7 @@
 
 mod failure;
 pub mod guard;
+mod prior;
 mod writeback;
 
 use std::collections::{BTreeMap, HashMap};
@@ -220,42 +221,6 @@ impl Pipeline {
         }
     }
 
-    /// Whether the sidecar (which only the function writes) describes the content a marker
-    /// claims, `(etag, config hash)`, under that configuration; for the echo of a write-back
-    /// copy, under any (another deployment's copy of content this one has triaged).
-    async fn sidecar_confirms(
-        &self,
-        store: &dyn ObjectStore,
-        obj: &ObjectRef,
-        claim: Option<&(String, String)>,
-        echo: bool,
-    ) -> Result<bool, StoreError> {
-        let Some((etag, config_hash)) = claim else {
-            return Ok(false);
-        };
-        if !self.config.sink_enabled(crate::config::SinkKind::Sidecar) {
-            return Ok(false);
-        }
-        let key = crate::result::sidecar_key(&self.config.results_prefix, &obj.key);
-        let body = match store.get(&obj.bucket, &key).await {
-            Ok(b) => b,
-            Err(StoreError::NotFound { .. }) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
-            return Ok(false);
-        };
-        let object = &v["object"];
-        Ok(object["bucket"] == obj.bucket.as_str()
-            && object["key"] == obj.key.as_str()
-            && (echo || v["config_hash"] == config_hash.as_str())
-            && object["etag"]
-                .as_str()
-                .map(guard::normalize_etag)
-                .as_deref()
-                == Some(etag))
-    }
-
     /// The results queue when the queue sink is on; built on first use and kept.
     fn queue(&self) -> Option<&Result<Queue, QueueError>> {
         self.config
@@ -330,49 +295,12 @@ impl Pipeline {
         };
         let etag = guard::normalize_etag(&meta.etag);
         let config_hash = self.config.config_hash(obj.provider);
-        // The marker is written after the sidecar (pipeline/writeback.rs): where it matches,
-        // the work is finished. An uploader can set `triage-*` metadata too: the marker counts
-        // only when signed with the marker secret, or, without one, when the function's own
-        // sidecar says the same.
-        let secret = self.config.trust.marker_secret.as_ref();
-        let prior = match guard::already_done(&obj, &meta.metadata, &etag, &config_hash, secret) {
-            guard::Prior::None => None,
-            guard::Prior::Done(skip) => Some(skip),
-            guard::Prior::CheckContent { sha256, skip } => {
-                match content_sha256(&*store, &obj, meta.size).await {
-                    Ok(Some(h)) if h == sha256 => Some(skip),
-                    Ok(_) => None,
-                    Err(e) => return Outcome::store_failed(&obj, &e),
-                }
-            }
-        };
-        // Without a metadata marker, the sidecar is the record of finished work.
-        let prior = match prior {
-            None if !self.config.sink_enabled(crate::config::SinkKind::Metadata) => {
-                let claim = (etag.clone(), config_hash.clone());
-                match self.sidecar_confirms(&*store, &obj, Some(&claim), false).await {
-                    Ok(true) => Some(guard::Skip {
-                        code: "already_processed",
-                        reason: "already triaged: the sidecar describes this content under this configuration".into(),
-                        existing_verdict: None,
-                        claim: Some(claim),
-                    }),
-                    Ok(false) => None,
-                    Err(e) => return Outcome::store_failed(&obj, &e),
-                }
-            }
-            Some(skip) if secret.is_none() => {
-                let echo = skip.code == "write_back_copy";
-                match self
-                    .sidecar_confirms(&*store, &obj, skip.claim.as_ref(), echo)
-                    .await
-                {
-                    Ok(true) => Some(skip),
-                    Ok(false) => None,
-                    Err(e) => return Outcome::store_failed(&obj, &e),
-                }
-            }
-            other => other,
+        let prior = match self
+            .prior_work(&*store, &obj, &meta, &etag, &config_hash)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return Outcome::store_failed(&obj, &e),
         };
         if let Some(skip) = prior {
             let mut o = Outcome::skipped(Some(&obj), skip.code, skip.reason);
@@ -457,7 +385,7 @@ impl Pipeline {
         {
             match content_hash {
                 Some(h) => Some(h),
-                None => match content_sha256(&*store, &obj, meta.size).await {
+                None => match prior::content_sha256(&*store, &obj, meta.size).await {
                     Ok(h) => h,
                     Err(e) => return Outcome::store_failed(&obj, &e),
                 },
@@ -651,31 +579,6 @@ fn admit<T: ?Sized, O>(
             Err(v) => Err(Stage::skipped(name(&a), v.code(), v.to_string())),
         },
     }
-}
-
-/// Bytes read per request while hashing an object: memory stays bounded whatever its size.
-const HASH_CHUNK: u64 = 8 << 20;
-
-/// The SHA-256 of the object's `size` bytes (hex), read in ranges of [`HASH_CHUNK`].
-async fn content_sha256(
-    store: &dyn ObjectStore,
-    obj: &ObjectRef,
-    size: u64,
-) -> Result<Option<String>, StoreError> {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    let mut at = 0;
-    while at < size {
-        let end = (at + HASH_CHUNK).min(size);
-        let chunk = store.get_range(&obj.bucket, &obj.key, at..end).await?;
-        if chunk.is_empty() {
-            // Shorter than its HEAD said: replaced meanwhile; the write-back will notice.
-            break;
-        }
-        at += chunk.len() as u64;
-        hasher.update(&chunk);
-    }
-    Ok(Some(hex::encode(hasher.finalize())))
 }
 
 /// Lifetime of the presigned GET URL handed to services that fetch the object themselves: long
