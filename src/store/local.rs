@@ -374,19 +374,6 @@ impl ObjectStore for LocalStore {
         Ok(etag.trim_matches('"').to_string())
     }
 
-    async fn put_tags(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        self.put_version_tags(bucket, key, None, tags).await
-    }
-
-    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
-        self.get_version_tags(bucket, key, None).await
-    }
-
     /// The embedded bucket keeps no versions: the object is its only one.
     async fn put_version_tags(
         &self,
@@ -493,10 +480,6 @@ impl ObjectStore for LocalStore {
             objects,
             next_marker,
         })
-    }
-
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.delete_version(bucket, key, None).await
     }
 
     /// The embedded bucket keeps no versions: the object is its only one.

@@ -115,19 +115,6 @@ impl ObjectStore for CosStore {
             .await
     }
 
-    async fn put_tags(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        self.put_version_tags(bucket, key, None, tags).await
-    }
-
-    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
-        self.get_version_tags(bucket, key, None).await
-    }
-
     async fn put_version_tags(
         &self,
         bucket: &str,
@@ -202,10 +189,6 @@ impl ObjectStore for CosStore {
         }
         self.copy(bucket, from, to, extra).await?;
         self.delete(bucket, from).await
-    }
-
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.delete_version(bucket, key, None).await
     }
 
     async fn delete_version(

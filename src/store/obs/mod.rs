@@ -129,19 +129,6 @@ impl ObjectStore for ObsStore {
         self.set_metadata(bucket, key, entries, Some(etag)).await
     }
 
-    async fn put_tags(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        self.put_version_tags(bucket, key, None, tags).await
-    }
-
-    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
-        self.get_version_tags(bucket, key, None).await
-    }
-
     async fn put_version_tags(
         &self,
         bucket: &str,
@@ -209,10 +196,6 @@ impl ObjectStore for ObsStore {
         self.copy_onto(bucket, from, to, Copy::Keep(kept), if_match)
             .await?;
         self.delete(bucket, from).await
-    }
-
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.delete_version(bucket, key, None).await
     }
 
     async fn delete_version(

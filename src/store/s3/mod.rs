@@ -122,19 +122,6 @@ impl ObjectStore for S3Store {
             .await
     }
 
-    async fn put_tags(
-        &self,
-        bucket: &str,
-        key: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        self.put_version_tags(bucket, key, None, tags).await
-    }
-
-    async fn get_tags(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>, StoreError> {
-        self.get_version_tags(bucket, key, None).await
-    }
-
     async fn put_version_tags(
         &self,
         bucket: &str,
@@ -223,10 +210,6 @@ impl ObjectStore for S3Store {
         };
         self.send(Method::PUT, bucket, call).await?;
         self.delete(bucket, from).await
-    }
-
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.delete_version(bucket, key, None).await
     }
 
     async fn delete_version(
