@@ -253,3 +253,76 @@ async fn without_metadata_a_replay_is_not_triaged_twice() {
         .unwrap();
     assert_eq!(pipeline.handle_event(&ev, None).await[0].status, "done");
 }
+
+/// Without metadata and sidecar (tags and/or queue only) the record is a signed marker tag:
+/// a replay is not triaged twice, and a marker tag an uploader set does not count.
+#[tokio::test]
+async fn with_tags_or_queue_only_the_record_is_a_signed_tag() {
+    use image_triage::store::ObjectStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store(dir.path());
+    let queue = format!("file:{}", dir.path().join("queue.jsonl").display());
+    for sinks in ["tags", "queue"] {
+        let cfg = common::config(
+            dir.path(),
+            &[
+                ("TRIAGE_MARKER_SECRET", "a-long-enough-marker-secret"),
+                ("TRIAGE_SINKS", sinks),
+                ("TRIAGE_QUEUE", &queue),
+                ("TRIAGE_LABELER", "none"),
+                ("TRIAGE_MODERATOR", "none"),
+            ],
+        );
+        let hash = cfg.config_hash(Provider::S3);
+        let pipeline = Pipeline::new(cfg);
+        let key = format!("in/{sinks}.png");
+        let body = common::png_header(64, 64, 2048);
+        store
+            .put(common::BUCKET, &key, body.clone().into(), "image/png")
+            .await
+            .unwrap();
+        let user_tag = ("team".to_string(), "web".to_string());
+        store
+            .put_tags(common::BUCKET, &key, std::slice::from_ref(&user_tag))
+            .await
+            .unwrap();
+        let ev = common::event_for(common::BUCKET, &key, "ObjectCreated:Put");
+        assert_eq!(pipeline.handle_event(&ev, None).await[0].status, "done");
+        let tags = store.get_tags(common::BUCKET, &key).await.unwrap();
+        assert_eq!(tags[0], user_tag, "{sinks}: {tags:?}");
+        let marker = tags
+            .iter()
+            .find(|(k, _)| k == "triage-marker")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{sinks}: no marker tag in {tags:?}"));
+        assert_eq!(marker.split(':').count(), 3, "signed: {marker}");
+        // Only the marker without the tags sink; the verdict and labels with it.
+        let has_verdict = tags.iter().any(|(k, _)| k == "triage-verdict");
+        assert_eq!((sinks, has_verdict), (sinks, sinks == "tags"), "{tags:?}");
+        let again = pipeline.handle_event(&ev, None).await.remove(0);
+        assert_eq!(again.code.as_deref(), Some("already_processed"), "{again:?}");
+
+        // An uploader's marker tags on new content: the signed one replayed from another key
+        // and an unsigned one. Both are analysed, and the forged tags replaced.
+        let etag = store.head(common::BUCKET, &key).await.unwrap().etag;
+        for (other, forged) in [
+            (format!("in/{sinks}-replayed.png"), marker.clone()),
+            (format!("in/{sinks}-unsigned.png"), format!("{etag}:{hash}")),
+        ] {
+            store
+                .put(common::BUCKET, &other, body.clone().into(), "image/png")
+                .await
+                .unwrap();
+            let set = [
+                ("triage-marker".to_string(), forged.clone()),
+                ("triage-verdict".to_string(), "pass".to_string()),
+            ];
+            store.put_tags(common::BUCKET, &other, &set).await.unwrap();
+            let ev = common::event_for(common::BUCKET, &other, "ObjectCreated:Put");
+            let o = pipeline.handle_event(&ev, None).await.remove(0);
+            assert_eq!(o.status, "done", "{other}: {o:?}");
+            let tags = store.get_tags(common::BUCKET, &other).await.unwrap();
+            assert!(!tags.iter().any(|(_, v)| *v == forged), "{other}: {tags:?}");
+        }
+    }
+}

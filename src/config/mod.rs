@@ -424,6 +424,15 @@ impl Config {
         self.sinks.contains(&sink)
     }
 
+    /// Where neither metadata nor a sidecar is written, the no-double-work guard keeps its
+    /// record in a signed `triage-marker` object tag (the marker secret is required then).
+    /// `TRIAGE_SINKS=none` writes nothing, that record included.
+    pub fn guard_in_tags(&self) -> bool {
+        !self.sinks.is_empty()
+            && !self.sink_enabled(SinkKind::Metadata)
+            && !self.sink_enabled(SinkKind::Sidecar)
+    }
+
     /// A short hash of everything that changes what a result says. A stored marker with another
     /// hash means "processed under a different configuration": process again.
     pub fn config_hash(&self, provider: Provider) -> String {

@@ -157,17 +157,19 @@ pub fn check_combinations(
     }
     // The guard must tell its own marker from one an uploader wrote: by its signature, or by
     // the sidecar only the function writes. Without either, a copy event could never be known
-    // for our own, and the metadata write would trigger itself without end.
-    if sinks.contains(&SinkKind::Metadata)
-        && !sinks.contains(&SinkKind::Sidecar)
-        && trust.marker_secret.is_none()
-    {
-        return Err(ConfigError::new(
-            MARKER_SECRET_VAR,
-            "",
+    // for our own (the metadata write would trigger itself without end), and without metadata
+    // and sidecar the only record of finished work is a tag, which an uploader can set too.
+    // `TRIAGE_SINKS=none` writes nothing at all, not even that record.
+    if !sinks.is_empty() && !sinks.contains(&SinkKind::Sidecar) && trust.marker_secret.is_none() {
+        let why = if sinks.contains(&SinkKind::Metadata) {
             "TRIAGE_SINKS writes metadata but no sidecar: set a marker secret so the function \
-             can tell its own marker from one an uploader set (or add `sidecar` to TRIAGE_SINKS)",
-        ));
+             can tell its own marker from one an uploader set (or add `sidecar` to TRIAGE_SINKS)"
+        } else {
+            "TRIAGE_SINKS writes neither metadata nor a sidecar: the record of finished work is \
+             then a signed `triage-marker` object tag; set a marker secret so a re-delivered \
+             event is not triaged twice (or add `sidecar` to TRIAGE_SINKS)"
+        };
+        return Err(ConfigError::new(MARKER_SECRET_VAR, "", why));
     }
     Ok(())
 }
@@ -242,5 +244,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.var, MARKER_SECRET_VAR);
+        for sinks in [&[SinkKind::Tags][..], &[SinkKind::Queue]] {
+            let e = check_combinations(none, Decision::Review, BlockAction::None, sinks, &t)
+                .unwrap_err();
+            assert!(e.to_string().contains("triage-marker"), "{e}");
+        }
+        let signed = trust(&[(MARKER_SECRET_VAR, "0123456789abcdef0123")]).unwrap();
+        let tags = [SinkKind::Tags];
+        assert!(check_combinations(none, Decision::Review, BlockAction::None, &tags, &signed).is_ok());
+        assert!(check_combinations(none, Decision::Review, BlockAction::None, &[], &t).is_ok());
     }
 }

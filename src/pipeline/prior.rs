@@ -22,7 +22,19 @@ impl Pipeline {
         // only when signed with the marker secret, or, without one, when the function's own
         // sidecar says the same.
         let secret = self.config.trust.marker_secret.as_ref();
-        let prior = match guard::already_done(obj, &meta.metadata, etag, config_hash, secret) {
+        // Without metadata and sidecar the marker is a tag on this version (always signed).
+        let tags: std::collections::BTreeMap<String, String>;
+        let stored = if self.config.guard_in_tags() {
+            tags = store
+                .get_version_tags(&obj.bucket, &obj.key, meta.version_id.as_deref())
+                .await?
+                .into_iter()
+                .collect();
+            &tags
+        } else {
+            &meta.metadata
+        };
+        let prior = match guard::already_done(obj, stored, etag, config_hash, secret) {
             guard::Prior::None => None,
             guard::Prior::Done(skip) => Some(skip),
             guard::Prior::CheckContent { sha256, skip } => {

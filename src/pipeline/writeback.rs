@@ -153,12 +153,27 @@ pub(super) async fn write(
     // On a versioned bucket the tags go to the version seen, so an upload landing after this
     // check (a new version) is not tagged with this result.
     let version = still_current(store, result, &etag, "the write-back").await?;
-    if config.sink_enabled(SinkKind::Tags) || block_action == BlockAction::Tag {
+    // Without metadata and sidecar the guard's record is a signed tag on this version.
+    let marker_tag = config
+        .guard_in_tags()
+        .then_some(config.trust.marker_secret.as_ref())
+        .flatten()
+        .map(|secret| {
+            let etag = normalize_etag(&etag);
+            let signature = secret.sign(&bucket, &key, &etag, &result.config_hash, "");
+            format!("{}:{signature}", metadata::marker(&etag, &result.config_hash))
+        });
+    let full_tags = config.sink_enabled(SinkKind::Tags) || block_action == BlockAction::Tag;
+    if full_tags || marker_tag.is_some() {
         let existing = store
             .get_version_tags(&bucket, &key, version.as_deref())
             .await
             .map_err(|e| store_fail(result, "read tags", &e))?;
-        let (set, note) = tags::tag_set(result, &existing, blocked, &store.tag_rules());
+        let rules = store.tag_rules();
+        let (set, note) = match (&marker_tag, full_tags) {
+            (Some(m), false) => tags::marker_set(&existing, m, &rules),
+            (m, _) => tags::tag_set(result, &existing, blocked, m.as_deref(), &rules),
+        };
         store
             .put_version_tags(&bucket, &key, version.as_deref(), &set)
             .await

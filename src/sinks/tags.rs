@@ -8,6 +8,9 @@ use crate::store::TagRules;
 pub const VERDICT: &str = "triage-verdict";
 pub const LABEL_PREFIX: &str = "triage-label";
 pub const BLOCKED: &str = "triage-blocked";
+/// The guard's signed record of finished work, where neither metadata nor a sidecar is written
+/// (see `Config::guard_in_tags`). Same value as the metadata marker: `<etag>:<config hash>:<sig>`.
+pub const MARKER: &str = "triage-marker";
 
 fn is_ours(key: &str) -> bool {
     key.starts_with("triage-")
@@ -29,27 +32,53 @@ pub fn sanitize(s: &str, max_chars: usize, rules: &TagRules) -> String {
         .to_string()
 }
 
-/// The full tag set to write: the object's `existing` non-triage tags first, then ours.
-/// Returns the tags and, when labels were dropped, a note for the sidecar.
+fn theirs(existing: &[(String, String)]) -> Vec<(String, String)> {
+    existing
+        .iter()
+        .filter(|(k, _)| !is_ours(k))
+        .cloned()
+        .collect()
+}
+
+fn no_room(tags: &[(String, String)]) -> String {
+    format!(
+        "tags: the object already has {} tags of its own; no triage tags written",
+        tags.len()
+    )
+}
+
+/// The tag set when only the guard's `marker` goes into tags (no tags sink): the object's own
+/// tags and the marker, or, without room, the object's own tags and a note.
+pub fn marker_set(
+    existing: &[(String, String)],
+    marker: &str,
+    rules: &TagRules,
+) -> (Vec<(String, String)>, Option<String>) {
+    let mut tags = theirs(existing);
+    if tags.len() >= rules.max_tags {
+        let note = format!("{}; a re-delivered event triages it again", no_room(&tags));
+        return (tags, Some(note));
+    }
+    tags.push((MARKER.into(), marker.into()));
+    (tags, None)
+}
+
+/// The full tag set to write: the object's `existing` non-triage tags first, then ours — the
+/// verdict, the block flag, the guard's `marker` when it lives in tags, then labels while room
+/// lasts. Returns the tags and, when something was dropped, a note for the sidecar.
 pub fn tag_set(
     result: &TriageResult,
     existing: &[(String, String)],
     blocked: bool,
+    marker: Option<&str>,
     rules: &TagRules,
 ) -> (Vec<(String, String)>, Option<String>) {
-    let mut tags: Vec<(String, String)> = existing
-        .iter()
-        .filter(|(k, _)| !is_ours(k))
-        .cloned()
-        .collect();
+    let mut tags = theirs(existing);
     let room = |tags: &Vec<(String, String)>| rules.max_tags.saturating_sub(tags.len());
     let mut notes = Vec::new();
     if tags.len() >= rules.max_tags {
-        notes.push(format!(
-            "tags: the object already has {} tags of its own; no triage tags written",
-            tags.len()
-        ));
-        return (tags, Some(notes.join("; ")));
+        let note = no_room(&tags);
+        return (tags, Some(note));
     }
     let verdict = result
         .verdict
@@ -59,6 +88,11 @@ pub fn tag_set(
     tags.push((VERDICT.into(), verdict.into()));
     if blocked && room(&tags) > 0 {
         tags.push((BLOCKED.into(), "true".into()));
+    }
+    match marker {
+        Some(m) if room(&tags) > 0 => tags.push((MARKER.into(), m.into())),
+        Some(_) => notes.push("tags: no room for the marker; a re-delivered event triages it again".into()),
+        None => {}
     }
     let labels = result.labels();
     let mut written = 0;
@@ -134,13 +168,13 @@ mod tests {
     fn at_most_ten_tags_and_user_tags_are_kept() {
         let existing: Vec<(String, String)> =
             (0..6).map(|i| (format!("team{i}"), "x".into())).collect();
-        let (tags, note) = tag_set(&result(8), &existing, false, &S3_TAG_RULES);
+        let (tags, note) = tag_set(&result(8), &existing, false, None, &S3_TAG_RULES);
         assert_eq!(tags.len(), 10);
         assert_eq!(&tags[..6], &existing[..]);
         assert_eq!(tags[6], ("triage-verdict".into(), "pass".into()));
         assert!(note.unwrap().contains("3 of 8 labels"));
         // Old triage tags are replaced, not accumulated.
-        let (again, _) = tag_set(&result(2), &tags, true, &S3_TAG_RULES);
+        let (again, _) = tag_set(&result(2), &tags, true, None, &S3_TAG_RULES);
         assert_eq!(again.len(), 6 + 4);
         assert!(again.contains(&("triage-blocked".into(), "true".into())));
     }
@@ -149,9 +183,29 @@ mod tests {
     fn full_object_tag_set_leaves_ours_out_with_a_note() {
         let existing: Vec<(String, String)> =
             (0..10).map(|i| (format!("t{i}"), "x".into())).collect();
-        let (tags, note) = tag_set(&result(1), &existing, false, &S3_TAG_RULES);
+        let (tags, note) = tag_set(&result(1), &existing, false, None, &S3_TAG_RULES);
         assert_eq!(tags, existing);
         assert!(note.unwrap().contains("no triage tags"));
+    }
+
+    #[test]
+    fn the_marker_comes_before_labels_and_alone_without_the_tags_sink() {
+        let existing = vec![
+            ("team".to_string(), "x".to_string()),
+            (MARKER.to_string(), "forged".to_string()),
+        ];
+        let (tags, _) = tag_set(&result(9), &existing, true, Some("e:h:s"), &S3_TAG_RULES);
+        assert_eq!(tags.len(), 10);
+        assert_eq!(tags[3], (MARKER.into(), "e:h:s".into()));
+        assert_eq!(tags.iter().filter(|(k, _)| k == MARKER).count(), 1);
+        let (tags, note) = marker_set(&existing, "e:h:s", &S3_TAG_RULES);
+        assert_eq!(tags, vec![existing[0].clone(), (MARKER.into(), "e:h:s".into())]);
+        assert!(note.is_none());
+        let full: Vec<(String, String)> =
+            (0..10).map(|i| (format!("t{i}"), "x".into())).collect();
+        let (tags, note) = marker_set(&full, "e:h:s", &S3_TAG_RULES);
+        assert_eq!(tags, full);
+        assert!(note.unwrap().contains("again"));
     }
 
     #[test]
