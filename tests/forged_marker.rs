@@ -300,7 +300,11 @@ async fn with_tags_or_queue_only_the_record_is_a_signed_tag() {
         let has_verdict = tags.iter().any(|(k, _)| k == "triage-verdict");
         assert_eq!((sinks, has_verdict), (sinks, sinks == "tags"), "{tags:?}");
         let again = pipeline.handle_event(&ev, None).await.remove(0);
-        assert_eq!(again.code.as_deref(), Some("already_processed"), "{again:?}");
+        assert_eq!(
+            again.code.as_deref(),
+            Some("already_processed"),
+            "{again:?}"
+        );
 
         // An uploader's marker tags on new content: the signed one replayed from another key
         // and an unsigned one. Both are analysed, and the forged tags replaced.

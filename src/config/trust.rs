@@ -251,7 +251,9 @@ mod tests {
         }
         let signed = trust(&[(MARKER_SECRET_VAR, "0123456789abcdef0123")]).unwrap();
         let tags = [SinkKind::Tags];
-        assert!(check_combinations(none, Decision::Review, BlockAction::None, &tags, &signed).is_ok());
+        assert!(
+            check_combinations(none, Decision::Review, BlockAction::None, &tags, &signed).is_ok()
+        );
         assert!(check_combinations(none, Decision::Review, BlockAction::None, &[], &t).is_ok());
     }
 }

@@ -161,7 +161,10 @@ pub(super) async fn write(
         .map(|secret| {
             let etag = normalize_etag(&etag);
             let signature = secret.sign(&bucket, &key, &etag, &result.config_hash, "");
-            format!("{}:{signature}", metadata::marker(&etag, &result.config_hash))
+            format!(
+                "{}:{signature}",
+                metadata::marker(&etag, &result.config_hash)
+            )
         });
     let full_tags = config.sink_enabled(SinkKind::Tags) || block_action == BlockAction::Tag;
     if full_tags || marker_tag.is_some() {

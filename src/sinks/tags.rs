@@ -91,7 +91,9 @@ pub fn tag_set(
     }
     match marker {
         Some(m) if room(&tags) > 0 => tags.push((MARKER.into(), m.into())),
-        Some(_) => notes.push("tags: no room for the marker; a re-delivered event triages it again".into()),
+        Some(_) => {
+            notes.push("tags: no room for the marker; a re-delivered event triages it again".into())
+        }
         None => {}
     }
     let labels = result.labels();
@@ -199,10 +201,12 @@ mod tests {
         assert_eq!(tags[3], (MARKER.into(), "e:h:s".into()));
         assert_eq!(tags.iter().filter(|(k, _)| k == MARKER).count(), 1);
         let (tags, note) = marker_set(&existing, "e:h:s", &S3_TAG_RULES);
-        assert_eq!(tags, vec![existing[0].clone(), (MARKER.into(), "e:h:s".into())]);
+        assert_eq!(
+            tags,
+            vec![existing[0].clone(), (MARKER.into(), "e:h:s".into())]
+        );
         assert!(note.is_none());
-        let full: Vec<(String, String)> =
-            (0..10).map(|i| (format!("t{i}"), "x".into())).collect();
+        let full: Vec<(String, String)> = (0..10).map(|i| (format!("t{i}"), "x".into())).collect();
         let (tags, note) = marker_set(&full, "e:h:s", &S3_TAG_RULES);
         assert_eq!(tags, full);
         assert!(note.unwrap().contains("again"));
