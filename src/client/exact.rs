@@ -63,19 +63,17 @@ fn client() -> &'static Https {
     })
 }
 
-/// Send `method` to `base` (`scheme://authority`, no path) + `path_and_query` (already
-/// percent-encoded, sent unchanged) with these headers and body. Timeouts are the caller's
-/// (`Service::call` bounds every attempt).
+/// Send `method` to `base` (scheme, authority and an optional path prefix; see
+/// [`super::origin`]) + `path_and_query` (already percent-encoded, sent unchanged) with these
+/// headers and body. Timeouts are the caller's (`Service::call` bounds every attempt).
 pub async fn send(
     method: &Method,
-    base: &str,
+    base: &url::Url,
     path_and_query: &str,
     headers: &[(String, String)],
     body: Bytes,
 ) -> Result<Reply, TransportError> {
-    let uri: hyper::Uri = format!("{}{path_and_query}", base.trim_end_matches('/'))
-        .parse()
-        .map_err(|e| TransportError(format!("invalid request target: {e}")))?;
+    let uri = super::origin::request_uri(base, path_and_query).map_err(TransportError)?;
     let mut req = hyper::Request::builder().method(method.clone()).uri(uri);
     let mut has_agent = false;
     // hyper sends no Content-Length for an empty body, and S3 and COS refuse a PUT without one
@@ -155,7 +153,7 @@ mod tests {
         });
         let r = send(
             &Method::GET,
-            &format!("http://{addr}"),
+            &crate::client::origin::with_scheme("http", &addr.to_string()).unwrap(),
             "/b/uploads/./x/../y//z/.?acl",
             &[("host".into(), "b.example.com".into())],
             Bytes::new(),
@@ -191,7 +189,7 @@ mod tests {
         });
         send(
             &Method::PUT,
-            &format!("http://{addr}"),
+            &crate::client::origin::with_scheme("http", &addr.to_string()).unwrap(),
             "/b/k",
             &[],
             Bytes::new(),

@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod credential;
 pub mod deadline;
 pub mod exact;
+pub mod origin;
 pub mod retry;
 pub mod sign;
 pub mod throttle;

@@ -374,7 +374,7 @@ async fn plain_get(url: &str, host: Option<String>) -> Result<Vec<u8>, String> {
     let headers: Vec<(String, String)> = host.map(|h| ("host".into(), h)).into_iter().collect();
     let r = image_triage::client::exact::send(
         &reqwest::Method::GET,
-        &format!("{scheme}://{authority}"),
+        &image_triage::client::origin::with_scheme(scheme, authority).map_err(|e| e.to_string())?,
         target,
         &headers,
         bytes::Bytes::new(),

@@ -121,7 +121,13 @@ impl Api {
         );
         let url = match &self.endpoint {
             Some(e) => format!("{e}/"),
-            None => format!("https://{host}/"),
+            None => crate::client::origin::https(&host)
+                .map_err(|e| ApiError {
+                    code: "InvalidHost".into(),
+                    message: e.to_string(),
+                    retryable: false,
+                })?
+                .to_string(),
         };
         let mut rb = crate::client::http()
             .post(url)

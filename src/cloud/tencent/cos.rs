@@ -49,7 +49,7 @@ impl From<TimedOut> for CosError {
 }
 
 impl CosError {
-    fn local(code: &str, message: impl Into<String>) -> Self {
+    pub fn local(code: &str, message: impl Into<String>) -> Self {
         CosError {
             status: 0,
             code: code.into(),
@@ -227,18 +227,24 @@ impl CosClient {
     pub fn host(&self, bucket: &str, region: Option<&str>) -> Result<String, CosError> {
         super::check_bucket(bucket)
             .map_err(|reason| CosError::local("InvalidBucketName", reason))?;
-        Ok(format!(
-            "{bucket}.cos.{}.myqcloud.com",
-            self.region_for(bucket, region)?
-        ))
+        let region = self.region_for(bucket, region)?;
+        // Regions come from events too; they become part of the host name.
+        if !super::valid_region(&region) {
+            return Err(CosError::local(
+                "InvalidRegion",
+                format!("{region:?} is not a COS region id"),
+            ));
+        }
+        Ok(format!("{bucket}.cos.{region}.myqcloud.com"))
     }
 
-    /// Where requests go: the endpoint override, else `https://<host>`.
-    fn base(&self, host: &str) -> String {
-        match &self.endpoint {
-            Some(e) => e.clone(),
-            None => format!("https://{host}"),
-        }
+    /// Where requests go: the endpoint override, else `https://<host>` (see client::origin).
+    pub fn base(&self, host: &str) -> Result<url::Url, CosError> {
+        let url = match &self.endpoint {
+            Some(e) => url::Url::parse(e).map_err(|e| e.to_string()),
+            None => crate::client::origin::https(host).map_err(|e| e.to_string()),
+        };
+        url.map_err(|reason| CosError::local("InvalidBucketName", reason))
     }
 
     fn query(params: &[(String, String)]) -> String {
@@ -307,7 +313,7 @@ impl CosClient {
             status,
             headers,
             body,
-        } = crate::client::exact::send(&req.method, &self.base(&host), &target, &headers, body)
+        } = crate::client::exact::send(&req.method, &self.base(&host)?, &target, &headers, body)
             .await
             .map_err(|e| CosError {
                 status: 0,

@@ -58,7 +58,7 @@ pub(super) fn to_store(bucket: &str, key: &str, op: &'static str, e: CosError) -
             key: key.into(),
         };
     }
-    if e.status == 0 && e.code == "InvalidBucketName" {
+    if e.status == 0 && matches!(e.code.as_str(), "InvalidBucketName" | "InvalidRegion") {
         return StoreError::InvalidBucket {
             bucket: bucket.into(),
             reason: e.message,

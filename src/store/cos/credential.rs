@@ -24,8 +24,8 @@ pub fn presigned_get(
     let creds = client.creds()?;
     let now = chrono::Utc::now().timestamp();
     let key_time = sign::key_time(now - 60, now + expires.as_secs() as i64);
-    Ok(format!(
-        "https://{host}{}?{}",
+    let target = format!(
+        "{}?{}",
         sign::wire_path(key),
         sign::presigned_query(
             &creds.access_key,
@@ -35,5 +35,11 @@ pub fn presigned_get(
             &host,
             key
         )
-    ))
+    );
+    // Always the production host: the vendor service fetches it, not this function.
+    let base = crate::client::origin::https(&host)
+        .map_err(|e| CosError::local("InvalidBucketName", e.to_string()))?;
+    crate::client::origin::request_uri(&base, &target)
+        .map(|u| u.to_string())
+        .map_err(|e| CosError::local("InvalidBucketName", e))
 }

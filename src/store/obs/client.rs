@@ -162,9 +162,13 @@ impl ObsStore {
         );
         let auth = sig::authorization(&creds.access_key, &sig::signature(&creds.secret_key, &sts));
         let base = match &self.settings.endpoint {
-            Some(e) => e.clone(),
-            None => format!("https://{host}"),
-        };
+            Some(e) => url::Url::parse(e).map_err(|e| e.to_string()),
+            None => crate::client::origin::https(&host).map_err(|e| e.to_string()),
+        }
+        .map_err(|reason| StoreError::InvalidBucket {
+            bucket: req.bucket.into(),
+            reason,
+        })?;
         // The key exactly as signed: it may hold `.`/`..` segments (see client::exact).
         let target = Self::path_and_query(req);
         let mut wire = vec![
@@ -184,7 +188,13 @@ impl ObsStore {
                     req,
                     0,
                     "RequestError",
-                    format!("{}: {e}", url_without_query(&format!("{base}{target}"))),
+                    format!(
+                        "{}: {e}",
+                        url_without_query(&format!(
+                            "{}{target}",
+                            base.as_str().trim_end_matches('/')
+                        ))
+                    ),
                     true,
                 )
             })?;

@@ -260,11 +260,16 @@ impl ObjectStore for ObsStore {
             at,
         );
         // Always the production URL: the vendor service fetches it, not this function.
-        Ok(format!(
-            "https://{}/{}?{q}",
-            self.settings.host(bucket),
-            sig::encode_key(key)
-        ))
+        let invalid = |reason: String| StoreError::InvalidBucket {
+            bucket: bucket.into(),
+            reason,
+        };
+        let base = crate::client::origin::https(&self.settings.host(bucket))
+            .map_err(|e| invalid(e.to_string()))?;
+        let target = format!("/{}?{q}", sig::encode_key(key));
+        crate::client::origin::request_uri(&base, &target)
+            .map(|u| u.to_string())
+            .map_err(invalid)
     }
 }
 

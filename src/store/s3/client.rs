@@ -119,7 +119,7 @@ impl S3Store {
             target.push('?');
             target.push_str(&crate::cloud::aws::sigv4::encode_query(&call.query));
         }
-        let base = format!("{}://{host}", settings.scheme);
+        let base = crate::client::origin::with_scheme(&settings.scheme, &host)?;
         let crate::client::exact::Reply {
             status,
             headers,
@@ -132,7 +132,9 @@ impl S3Store {
             // Signed for the wrong region (301 PermanentRedirect, 400 AuthorizationHeaderMalformed):
             // remember the bucket's region; the retry signs (and, on AWS, addresses) for it.
             if let Some(region) = header(&headers, "x-amz-bucket-region") {
-                if region != settings.region && matches!(status, 301 | 307 | 400) {
+                // The region becomes part of AWS's host name: only a region id may.
+                let usable = !settings.aws_endpoint || crate::cloud::aws::valid_region(&region);
+                if region != settings.region && matches!(status, 301 | 307 | 400) && usable {
                     if let Ok(mut m) = self.bucket_regions.write() {
                         m.insert(bucket.to_string(), region.clone());
                     }

@@ -55,7 +55,9 @@ pub fn presigned_get(
     host: &str,
     path: &str,
     expires_secs: u64,
-) -> String {
+) -> Result<String, crate::client::origin::InvalidHost> {
+    use crate::client::origin;
+    let base = origin::with_scheme(scheme, host)?;
     let q = sigv4::presign_query(
         signer,
         Request {
@@ -67,11 +69,14 @@ pub fn presigned_get(
         },
         expires_secs.clamp(1, 604_800),
     );
-    format!(
-        "{scheme}://{host}{}?{}",
+    let target = format!(
+        "{}?{}",
         crate::client::sign::uri_encode(path, true),
         sigv4::encode_query(&q)
-    )
+    );
+    origin::request_uri(&base, &target)
+        .map(|u| u.to_string())
+        .map_err(|_| origin::InvalidHost { host: host.into() })
 }
 
 #[cfg(test)]
@@ -114,7 +119,7 @@ mod tests {
         assert_eq!(auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 
         // The documentation's presigned-URL example for the same object.
-        let url = presigned_get(&s, "https", &host, &path, 86400);
+        let url = presigned_get(&s, "https", &host, &path, 86400).unwrap();
         assert!(
             url.ends_with(
                 "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"

@@ -267,13 +267,8 @@ impl ObjectStore for S3Store {
         let settings = self.settings_for(bucket);
         let (host, path) = settings.locate(bucket, key);
         let signer = credential::signer(&settings, &creds, chrono::Utc::now());
-        Ok(credential::presigned_get(
-            &signer,
-            &settings.scheme,
-            &host,
-            &path,
-            expires.as_secs(),
-        ))
+        credential::presigned_get(&signer, &settings.scheme, &host, &path, expires.as_secs())
+            .map_err(|e| S3Error::from(e).for_object(bucket, key, "presign"))
     }
 }
 

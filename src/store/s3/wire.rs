@@ -27,6 +27,8 @@ pub enum S3Error {
     TimedOut(#[from] TimedOut),
     #[error("no credentials for the S3 store (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")]
     NoCredentials,
+    #[error(transparent)]
+    InvalidHost(#[from] crate::client::origin::InvalidHost),
 }
 
 /// S3 codes worth another attempt besides any 5xx (docs: "ErrorResponses", "SlowDown").
@@ -46,7 +48,7 @@ impl Retryable for S3Error {
                 *status >= 500 || *status == 429 || RETRYABLE_CODES.contains(&code.as_str())
             }
             S3Error::Transport(_) | S3Error::TimedOut(_) | S3Error::WrongRegion { .. } => true,
-            S3Error::NoCredentials => false,
+            S3Error::NoCredentials | S3Error::InvalidHost(_) => false,
         }
     }
     fn retry_after(&self) -> Option<Duration> {
@@ -75,6 +77,10 @@ impl S3Error {
                 message,
                 ..
             } => StoreError::remote(bucket, key, op, status, &code, message, retryable),
+            S3Error::InvalidHost(e) => StoreError::InvalidBucket {
+                bucket: bucket.into(),
+                reason: e.to_string(),
+            },
             other => {
                 let (status, code) = match other {
                     S3Error::NoCredentials => (0, "NoCredentials"),
