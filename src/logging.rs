@@ -28,7 +28,7 @@ pub fn init(default: &str, json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| Redacting);
     if json || std::env::var("TRIAGE_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {
@@ -59,43 +59,123 @@ mod tests {
     }
 }
 
-/// `text` with the query of every URL in it removed (`?…` → `?<redacted>`): vendor error text
-/// and transport errors can quote a presigned URL, whose signature and token must not reach a
-/// sidecar, an outcome or a log.
+/// `text` with what may be a secret taken out: the query of every URL (`?…` → `?<redacted>`),
+/// the user-info of every URL (`amqp://user:password@` → `amqp://***@`), and the value of
+/// every signature or token parameter wherever it stands (`q-signature=…`,
+/// `X-Amz-Signature=…`, `Signature=…`, security tokens). Vendor error text and transport
+/// errors can quote a presigned URL or a broker URL; none of it may reach a sidecar, an outcome
+/// or a log.
 pub fn redact_url_queries(text: &str) -> String {
+    redact_params(&redact_urls(text))
+}
+
+/// Where a URL (or a parameter value) quoted in text ends.
+fn ends_here(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | '\\' | ',' | ';')
+}
+
+fn redact_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    let next_url = |s: &str| {
-        [s.find("http://"), s.find("https://")]
-            .into_iter()
-            .flatten()
-            .min()
-    };
-    while let Some(at) = next_url(rest) {
-        out.push_str(&rest[..at]);
-        let url_len = rest[at..]
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')'))
-            .unwrap_or(rest.len() - at);
-        let url = &rest[at..at + url_len];
-        match url.find('?') {
+    while let Some(sep) = rest.find("://") {
+        // The scheme: the letters, digits and `+-.` right before `://`.
+        let scheme_len = rest[..sep]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .count();
+        let start = sep - scheme_len;
+        out.push_str(&rest[..start]);
+        let url_len = rest[start..].find(ends_here).unwrap_or(rest.len() - start);
+        let url = &rest[start..start + url_len];
+        let after = sep - start + 3;
+        let authority_end = url[after..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| after + i);
+        let (head, tail) = url.split_at(authority_end);
+        match head[after..].rfind('@') {
+            Some(at) => {
+                out.push_str(&head[..after]);
+                out.push_str("***");
+                out.push_str(&head[after + at..]);
+            }
+            None => out.push_str(head),
+        }
+        match tail.find('?') {
             Some(q) => {
-                out.push_str(&url[..q]);
+                out.push_str(&tail[..q]);
                 out.push_str("?<redacted>");
             }
-            None => out.push_str(url),
+            None => out.push_str(tail),
         }
-        rest = &rest[at + url_len..];
+        rest = &rest[start + url_len..];
     }
     out.push_str(rest);
     out
 }
 
+/// Parameters whose value is a signature or a token (compared without case).
+const SECRET_PARAMS: [&str; 7] = [
+    "signature",
+    "q-signature",
+    "x-amz-signature",
+    "x-amz-security-token",
+    "x-cos-security-token",
+    "x-obs-security-token",
+    "securitytoken",
+];
+
+fn redact_params(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    let mut i = 0;
+    while let Some(eq) = lower[i..].find('=').map(|e| i + e) {
+        let name_start = lower[..eq]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+            .map_or(0, |(p, c)| p + c.len_utf8());
+        i = eq + 1;
+        if !SECRET_PARAMS.contains(&&lower[name_start..eq]) {
+            continue;
+        }
+        let value_end = text[eq + 1..]
+            .find(|c: char| ends_here(c) || c == '&')
+            .map_or(text.len(), |v| eq + 1 + v);
+        if value_end > eq + 1 {
+            out.push_str(&text[at..=eq]);
+            out.push_str("<redacted>");
+            at = value_end;
+            i = value_end;
+        }
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// stderr, with [`redact_url_queries`] applied to every log line (text and JSON alike).
+struct Redacting;
+
+impl std::io::Write for Redacting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let line = redact_url_queries(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 #[cfg(test)]
 mod redact_tests {
+    use super::redact_url_queries as redact;
+
     #[test]
     fn url_queries_are_redacted() {
         let text = "download failed: https://b-1.cos.ap-guangzhou.myqcloud.com/k.png?q-sign-algorithm=sha1&q-signature=abc&x-cos-security-token=T (403) and http://x/y?X-Amz-Signature=s\\nmore";
-        let r = super::redact_url_queries(text);
+        let r = redact(text);
         assert!(
             !r.contains("q-signature") && !r.contains("X-Amz-Signature") && !r.contains("token=T"),
             "{r}"
@@ -104,6 +184,28 @@ mod redact_tests {
             r.contains("https://b-1.cos.ap-guangzhou.myqcloud.com/k.png?<redacted> (403)"),
             "{r}"
         );
-        assert_eq!(super::redact_url_queries("no urls here"), "no urls here");
+        assert_eq!(redact("no urls here"), "no urls here");
+    }
+
+    #[test]
+    fn userinfo_and_bare_signatures_are_redacted() {
+        let r = redact("connect amqp://triage:hunter2@mq.internal:5672/%2F failed");
+        assert_eq!(r, "connect amqp://***@mq.internal:5672/%2F failed");
+        let r = redact("{\"err\":\"GET http://u:p@h/k\"}");
+        assert_eq!(r, "{\"err\":\"GET http://***@h/k\"}");
+        let r = redact("Authorization: SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=0123abcd; q-sign-algorithm=sha1&q-ak=AKID&q-signature=ffee&x=1 SecurityToken=T0K");
+        for secret in ["0123abcd", "ffee", "T0K"] {
+            assert!(!r.contains(secret), "{r}");
+        }
+        assert!(r.contains("q-ak=AKID&q-signature=<redacted>&x=1"), "{r}");
+        // Names that merely end like one are left alone; so is an empty value.
+        assert_eq!(
+            redact("nosignature=1 signature="),
+            "nosignature=1 signature="
+        );
+        assert_eq!(redact("a://b@"), "a://***@");
+        assert_eq!(redact("://"), "://");
+        assert_eq!(redact("é://ü@ä?ö"), "é://***@ä?<redacted>");
+        assert_eq!(redact("é=1 ésignature=2"), "é=1 ésignature=<redacted>");
     }
 }

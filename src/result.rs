@@ -145,6 +145,28 @@ pub struct FailureRecord {
 }
 
 impl TriageResult {
+    /// A copy whose free text (reasons, notes, action details) holds no URL query, user-info,
+    /// signature or token (see `logging::redact_url_queries`): what goes into the bucket.
+    /// Names and keys stay as they are.
+    pub fn redacted(&self) -> TriageResult {
+        let redact = |s: &String| crate::logging::redact_url_queries(s);
+        let mut r = self.clone();
+        r.labels.reason = r.labels.reason.as_ref().map(redact);
+        r.moderation.reason = r.moderation.reason.as_ref().map(redact);
+        r.skip_reason = r.skip_reason.as_ref().map(redact);
+        r.notes = r.notes.iter().map(redact).collect();
+        for a in &mut r.actions {
+            a.detail = a.detail.as_ref().map(redact);
+        }
+        if let Some(f) = &mut r.failure {
+            f.reason = redact(&f.reason);
+        }
+        if let Some(v) = &mut r.verdict {
+            v.reason = redact(&v.reason);
+        }
+        r
+    }
+
     pub fn tool() -> ToolInfo {
         ToolInfo {
             name: env!("CARGO_PKG_NAME").into(),

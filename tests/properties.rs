@@ -230,4 +230,18 @@ proptest! {
             prop_assert!(vendor_sign::apig::verify(&req, "AK", &secret, token.as_deref(), now).is_err());
         }
     }
+
+    #[test]
+    fn redaction_of_any_text(text in any_text(), secret in "[A-Za-z0-9]{8,20}", i in 0usize..4) {
+        use image_triage::logging::redact_url_queries as redact;
+        let _ = redact(&text);
+        let quoted = [
+            format!("{text} https://h/k?X-Amz-Signature={secret} {text}"),
+            format!("{text}amqp://u:{secret}@h:5672/ {text}"),
+            format!("{text} q-signature={secret}&{text}"),
+            format!("{text}\"Signature={secret}\""),
+        ];
+        let r = redact(&quoted[i]);
+        prop_assert!(!r.contains(&secret), "{}", r);
+    }
 }

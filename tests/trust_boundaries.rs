@@ -185,3 +185,42 @@ async fn an_object_that_looks_like_an_error_is_just_bytes() {
         .unwrap();
     assert_eq!(&part[..], &body[..40]);
 }
+
+/// Issue 11, point 5: vendor text that quotes the presigned URL it was given (with its
+/// signature and session token) reaches neither the outcome nor the sidecar.
+#[tokio::test]
+async fn vendor_text_quoting_a_signed_url_is_redacted() {
+    let emu = emulator::Emulator::start().await;
+    let (bucket, key) = ("photos-1250000000", "in/quoted.png");
+    emu.put_object(bucket, key, common::png_header(800, 600, 5000), "image/png");
+    let quoted = "https://photos-1250000000.cos.ap-guangzhou.myqcloud.com/in/quoted.png?q-sign-algorithm=sha1&q-ak=AKID&q-signature=5ec2e75ec2e7&x-cos-security-token=T0KEN5ECRET";
+    let envelope = serde_json::json!({"Response": {
+        "Error": {"Code": "InvalidParameter", "Message": format!("cannot use {quoted}; Signature=5ec2e75ec2e7")},
+        "RequestId": "r-1",
+    }});
+    emu.inject(
+        "ims",
+        emulator::Fault::Reply(200, "application/json", envelope.to_string()),
+        1,
+    );
+    let pipeline = Pipeline::new(Config::from_vars(emu.env()).unwrap());
+    let ev = emulator::cos_event(bucket, key, "cos:ObjectCreated:Put", &Default::default());
+    let o = pipeline
+        .handle_event(&serde_json::to_vec(&ev).unwrap(), Some(Provider::Cos))
+        .await
+        .remove(0);
+    let sidecar = emu
+        .object(bucket, &format!("triage-results/{key}.json"))
+        .expect("the sidecar records the failed stage");
+    let sidecar = String::from_utf8(sidecar.body).unwrap();
+    assert!(
+        sidecar.contains("InvalidParameter") && sidecar.contains("quoted.png?<redacted>"),
+        "{sidecar}"
+    );
+    for text in [format!("{o:?}"), sidecar] {
+        assert!(
+            !text.contains("5ec2e75ec2e7") && !text.contains("T0KEN5ECRET"),
+            "{text}"
+        );
+    }
+}

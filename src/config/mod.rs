@@ -111,7 +111,7 @@ pub struct Config {
     pub results_prefix: String,
     pub quarantine_prefix: String,
     pub block_action: BlockAction,
-    pub queue: Option<String>,
+    pub queue: Option<QueueUrl>,
     pub store: StoreKind,
     pub on_error: Decision,
     pub thresholds: Thresholds,
@@ -132,6 +132,29 @@ pub struct Config {
     pub function_region: FunctionRegion,
     /// The marker secret and the bucket allow-list (see [`trust`]).
     pub trust: trust::Trust,
+}
+
+/// `TRIAGE_QUEUE` as given. Its Debug form hides the user-info and the query, where a broker
+/// password or a token may be.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QueueUrl(pub String);
+
+impl std::ops::Deref for QueueUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for QueueUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = redact_userinfo(&self.0);
+        let shown = match shown.split_once('?') {
+            Some((head, _)) => format!("{head}?…"),
+            None => shown,
+        };
+        write!(f, "{shown:?}")
+    }
 }
 
 /// See [`Config::function_region`].
@@ -280,7 +303,7 @@ impl Config {
             })?);
         }
         if let Some(v) = get("TRIAGE_QUEUE") {
-            cfg.queue = Some(v.to_string());
+            cfg.queue = Some(QueueUrl(v.to_string()));
         }
         match get("TRIAGE_SINKS") {
             Some(v) => {

@@ -254,3 +254,37 @@ fn serve_bind_and_s3_regions_behind_an_endpoint_are_not_refused() {
         "TRIAGE_S3_REGION"
     );
 }
+
+#[test]
+fn debug_output_holds_no_secret() {
+    let c = cfg(&[
+        (
+            "TRIAGE_QUEUE",
+            "amqp://triage:hunter2@mq.internal:5672/%2F?queue=qtok3n",
+        ),
+        ("TRIAGE_MARKER_SECRET", "marker-secret-value-1"),
+        ("TRIAGE_SERVE_TOKEN", "serve-token-value-2"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "aws-secret-value-3"),
+        ("AWS_SESSION_TOKEN", "aws-session-value-4"),
+        ("TENCENTCLOUD_SECRETID", "AKIDTENCENT"),
+        ("TENCENTCLOUD_SECRETKEY", "tencent-secret-value-5"),
+        ("HUAWEICLOUD_SDK_AK", "HUAWEIAK"),
+        ("HUAWEICLOUD_SDK_SK", "huawei-secret-value-6"),
+    ])
+    .unwrap();
+    let shown = format!("{c:?}");
+    for secret in [
+        "hunter2",
+        "qtok3n",
+        "marker-secret-value-1",
+        "serve-token-value-2",
+        "aws-secret-value-3",
+        "aws-session-value-4",
+        "tencent-secret-value-5",
+        "huawei-secret-value-6",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("mq.internal"), "{shown}");
+}

@@ -22,7 +22,7 @@ pub async fn write_sidecar(
     result: &TriageResult,
 ) -> Result<String, StoreError> {
     let key = sidecar_key(results_prefix, &result.object.key);
-    let body = serde_json::to_vec_pretty(result).map_err(|e| StoreError::Io {
+    let body = serde_json::to_vec_pretty(&result.redacted()).map_err(|e| StoreError::Io {
         bucket: result.object.bucket.clone(),
         key: key.clone(),
         op: "serialize result",
