@@ -176,6 +176,19 @@ pub fn decide(state: ModerationState<'_>, thresholds: &Thresholds, on_error: Dec
     }
 }
 
+/// At least `review` when a labeler reported that its service already knows the image as bad
+/// (`LabelOutput::flagged`): the stores' own moderation signal is never dropped.
+pub fn with_flag(verdict: Verdict, flag: Option<&str>) -> Verdict {
+    match flag {
+        Some(why) if verdict.decision < Decision::Review => Verdict {
+            decision: Decision::Review,
+            reason: format!("{}; raised to review: {why}", verdict.reason),
+            on_error_applied: verdict.on_error_applied,
+        },
+        _ => verdict,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +241,25 @@ mod tests {
         );
         assert_eq!(v.decision, Decision::Block);
         assert!(v.reason.contains("service suggested block"));
+    }
+
+    #[test]
+    fn a_labelers_flag_raises_pass_to_review_only() {
+        let pass = decide(
+            ModerationState::Disabled,
+            &Thresholds::default(),
+            Decision::Review,
+        );
+        let v = with_flag(pass.clone(), Some("marked bad"));
+        assert_eq!(v.decision, Decision::Review);
+        assert!(v.reason.contains("marked bad"));
+        assert_eq!(with_flag(pass.clone(), None), pass);
+        let block = Verdict {
+            decision: Decision::Block,
+            reason: "r".into(),
+            on_error_applied: false,
+        };
+        assert_eq!(with_flag(block.clone(), Some("x")), block);
     }
 
     #[test]

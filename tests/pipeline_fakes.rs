@@ -71,6 +71,7 @@ impl Labeler for Scripted {
                 second_category: None,
             }],
             raw: serde_json::json!({"scripted": true}),
+            flagged: None,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! Adding a vendor: a module here and one line in [`build_labeler`] / [`build_moderator`].
 
 pub mod huawei;
+pub mod inline;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod tencent;
@@ -39,6 +40,10 @@ pub struct LabelOutput {
     pub labels: Vec<Label>,
     /// The service's own response, kept for the sidecar.
     pub raw: serde_json::Value,
+    /// The service refused the image because it already knows it as bad (the legacy tagging
+    /// API's `-5062`): a moderation signal, which makes the verdict at least `review`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -179,6 +184,7 @@ pub fn check_labeler(kind: LabelerKind, config: &Config) -> Result<(), ConfigErr
     match kind {
         LabelerKind::None | LabelerKind::Local => Ok(()),
         LabelerKind::CosCi | LabelerKind::Tiia => tencent::builder::check_labeler(config),
+        LabelerKind::TencentLegacy => tencent::legacy::check(config),
         LabelerKind::Huawei => huawei::builder::TaggingSettings::from_config(config).map(drop),
     }
 }
@@ -203,6 +209,7 @@ pub fn build_labeler(
         LabelerKind::Local => Ok(Some(local::labeler(config)?)),
         LabelerKind::CosCi => Ok(Some(tencent::ci::labeler(config)?)),
         LabelerKind::Tiia => Ok(Some(tencent::tiia::labeler(config)?)),
+        LabelerKind::TencentLegacy => Ok(Some(tencent::legacy::labeler(config)?)),
         LabelerKind::Huawei => Ok(Some(huawei::labeler(config)?)),
         #[cfg(not(feature = "local"))]
         LabelerKind::Local => Err(not_in_this_build("local", "labeler")),

@@ -35,6 +35,7 @@ string_enum! {
         Local = "local",
         CosCi = "cos-ci",
         Tiia = "tiia",
+        TencentLegacy = "tencent-legacy",
         Huawei = "huawei",
         None = "none",
     }

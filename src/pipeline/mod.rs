@@ -534,11 +534,9 @@ impl Pipeline {
             (StageStatus::Disabled, _) => ModerationState::Disabled,
             _ => ModerationState::Unavailable(moderation.reason.as_deref().unwrap_or("no output")),
         };
-        result.verdict = Some(verdict::decide(
-            state,
-            &self.config.thresholds,
-            self.config.on_error,
-        ));
+        let decided = verdict::decide(state, &self.config.thresholds, self.config.on_error);
+        let flag = labels.output.as_ref().and_then(|o| o.flagged.as_deref());
+        result.verdict = Some(verdict::with_flag(decided, flag));
         result.labels = labels;
         result.moderation = moderation;
         Ok(hash)

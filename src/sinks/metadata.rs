@@ -139,6 +139,7 @@ mod tests {
                         })
                         .collect(),
                     raw: serde_json::Value::Null,
+                    flagged: None,
                 },
             ),
             moderation: Stage::disabled(),

@@ -16,41 +16,6 @@ const MAX_INLINE_BYTES: u64 = 7 * 1024 * 1024 + 512 * 1024;
 pub struct Fallback;
 
 impl Fallback {
-    async fn inline(
-        &self,
-        input: &AnalyzerInput,
-        why: &AnalyzerError,
-    ) -> Result<AnalyzerInput, AnalyzerError> {
-        if input.facts.bytes > MAX_INLINE_BYTES {
-            return Err(why.clone());
-        }
-        // The pipeline already read the whole object (another analyzer needed it): no new read.
-        if input.bytes.is_some() {
-            let mut inline = input.clone();
-            inline.url = None;
-            return Ok(inline);
-        }
-        let Some(store) = &input.store else {
-            return Err(why.clone());
-        };
-        let bytes = store
-            .get(&input.object.bucket, &input.object.key)
-            .await
-            .map_err(|e| AnalyzerError {
-                service: why.service.clone(),
-                code: why.code.clone(),
-                message: format!(
-                    "{}; the base64 fallback could not read the object: {e}",
-                    why.message
-                ),
-                retryable: e.retryable(),
-            })?;
-        let mut inline = input.clone();
-        inline.url = None;
-        inline.bytes = Some(bytes);
-        Ok(inline)
-    }
-
     /// POST with the URL; on "no URL" or a download failure, once more with the image inline.
     pub async fn post(
         &self,
@@ -84,7 +49,8 @@ impl Fallback {
                     code = e.code.as_deref().unwrap_or(""),
                     "URL path unusable; sending the image inline"
                 );
-                let inline = self.inline(input, &e).await?;
+                let inline =
+                    crate::analyzers::inline::with_bytes(input, MAX_INLINE_BYTES, &e).await?;
                 Ok(api.post(version, interface, &body(&inline)?).await?)
             }
             other => other,

@@ -138,7 +138,11 @@ impl Labeler for HuaweiTagging {
             message: m,
             retryable: false,
         })?;
-        Ok(LabelOutput { labels, raw })
+        Ok(LabelOutput {
+            labels,
+            raw,
+            flagged: None,
+        })
     }
 }
 

@@ -217,7 +217,11 @@ fn top_labels(probs: &[f32], k: usize) -> LabelOutput {
         "model": "efficientnet-lite0-imagenet1k",
         "top": idx.iter().map(|&i| serde_json::json!({"class": i, "p": probs[i]})).collect::<Vec<_>>(),
     });
-    LabelOutput { labels, raw }
+    LabelOutput {
+        labels,
+        raw,
+        flagged: None,
+    }
 }
 
 #[cfg(test)]

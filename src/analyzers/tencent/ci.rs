@@ -135,6 +135,7 @@ pub fn parse_detect_label(xml: &str) -> Result<LabelOutput, String> {
     Ok(LabelOutput {
         labels: merge(&per_scene),
         raw,
+        flagged: None,
     })
 }
 

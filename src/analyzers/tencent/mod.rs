@@ -1,11 +1,13 @@
 //! Tencent Cloud analyzers: COS CI detect-label (labels, default for COS), IMS ImageModeration
 //! (moderation, default for COS), and the alternatives COS CI sensitive-content-recognition
-//! (`TRIAGE_MODERATOR=cos-ci`) and TIIA DetectLabel (`TRIAGE_LABELER=tiia`). Signing, the API
+//! (`TRIAGE_MODERATOR=cos-ci`), TIIA DetectLabel (`TRIAGE_LABELER=tiia`) and the legacy image
+//! tagging API (`TRIAGE_LABELER=tencent-legacy`). Signing, the API
 //! 3.0 client and the error table are Tencent's shared code in [`crate::cloud::tencent`].
 
 pub mod builder;
 pub mod ci;
 pub mod ims;
+pub mod legacy;
 pub mod tiia;
 
 use crate::analyzers::AnalyzerError;

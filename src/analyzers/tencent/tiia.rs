@@ -58,6 +58,7 @@ pub fn parse(response: Value) -> LabelOutput {
     LabelOutput {
         labels: super::ci::merge(&per_scene),
         raw: response,
+        flagged: None,
     }
 }
 

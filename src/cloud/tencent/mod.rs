@@ -6,6 +6,7 @@ pub mod api;
 pub mod cos;
 pub mod cos_sign;
 pub mod errors;
+pub mod legacy;
 pub mod tc3;
 
 /// The region of buckets and API calls when the event names none (SCF sets it).
