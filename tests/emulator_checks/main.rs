@@ -6,10 +6,14 @@
 //!   anything is changed or stale. The SDK vectors were generated offline (never at test time)
 //!   with the SDKs from PyPI, clock frozen and the request captured before it left; each names
 //!   the SDK version and the call that produced it.
+//! - `legacy_vectors`: the legacy image service's signature (`vendor_sign::legacy`) reproduces
+//!   every vector `qcloud-image` 1.0.0 made, accepts them at their time and refuses them once
+//!   tampered with, re-keyed or stale.
 //! - `recording`: both emulators log a call when it arrives, before any injected delay or
 //!   fault, so retry and timeout tests can assert exact counts.
 
 mod huawei_vectors;
+mod legacy_vectors;
 mod recording;
 mod tencent_vectors;
 

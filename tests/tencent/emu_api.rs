@@ -52,7 +52,7 @@ pub(super) fn presigned_object(
 }
 
 /// The service downloads the object the URL named: count its bytes as served by URL.
-fn served_by_url(inner: &Mutex<Inner>, service: &str, bucket: &str, key: &str) {
+pub(super) fn served_by_url(inner: &Mutex<Inner>, service: &str, bucket: &str, key: &str) {
     let mut st = inner.lock().unwrap();
     let len = st
         .objects

@@ -283,3 +283,217 @@ async fn presigned_urls_name_the_exact_key() {
         "signed for another path"
     );
 }
+
+/// A presigned GET URL for `/<path>` on `host`, as COS documents it (token unsigned, in the
+/// query, as the SDK adds it).
+fn presign(host: &str, path: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let kt = format!("{};{}", now - 60, now + 600);
+    let signed = [("host".to_string(), host.to_string())];
+    let sig = vendor_sign::cos::signature(SECRET_KEY, &kt, "GET", path, &[], &signed);
+    format!("https://{host}{path}?q-sign-algorithm=sha1&q-ak={SECRET_ID}&q-sign-time={kt}&q-key-time={kt}&q-header-list=host&q-url-param-list=&q-signature={sig}&x-cos-security-token={TOKEN}")
+}
+
+const APPID: &str = "1250000000";
+
+/// The SDK's signature for `APPID`, made now, valid 5 minutes.
+fn legacy_auth(secret_id: &str, secret_key: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    vendor_sign::legacy::sign(APPID, "", secret_id, secret_key, now, now + 300, 7)
+}
+
+/// POST imagetag as the SDK does; the answer must be HTTP 200 JSON.
+async fn imagetag(emu: &Emulator, auth: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}{IMAGETAG_PATH}", emu.url()))
+        .header("host", LEGACY_HOST)
+        .header("content-type", "application/json")
+        .header("authorization", auth)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+}
+
+fn b64(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x10\0\0\0\x10\x08\x02\0\0\0";
+
+#[tokio::test]
+async fn imagetag_tags_presigned_cos_urls_and_inline_images() {
+    let emu = Emulator::start().await;
+    emu.put_object(BUCKET, "in/cat.png", PNG.to_vec(), "image/png");
+    emu.put_object(BUCKET, "in/sky.png", PNG.to_vec(), "image/png");
+    emu.tag_as("in/cat.png", &[("猫", 91), ("宠物", 60)]);
+    let auth = legacy_auth(SECRET_ID, SECRET_KEY);
+    let url = presign(&cos_host(BUCKET), "/in/cat.png");
+    // `url` wins over `image` (a GIF here, which alone would be refused).
+    let a = imagetag(
+        &emu,
+        &auth,
+        json!({"appid": APPID, "bucket": "", "url": url, "image": b64(b"GIF89a")}),
+    )
+    .await;
+    assert_eq!(
+        a,
+        json!({"code": 0, "message": "success", "tags": [
+            {"tag_name": "猫", "tag_confidence": 91}, {"tag_name": "宠物", "tag_confidence": 60}]})
+    );
+    assert_eq!(emu.url_bytes_served("imagetag"), PNG.len() as u64);
+    let url = presign(&cos_host(BUCKET), "/in/sky.png");
+    let a = imagetag(&emu, &auth, json!({"appid": APPID, "url": url})).await;
+    assert_eq!(
+        a["tags"][0],
+        json!({"tag_name": "天空", "tag_confidence": 27})
+    );
+
+    let inline = json!({"appid": APPID, "image": b64(PNG)});
+    let a = imagetag(&emu, &auth, inline.clone()).await;
+    assert_eq!(
+        (a["code"].as_i64(), a["tags"].as_array().map(Vec::len)),
+        (Some(0), Some(2))
+    );
+    emu.tag_inline_as(&[("文本", 80)]);
+    let a = imagetag(&emu, &auth, inline).await;
+    assert_eq!(
+        a["tags"],
+        json!([{"tag_name": "文本", "tag_confidence": 80}])
+    );
+    assert_eq!(emu.count("imagetag"), 4);
+    assert_eq!(emu.url_bytes_served("imagetag"), 2 * PNG.len() as u64);
+
+    // Faults queue like every other operation's.
+    emu.inject("imagetag", Fault::LegacyError(15), 1);
+    emu.inject(
+        "imagetag",
+        Fault::Reply(502, "text/html", "<html/>".into()),
+        1,
+    );
+    let a = imagetag(&emu, &auth, json!({"appid": APPID, "image": b64(PNG)})).await;
+    assert_eq!(a["code"], 15, "{a}");
+    let r = reqwest::Client::new()
+        .post(format!("{}{IMAGETAG_PATH}", emu.url()))
+        .header("host", LEGACY_HOST)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    assert_eq!(emu.count("imagetag"), 6);
+}
+
+#[tokio::test]
+async fn imagetag_refuses_as_the_service_documents() {
+    let emu = Emulator::start().await;
+    emu.put_object(BUCKET, "in/a.png", PNG.to_vec(), "image/png");
+    emu.put_object(BUCKET, "in/bad.png", PNG.to_vec(), "image/png");
+    emu.put_object(
+        BUCKET,
+        "in/a.gif",
+        b"GIF89a\x01\0\x01\0".to_vec(),
+        "image/gif",
+    );
+    emu.mark_bad("in/bad.png");
+    let good = legacy_auth(SECRET_ID, SECRET_KEY);
+    let url = presign(&cos_host(BUCKET), "/in/a.png");
+    let body = json!({"appid": APPID, "url": url});
+    let code = |v: Value| v["code"].as_i64().unwrap();
+
+    // Signature: tampered HMAC, wrong key, expired, unknown SecretId, none.
+    let mut raw = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(&good)
+            .unwrap()
+    };
+    raw[3] ^= 1;
+    assert_eq!(code(imagetag(&emu, &b64(&raw), body.clone()).await), 14);
+    let wrong_key = legacy_auth(SECRET_ID, "not-the-key");
+    assert_eq!(code(imagetag(&emu, &wrong_key, body.clone()).await), 14);
+    let now = chrono::Utc::now().timestamp();
+    let expired =
+        vendor_sign::legacy::sign(APPID, "", SECRET_ID, SECRET_KEY, now - 600, now - 1, 7);
+    assert_eq!(code(imagetag(&emu, &expired, body.clone()).await), 9);
+    let unknown = legacy_auth("AKIDsomeoneelse", SECRET_KEY);
+    assert_eq!(code(imagetag(&emu, &unknown, body.clone()).await), 11);
+    assert_eq!(code(imagetag(&emu, "", body.clone()).await), 4);
+
+    // appid: not the signed one (12); a URL of another appid (6); a bucket not signed (6).
+    let other = json!({"appid": "1250000001", "url": url});
+    assert_eq!(code(imagetag(&emu, &good, other).await), 12);
+    let foreign = presign(&cos_host("x-1250000001"), "/in/a.png");
+    let a = imagetag(&emu, &good, json!({"appid": APPID, "url": foreign})).await;
+    assert_eq!(code(a), 6);
+    let a = imagetag(
+        &emu,
+        &good,
+        json!({"appid": APPID, "bucket": "b", "url": url}),
+    )
+    .await;
+    assert_eq!(code(a), 6);
+
+    // Hosts other than public COS are never contacted: -1507.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for u in [
+        format!("https://127.0.0.1:{port}/in/a.png"),
+        format!("http://localhost:{port}/in/a.png"),
+        format!("https://{}@127.0.0.1:{port}/in/a.png", cos_host(BUCKET)),
+        url.replace(".myqcloud.com", ".myqcloud.com.evil.example"),
+    ] {
+        let a = imagetag(&emu, &good, json!({"appid": APPID, "url": u})).await;
+        assert_eq!(code(a), -1507, "{u}");
+    }
+    let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+    assert!(
+        accepted.is_err(),
+        "the emulator connected to a non-COS host"
+    );
+    // COS hosts, but no such object, a bad presigned signature or plain http: -1308.
+    for u in [
+        presign(&cos_host(BUCKET), "/in/none.png"),
+        url.replace("q-signature=", "q-signature=0"),
+        url.replace("https://", "http://"),
+    ] {
+        let a = imagetag(&emu, &good, json!({"appid": APPID, "url": u})).await;
+        assert_eq!(code(a), -1308, "{u}");
+    }
+    assert_eq!(
+        code(imagetag(&emu, &good, json!({"appid": APPID, "url": "ftp://h/x"})).await),
+        -1505
+    );
+    let bad = presign(&cos_host(BUCKET), "/in/bad.png");
+    let a = imagetag(&emu, &good, json!({"appid": APPID, "url": bad})).await;
+    assert_eq!((code(a.clone()), a.get("tags")), (-5062, None), "{a}");
+    let gif = presign(&cos_host(BUCKET), "/in/a.gif");
+    assert_eq!(
+        code(imagetag(&emu, &good, json!({"appid": APPID, "url": gif})).await),
+        -1400
+    );
+    assert_eq!(
+        emu.url_bytes_served("imagetag"),
+        0,
+        "nothing was tagged by URL"
+    );
+
+    // Inline: GIF, not Base64, empty, over 4M.
+    let inline = |image: Value| json!({"appid": APPID, "image": image});
+    for (image, want) in [
+        (json!(b64(b"GIF89a\x01\0\x01\0")), -1400),
+        (json!("%%%not base64"), -1400),
+        (json!(""), -1300),
+        (json!(null), -1300),
+        (json!("A".repeat(MAX_BASE64 + 4)), -1400),
+    ] {
+        assert_eq!(code(imagetag(&emu, &good, inline(image)).await), want);
+    }
+    assert_eq!(
+        code(imagetag(&emu, &good, json!(["not an object"])).await),
+        3
+    );
+}

@@ -1,10 +1,11 @@
 //! A Tencent Cloud emulator for the tests: COS (objects, metadata, tags, ACL), CI (detect-label,
-//! sensitive-content-recognition), IMS, TIIA and TDMQ on one 127.0.0.1 port. It routes by the
-//! `Host` header, exactly as production hosts differ, and verifies every request's signature and
-//! temporary-credential token with `tests/vendor_sign` (written from Tencent's documentation and
-//! pinned to its published and SDK-generated vectors, independent of the crate's signers), so a
-//! request that Tencent would refuse is refused here. Faults (HTTP statuses, vendor error
-//! bodies, delays) can be queued per operation.
+//! sensitive-content-recognition), IMS, TIIA, TDMQ and the legacy image service's imagetag
+//! (`emu_legacy.rs`) on one 127.0.0.1 port. It routes by the `Host` header, exactly as production
+//! hosts differ, and verifies every request's signature and temporary-credential token with
+//! `tests/vendor_sign` (written from Tencent's documentation and pinned to its published and
+//! SDK-generated vectors, independent of the crate's signers), so a request that Tencent would
+//! refuse is refused here. Faults (HTTP statuses, vendor error bodies, delays) can be queued per
+//! operation.
 #![allow(dead_code)]
 
 #[path = "emu_api.rs"]
@@ -13,6 +14,8 @@ mod api;
 mod attrs;
 #[path = "emu_cos.rs"]
 mod cos;
+#[path = "emu_legacy.rs"]
+mod legacy;
 #[cfg(test)]
 #[path = "emu_selftest.rs"]
 mod selftest;
@@ -26,8 +29,11 @@ use api::serve_api;
 #[allow(unused_imports)] // for the tests that use the emulator
 pub use attrs::{ALL_USERS, OWNER};
 use cos::serve_cos;
+use legacy::serve_legacy;
+#[allow(unused_imports)] // for the tests that use the emulator
+pub use legacy::{legacy_error, DEFAULT_TAGS, IMAGETAG_PATH, LEGACY_HOST, MAX_BASE64};
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,6 +106,8 @@ pub enum Fault {
     ApiError(&'static str),
     /// Wait this long, then answer normally.
     Delay(Duration),
+    /// A legacy image-service error (imagetag): HTTP 200 `{"code": N, "message": …}`.
+    LegacyError(i64),
 }
 
 /// One request as received, for assertions.
@@ -132,6 +140,12 @@ pub struct Inner {
     pub url_served: HashMap<String, u64>,
     /// Bucket ACLs set by [`Emulator::set_bucket_acl`]; a bucket not named here is `private`.
     pub bucket_acls: HashMap<String, String>,
+    /// imagetag answers for URL requests, per object key ([`Emulator::tag_as`]).
+    pub imagetag_tags: HashMap<String, Vec<(String, i64)>>,
+    /// imagetag answer for inline images ([`Emulator::tag_inline_as`]).
+    pub imagetag_inline: Option<Vec<(String, i64)>>,
+    /// Object keys imagetag refuses with -5062 ([`Emulator::mark_bad`]).
+    pub imagetag_bad: HashSet<String>,
 }
 
 #[derive(Clone)]
@@ -180,7 +194,7 @@ impl Emulator {
 
     /// Variables that point every Tencent service at the emulator, with temporary credentials.
     pub fn env(&self) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = ["COS", "CI", "IMS", "TIIA", "TDMQ"]
+        let mut v: Vec<(String, String)> = ["COS", "CI", "IMS", "TIIA", "TDMQ", "IMAGETAG"]
             .iter()
             .map(|s| (format!("TRIAGE_{s}_ENDPOINT"), self.url()))
             .collect();
@@ -300,7 +314,8 @@ impl Emulator {
         self.inner.lock().unwrap().messages.clone()
     }
 
-    /// Object bytes `service` (`ims`, `tiia`) downloaded through a presigned URL so far.
+    /// Object bytes `service` (`ims`, `tiia`, `imagetag`) downloaded through a presigned URL so
+    /// far.
     pub fn url_bytes_served(&self, service: &str) -> u64 {
         let i = self.inner.lock().unwrap();
         i.url_served.get(service).copied().unwrap_or(0)
@@ -473,7 +488,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         .await
         .unwrap_or_default();
     let query = parse_query(&raw_query);
-    let op = op_name(&method, &host, &query, &headers);
+    let op = op_name(&method, &host, &raw_path, &query, &headers);
     // Logged on arrival: a client that times out drops the connection and this handler with it.
     let (fault, index) = {
         let mut st = inner.lock().unwrap();
@@ -491,6 +506,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
     let resp = match fault {
         Some(Fault::Reply(status, ct, body)) => reply(status, ct, body),
         Some(Fault::ApiError(code)) => api_error(code, "injected by the emulator"),
+        Some(Fault::LegacyError(code)) => legacy_error(code, "injected by the emulator"),
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             serve(
@@ -506,8 +522,21 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
 }
 
 /// `cos:HEAD`, `cos:GET`, `cos:PUT`, `cos:copy`, `cos:tagging`, `cos:acl`, `cos:DELETE`,
-/// `ci:detect-label`, `ci:sensitive-content-recognition`, `ims`, `tiia`, `tdmq`.
-fn op_name(method: &Method, host: &str, query: &[(String, String)], headers: &HeaderMap) -> String {
+/// `ci:detect-label`, `ci:sensitive-content-recognition`, `ims`, `tiia`, `tdmq`, `imagetag`
+/// (another path on the legacy host: `image:<path>`).
+fn op_name(
+    method: &Method,
+    host: &str,
+    raw_path: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> String {
+    if host == LEGACY_HOST {
+        return match raw_path {
+            IMAGETAG_PATH => "imagetag".into(),
+            _ => format!("image:{raw_path}"),
+        };
+    }
     if host.ends_with(".tencentcloudapi.com") {
         return host.split('.').next().unwrap_or_default().to_string();
     }
@@ -534,6 +563,9 @@ fn serve(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
+    if host == LEGACY_HOST {
+        return serve_legacy(inner, method, raw_path, headers, body);
+    }
     let require_token = inner.lock().unwrap().require_token;
     if host.ends_with(".tencentcloudapi.com") {
         return match verify_tc3(

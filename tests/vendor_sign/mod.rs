@@ -12,6 +12,8 @@
 //!   (support.huaweicloud.com/api-obs obs_04_0010 and obs_04_0011).
 //! - [`apig`]: Huawei API Gateway `SDK-HMAC-SHA256` with `X-Security-Token` and the gateway's
 //!   15-minute `X-Sdk-Date` window (support.huaweicloud.com/devg-apisign).
+//! - [`legacy`]: the legacy image service's (`service.image.myqcloud.com`) multi-effective
+//!   signature, as the official SDK `qcloud-image` 1.0.0 makes it (`qcloud_image/auth.py`).
 //!
 //! Headers are passed as `(lower-case name, value as sent)` pairs so the verifiers do not
 //! depend on an HTTP crate either.
@@ -19,6 +21,7 @@
 
 pub mod apig;
 pub mod cos;
+pub mod legacy;
 pub mod obs;
 pub mod tc3;
 
