@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyzers::{ModerationOutput, Suggestion};
+use crate::analyzers::{CategoryScore, ModerationOutput, Suggestion};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -143,30 +143,7 @@ pub fn decide(state: ModerationState<'_>, thresholds: &Thresholds, on_error: Dec
                 Decision::Pass => format!("no category reached its review threshold{highest}"),
                 d => format!("service suggested {}{highest}", d.as_str()),
             };
-            for c in &m.categories {
-                let t = thresholds.for_category(&c.category);
-                let by_score = if c.score >= t.block {
-                    Decision::Block
-                } else if c.score >= t.review {
-                    Decision::Review
-                } else {
-                    Decision::Pass
-                };
-                if by_score > decision {
-                    decision = by_score;
-                    reason = format!(
-                        "{} score {:.1} >= {} threshold {:.1}",
-                        c.category,
-                        c.score,
-                        by_score.as_str(),
-                        if by_score == Decision::Block {
-                            t.block
-                        } else {
-                            t.review
-                        }
-                    );
-                }
-            }
+            raise_by_scores(&m.categories, thresholds, &mut decision, &mut reason);
             Verdict {
                 decision,
                 reason,
@@ -176,23 +153,68 @@ pub fn decide(state: ModerationState<'_>, thresholds: &Thresholds, on_error: Dec
     }
 }
 
-/// At least `review` when a labeler reported that its service already knows the image as bad
-/// (`LabelOutput::flagged`): the stores' own moderation signal is never dropped.
-pub fn with_flag(verdict: Verdict, flag: Option<&str>) -> Verdict {
-    match flag {
-        Some(why) if verdict.decision < Decision::Review => Verdict {
-            decision: Decision::Review,
-            reason: format!("{}; raised to review: {why}", verdict.reason),
-            on_error_applied: verdict.on_error_applied,
-        },
-        _ => verdict,
+/// Raise `decision` to what any category's score reaches under its thresholds.
+fn raise_by_scores(
+    categories: &[CategoryScore],
+    thresholds: &Thresholds,
+    decision: &mut Decision,
+    reason: &mut String,
+) {
+    for c in categories {
+        let t = thresholds.for_category(&c.category);
+        let by_score = if c.score >= t.block {
+            Decision::Block
+        } else if c.score >= t.review {
+            Decision::Review
+        } else {
+            Decision::Pass
+        };
+        if by_score > *decision {
+            *decision = by_score;
+            *reason = format!(
+                "{} score {:.1} >= {} threshold {:.1}",
+                c.category,
+                c.score,
+                by_score.as_str(),
+                if by_score == Decision::Block {
+                    t.block
+                } else {
+                    t.review
+                }
+            );
+        }
+    }
+}
+
+/// What the labels stage found that moderation must not lose: a service that already knows
+/// the image as bad (`LabelOutput::flagged`) makes it at least `review`; moderation categories
+/// a labeling analysis scored (`LabelOutput::signals`) raise it by the usual thresholds.
+pub fn with_label_findings(
+    verdict: Verdict,
+    flag: Option<&str>,
+    signals: &[CategoryScore],
+    thresholds: &Thresholds,
+) -> Verdict {
+    let Verdict {
+        mut decision,
+        mut reason,
+        on_error_applied,
+    } = verdict;
+    if let Some(why) = flag.filter(|_| decision < Decision::Review) {
+        decision = Decision::Review;
+        reason = format!("{reason}; raised to review: {why}");
+    }
+    raise_by_scores(signals, thresholds, &mut decision, &mut reason);
+    Verdict {
+        decision,
+        reason,
+        on_error_applied,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzers::CategoryScore;
 
     fn moderation(suggestion: Suggestion, cats: &[(&str, f32)]) -> ModerationOutput {
         ModerationOutput {
@@ -250,16 +272,35 @@ mod tests {
             &Thresholds::default(),
             Decision::Review,
         );
-        let v = with_flag(pass.clone(), Some("marked bad"));
+        let t = Thresholds::default();
+        let v = with_label_findings(pass.clone(), Some("marked bad"), &[], &t);
         assert_eq!(v.decision, Decision::Review);
         assert!(v.reason.contains("marked bad"));
-        assert_eq!(with_flag(pass.clone(), None), pass);
+        assert_eq!(with_label_findings(pass.clone(), None, &[], &t), pass);
         let block = Verdict {
             decision: Decision::Block,
             reason: "r".into(),
             on_error_applied: false,
         };
-        assert_eq!(with_flag(block.clone(), Some("x")), block);
+        assert_eq!(
+            with_label_findings(block.clone(), Some("x"), &[], &t),
+            block
+        );
+        // A labeler's category is judged like a moderator's.
+        let mut t = Thresholds::default();
+        t.parse_overrides("public_figure:60/100").unwrap();
+        let seen = |score| CategoryScore {
+            category: "public_figure".into(),
+            score,
+            label: Some("Someone".into()),
+        };
+        let v = with_label_findings(pass.clone(), None, &[seen(97.0)], &t);
+        assert_eq!(v.decision, Decision::Review);
+        assert!(v.reason.contains("public_figure"), "{}", v.reason);
+        assert_eq!(
+            with_label_findings(pass.clone(), None, &[seen(40.0)], &t),
+            pass
+        );
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct LabelOutput {
     /// API's `-5062`): a moderation signal, which makes the verdict at least `review`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flagged: Option<String>,
+    /// Moderation categories a labeling analysis found (celebrity recognition →
+    /// `TRIAGE_HUAWEI_CELEBRITY_CATEGORY`), judged by the same thresholds as the moderator's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<CategoryScore>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -181,11 +185,25 @@ pub const SETTINGS_VARS: &[&[&str]] = &[&tencent::builder::VARS, &huawei::builde
 /// Check the settings of the labeler `kind` without building it (no model is loaded, no
 /// credential is needed): the configuration calls this for every labeler it can select.
 pub fn check_labeler(kind: LabelerKind, config: &Config) -> Result<(), ConfigError> {
+    huawei::extras::Settings::from_config(config)?;
     match kind {
         LabelerKind::None | LabelerKind::Local => Ok(()),
         LabelerKind::CosCi | LabelerKind::Tiia => tencent::builder::check_labeler(config),
         LabelerKind::TencentLegacy => tencent::legacy::check(config),
-        LabelerKind::Huawei => huawei::builder::TaggingSettings::from_config(config).map(drop),
+        LabelerKind::Huawei | LabelerKind::HuaweiMedia => {
+            use huawei::builder::{self, IMAGE_TAGGING, MEDIA_TAGGING};
+            let variant = match kind {
+                LabelerKind::Huawei => IMAGE_TAGGING,
+                _ => MEDIA_TAGGING,
+            };
+            // Named explicitly, the service must exist in the region (seed 004); as the mere
+            // default for OBS events it is not held against a configuration that may never
+            // see one.
+            if config.labeler == Some(kind) {
+                builder::check_region(config, variant.name, variant.regions)?;
+            }
+            builder::TaggingSettings::for_variant(config, variant).map(drop)
+        }
     }
 }
 
@@ -203,6 +221,14 @@ pub fn build_labeler(
     kind: LabelerKind,
     config: &Config,
 ) -> Result<Option<Arc<dyn Labeler>>, AnalyzerError> {
+    // Celebrity recognition and main-object detection run beside whichever labeler is set.
+    huawei::extras::wrap(config, labeler_alone(kind, config)?)
+}
+
+fn labeler_alone(
+    kind: LabelerKind,
+    config: &Config,
+) -> Result<Option<Arc<dyn Labeler>>, AnalyzerError> {
     match kind {
         LabelerKind::None => Ok(None),
         #[cfg(feature = "local")]
@@ -211,6 +237,7 @@ pub fn build_labeler(
         LabelerKind::Tiia => Ok(Some(tencent::tiia::labeler(config)?)),
         LabelerKind::TencentLegacy => Ok(Some(tencent::legacy::labeler(config)?)),
         LabelerKind::Huawei => Ok(Some(huawei::labeler(config)?)),
+        LabelerKind::HuaweiMedia => Ok(Some(huawei::media_labeler(config)?)),
         #[cfg(not(feature = "local"))]
         LabelerKind::Local => Err(not_in_this_build("local", "labeler")),
     }

@@ -37,6 +37,7 @@ string_enum! {
         Tiia = "tiia",
         TencentLegacy = "tencent-legacy",
         Huawei = "huawei",
+        HuaweiMedia = "huawei-media",
         None = "none",
     }
 }
@@ -553,6 +554,7 @@ impl Config {
             .filter(|(k, _)| {
                 k.starts_with("TRIAGE_LABEL_")
                     || k.starts_with("TRIAGE_MODERATION_")
+                    || crate::analyzers::huawei::builder::HASHED_VARS.contains(&k.as_str())
                     || (k.starts_with("TRIAGE_") && k.ends_with("_LIMITS"))
             })
             .map(|(k, v)| (k.as_str(), v.trim()))

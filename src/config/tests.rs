@@ -288,3 +288,33 @@ fn debug_output_holds_no_secret() {
     }
     assert!(shown.contains("mq.internal"), "{shown}");
 }
+
+#[test]
+fn huawei_services_only_where_huawei_offers_them() {
+    let creds = [("TRIAGE_HUAWEI_REGION", "cn-east-3")];
+    // Image tagging exists in cn-east-3; media tagging and celebrity recognition do not.
+    assert!(cfg(&[creds[0], ("TRIAGE_LABELER", "huawei")]).is_ok());
+    for extra in [
+        ("TRIAGE_LABELER", "huawei-media"),
+        ("TRIAGE_HUAWEI_CELEBRITY", "on"),
+        ("TRIAGE_HUAWEI_MAIN_OBJECT", "on"),
+    ] {
+        let e = cfg(&[creds[0], extra]).unwrap_err();
+        assert_eq!(e.var, "TRIAGE_HUAWEI_REGION", "{extra:?}: {e}");
+        assert!(e.to_string().contains("cn-north-4"), "{e}");
+    }
+    let e = cfg(&[
+        ("HUAWEICLOUD_SDK_REGION", "ap-southeast-1"),
+        ("TRIAGE_LABELER", "huawei"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.var, "HUAWEICLOUD_SDK_REGION");
+    assert!(e.to_string().contains("cn-north-4, cn-east-3"), "{e}");
+    // Only the provider default: not held against the configuration.
+    assert!(cfg(&[("HUAWEICLOUD_SDK_REGION", "ap-southeast-1")]).is_ok());
+    assert!(cfg(&[
+        ("TRIAGE_LABELER", "huawei-media"),
+        ("TRIAGE_HUAWEI_CELEBRITY", "on")
+    ])
+    .is_ok());
+}

@@ -535,8 +535,15 @@ impl Pipeline {
             _ => ModerationState::Unavailable(moderation.reason.as_deref().unwrap_or("no output")),
         };
         let decided = verdict::decide(state, &self.config.thresholds, self.config.on_error);
-        let flag = labels.output.as_ref().and_then(|o| o.flagged.as_deref());
-        result.verdict = Some(verdict::with_flag(decided, flag));
+        result.verdict = Some(match &labels.output {
+            Some(o) => verdict::with_label_findings(
+                decided,
+                o.flagged.as_deref(),
+                &o.signals,
+                &self.config.thresholds,
+            ),
+            None => decided,
+        });
         result.labels = labels;
         result.moderation = moderation;
         Ok(hash)

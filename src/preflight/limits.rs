@@ -121,6 +121,15 @@ pub const HUAWEI_TAGGING_CURRENT: Limits = Limits {
     ..HUAWEI_TAGGING
 };
 
+/// Huawei media tagging, celebrity recognition and main-object detection (seed 004): PNG, JPEG,
+/// BMP, WEBP; sides 1–10000 px; ≤ 10 MB base64 (7.5 MB of image).
+pub const HUAWEI_MEDIA: Limits = Limits {
+    service: "huawei media tagging",
+    min_side: 1,
+    max_side: Some(10_000),
+    ..HUAWEI_TAGGING
+};
+
 /// Huawei Content Moderation v3 image (huawei_aws.md §6): 20–6000 px, ≤ 10 MB base64.
 pub const HUAWEI_MODERATION: Limits = Limits {
     service: "huawei moderation",
@@ -144,6 +153,7 @@ pub const ALL: &[&Limits] = &[
     &COS_CI_MODERATION,
     &HUAWEI_TAGGING,
     &HUAWEI_TAGGING_CURRENT,
+    &HUAWEI_MEDIA,
     &HUAWEI_MODERATION,
 ];
 

@@ -140,6 +140,7 @@ mod tests {
                         .collect(),
                     raw: serde_json::Value::Null,
                     flagged: None,
+                    signals: vec![],
                 },
             ),
             moderation: Stage::disabled(),

@@ -7,7 +7,7 @@ use crate::analyzers::AnalyzerError;
 use crate::client::{Service, Tuning};
 use crate::cloud::huawei::{self, api::Api};
 use crate::config::{Config, ConfigError, StoreKind};
-use crate::preflight::limits::{Limits, HUAWEI_TAGGING, HUAWEI_TAGGING_CURRENT};
+use crate::preflight::limits::{Limits, HUAWEI_MEDIA, HUAWEI_TAGGING, HUAWEI_TAGGING_CURRENT};
 
 /// How the image reaches the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +27,25 @@ pub const CATEGORIES_VAR: &str = "TRIAGE_MODERATION_CATEGORIES";
 pub const EVENT_TYPE_VAR: &str = "TRIAGE_MODERATION_EVENT_TYPE";
 pub const BIZ_TYPE_VAR: &str = "TRIAGE_MODERATION_BIZ_TYPE";
 
+pub const CELEBRITY_VAR: &str = "TRIAGE_HUAWEI_CELEBRITY";
+pub const CELEBRITY_THRESHOLD_VAR: &str = "TRIAGE_HUAWEI_CELEBRITY_THRESHOLD";
+pub const CELEBRITY_CATEGORY_VAR: &str = "TRIAGE_HUAWEI_CELEBRITY_CATEGORY";
+pub const MAIN_OBJECT_VAR: &str = "TRIAGE_HUAWEI_MAIN_OBJECT";
+/// The settings of the optional analyses: they change what a result says, so they enter the
+/// config hash like `TRIAGE_LABEL_*`.
+pub const HASHED_VARS: [&str; 4] = [
+    CELEBRITY_VAR,
+    CELEBRITY_THRESHOLD_VAR,
+    CELEBRITY_CATEGORY_VAR,
+    MAIN_OBJECT_VAR,
+];
+
 /// Every variable of the Huawei analyzers (the region variables are [`huawei::REGION_VARS`]).
-pub const VARS: [&str; 10] = [
+pub const VARS: [&str; 14] = [
+    CELEBRITY_VAR,
+    CELEBRITY_THRESHOLD_VAR,
+    CELEBRITY_CATEGORY_VAR,
+    MAIN_OBJECT_VAR,
     INPUT_VAR,
     TAGGING_LIMITS_VAR,
     LANGUAGE_VAR,
@@ -44,9 +61,45 @@ pub const VARS: [&str; 10] = [
 /// Moderation v3 categories.
 pub const CATEGORIES: &[&str] = &["terrorism", "porn", "politics", "image_text"];
 
+/// Which tagging API: image tagging (`TRIAGE_LABELER=huawei`) or media tagging
+/// (`huawei-media`), which share request and answer shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    pub name: &'static str,
+    /// The path after `/v2/{project_id}/`.
+    pub interface: &'static str,
+    /// Where Huawei offers it ([`huawei::check_offered`]).
+    pub regions: &'static [&'static str],
+}
+
+pub const IMAGE_TAGGING: Variant = Variant {
+    name: "huawei image tagging",
+    interface: "image/tagging",
+    regions: huawei::IMAGE_TAGGING_REGIONS,
+};
+
+pub const MEDIA_TAGGING: Variant = Variant {
+    name: "huawei media tagging",
+    interface: "image/media-tagging",
+    regions: huawei::BEIJING4_ONLY,
+};
+
+/// The configured region offers `service` (seed 004), else an error naming the region variable.
+pub fn check_region(config: &Config, service: &str, offered: &[&str]) -> Result<(), ConfigError> {
+    let region = huawei::region(&config.env);
+    huawei::check_offered(service, offered, &region).map_err(|why| {
+        let var = huawei::REGION_VARS
+            .iter()
+            .find(|v| config.env.get(v).is_some())
+            .unwrap_or(&huawei::REGION_VARS[0]);
+        ConfigError::new(var, &region, why)
+    })
+}
+
 /// Image Tagging's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaggingSettings {
+    pub variant: Variant,
     pub input: Input,
     pub limits: Limits,
     /// `TRIAGE_LABEL_LANGUAGE`: `en` (default here, ASCII-friendly for metadata) or `zh`.
@@ -58,7 +111,13 @@ pub struct TaggingSettings {
 }
 
 impl TaggingSettings {
+    /// Image tagging's settings.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        Self::for_variant(config, IMAGE_TAGGING)
+    }
+
+    /// The settings of `variant`; `TRIAGE_HUAWEI_TAGGING_LIMITS` applies to image tagging only.
+    pub fn for_variant(config: &Config, variant: Variant) -> Result<Self, ConfigError> {
         let language = match config.env.get(LANGUAGE_VAR).unwrap_or("en") {
             l @ ("en" | "zh") => l.to_string(),
             other => return Err(ConfigError::new(LANGUAGE_VAR, other, "expected en or zh")),
@@ -75,8 +134,13 @@ impl TaggingSettings {
             }
         };
         Ok(TaggingSettings {
+            variant,
             input: input(config)?,
-            limits,
+            limits: if variant == MEDIA_TAGGING {
+                HUAWEI_MEDIA
+            } else {
+                limits
+            },
             language,
             threshold: number(config, THRESHOLD_VAR, 60.0, 0.0..=100.0)?,
             limit: number(config, LIMIT_VAR, 50.0, 1.0..=150.0)? as u32,

@@ -18,12 +18,18 @@ pub struct HuaweiTagging {
 }
 
 impl HuaweiTagging {
+    /// Image tagging (`TRIAGE_LABELER=huawei`).
     pub fn new(config: &Config) -> Result<Self, AnalyzerError> {
-        builder::require_credentials(config, "huawei image tagging")?;
+        Self::variant(config, builder::IMAGE_TAGGING)
+    }
+
+    /// Image tagging or media tagging (`TRIAGE_LABELER=huawei-media`).
+    pub fn variant(config: &Config, variant: builder::Variant) -> Result<Self, AnalyzerError> {
+        builder::require_credentials(config, variant.name)?;
         Ok(HuaweiTagging {
             api: builder::api(config, "image", builder::IMAGE_DEFAULTS),
             fallback: super::fallback::Fallback,
-            settings: builder::TaggingSettings::from_config(config)?,
+            settings: builder::TaggingSettings::for_variant(config, variant)?,
         })
     }
 
@@ -37,7 +43,7 @@ impl HuaweiTagging {
             &mut body,
             self.settings.input,
             input,
-            "huawei image tagging",
+            self.settings.variant.name,
         )?;
         Ok(body)
     }
@@ -109,7 +115,7 @@ pub fn parse_tags(raw: &Value, language: &str) -> Result<Vec<Label>, String> {
 #[async_trait]
 impl Labeler for HuaweiTagging {
     fn name(&self) -> &'static str {
-        "huawei image tagging"
+        self.settings.variant.name
     }
     fn limits(&self) -> &Limits {
         &self.settings.limits
@@ -127,7 +133,7 @@ impl Labeler for HuaweiTagging {
                 &self.api,
                 self.settings.input,
                 "v2",
-                "image/tagging",
+                self.settings.variant.interface,
                 input,
                 |i| self.request_body(i),
             )
@@ -142,6 +148,7 @@ impl Labeler for HuaweiTagging {
             labels,
             raw,
             flagged: None,
+            signals: vec![],
         })
     }
 }

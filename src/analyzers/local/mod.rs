@@ -221,6 +221,7 @@ fn top_labels(probs: &[f32], k: usize) -> LabelOutput {
         labels,
         raw,
         flagged: None,
+        signals: vec![],
     }
 }
 

@@ -136,6 +136,7 @@ pub fn parse_detect_label(xml: &str) -> Result<LabelOutput, String> {
         labels: merge(&per_scene),
         raw,
         flagged: None,
+        signals: vec![],
     })
 }
 

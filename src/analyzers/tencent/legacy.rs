@@ -73,6 +73,7 @@ pub fn parse(response: Value) -> LabelOutput {
         labels,
         raw: response,
         flagged: None,
+        signals: vec![],
     }
 }
 
@@ -188,6 +189,7 @@ impl Labeler for LegacyTagging {
                         "tencent-legacy: {}",
                         legacy::explain(legacy::MARKED_BAD)
                     )),
+                    signals: vec![],
                 });
             }
             other => other?,

@@ -59,6 +59,7 @@ pub fn parse(response: Value) -> LabelOutput {
         labels: super::ci::merge(&per_scene),
         raw: response,
         flagged: None,
+        signals: vec![],
     }
 }
 

@@ -36,6 +36,24 @@ pub fn region(env: &crate::config::Env) -> String {
         .to_string()
 }
 
+/// Where each Image Recognition API is offered (seed 004, "使用限制"): image tagging in
+/// 华北-北京四 and 华东-上海一; media tagging, celebrity recognition, main-object detection and
+/// recapture detection in 华北-北京四 only.
+pub const IMAGE_TAGGING_REGIONS: &[&str] = &["cn-north-4", "cn-east-3"];
+pub const BEIJING4_ONLY: &[&str] = &["cn-north-4"];
+
+/// `Err` naming the service, the region and where the service is offered.
+pub fn check_offered(service: &str, offered: &[&str], region: &str) -> Result<(), String> {
+    if offered.contains(&region) {
+        return Ok(());
+    }
+    Err(format!(
+        "{service} is not offered in {region}; it is offered in {} (Huawei Image Recognition, \
+         usage limits)",
+        offered.join(", ")
+    ))
+}
+
 /// The project id of the AI services' paths.
 pub fn project_id(env: &crate::config::Env) -> Option<String> {
     PROJECT_ID_VARS
