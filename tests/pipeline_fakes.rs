@@ -72,6 +72,7 @@ impl Labeler for Scripted {
             }],
             raw: serde_json::json!({"scripted": true}),
             flagged: None,
+            signals: vec![],
         })
     }
 }

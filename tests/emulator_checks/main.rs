@@ -9,9 +9,14 @@
 //! - `legacy_vectors`: the legacy image service's signature (`vendor_sign::legacy`) reproduces
 //!   every vector `qcloud-image` 1.0.0 made, accepts them at their time and refuses them once
 //!   tampered with, re-keyed or stale.
+//! - `huawei_image_models`: the Huawei emulator's media tagging, celebrity recognition and
+//!   main-object detection accept exactly the request fields of `huaweicloudsdkimage` 3.1.219's
+//!   models and answer only with fields (and JSON types) of its response models
+//!   (`tests/vendor_vectors/huawei_image_models.py` → `.json`, generated offline).
 //! - `recording`: both emulators log a call when it arrives, before any injected delay or
 //!   fault, so retry and timeout tests can assert exact counts.
 
+mod huawei_image_models;
 mod huawei_vectors;
 mod legacy_vectors;
 mod recording;

@@ -1,4 +1,7 @@
-//! The emulated Image Tagging and Content Moderation services (SDK-HMAC-SHA256 verified).
+//! The emulated Image Tagging and Content Moderation services (SDK-HMAC-SHA256 verified). The
+//! image port also serves media tagging, celebrity recognition and main-object detection
+//! (`ai_media.rs`). Image Tagging answers as `image.cn-north-4.myhuaweicloud.com` and, the other
+//! region seed 004 lists for it, `image.cn-east-3.myhuaweicloud.com`.
 #![allow(clippy::result_large_err)]
 
 use axum::body::Bytes;
@@ -8,10 +11,14 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::apig_client::image_host;
 use super::obs::apply_fault;
 use super::*;
 
-fn apig_error(status: u16, code: &str, msg: &str) -> Response {
+/// Regions Image Tagging is published in (seed 004, "3 使用限制"): 华北-北京四, 华东-上海一.
+pub const IMAGE_REGIONS: &[&str] = &["cn-north-4", "cn-east-3"];
+
+pub(super) fn apig_error(status: u16, code: &str, msg: &str) -> Response {
     (
         StatusCode::from_u16(status).unwrap(),
         [("content-type", "application/json")],
@@ -23,7 +30,7 @@ fn apig_error(status: u16, code: &str, msg: &str) -> Response {
 /// Verify an `SDK-HMAC-SHA256` request with `tests/vendor_sign/apig.rs` (the gateway's rules,
 /// its 15-minute `X-Sdk-Date` window included), plus the emulator's: `host` and `x-sdk-date`
 /// signed, the production `Host`, the project id, and a temporary token that is signed.
-fn verify_apig(
+pub(super) fn verify_apig(
     emu: &Emu,
     method: &Method,
     host: &str,
@@ -102,14 +109,11 @@ async fn ai(
     if let Some(r) = apply_fault(emu, service, false).await {
         return Err(r);
     }
-    verify_apig(
-        emu,
-        method,
-        &format!("{service}.{REGION}.myhuaweicloud.com"),
-        uri,
-        h,
-        body,
-    )?;
+    let host = match header(h, "host") {
+        hs if service == "image" && IMAGE_REGIONS.iter().any(|r| hs == image_host(r)) => hs.into(),
+        _ => format!("{service}.{REGION}.myhuaweicloud.com"),
+    };
+    verify_apig(emu, method, &host, uri, h, body)?;
     let req: Value = serde_json::from_slice(body)
         .map_err(|_| apig_error(400, "AIS.0101", "body is not JSON"))?;
     let img = image_of(emu, &req)?;
@@ -126,6 +130,9 @@ pub(crate) async fn image(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(api) = ai_media::api_of(uri.path()) {
+        return ai_media::handle(&emu, api, &method, &uri, &h, &body).await;
+    }
     let call = emu.arrived("image", &method, &uri);
     let r = if uri.path() != format!("/v2/{PROJECT}/image/tagging") {
         apig_error(

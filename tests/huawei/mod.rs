@@ -5,9 +5,17 @@
 //! memory; faults (429/5xx bodies, slow answers) can be queued per service. Each call is logged
 //! the moment it arrives, before any fault or delay, so retry and timeout tests can count
 //! exactly (a client that gave up still left its entry, with status 0).
+//!
+//! The image port also answers Image Recognition's media tagging, celebrity recognition and
+//! main-object detection (`ai_media.rs`, logged, faulted and counted as `media-tagging`,
+//! `celebrity`, `main-object`); `apig_client.rs` calls them raw for the emulator's own checks.
 #![allow(dead_code)]
 
 mod ai;
+pub mod ai_media;
+#[cfg(test)]
+mod ai_selftest;
+pub mod apig_client;
 mod obs;
 mod obs_attrs;
 #[cfg(test)]
@@ -18,6 +26,8 @@ mod obs_selftest;
 mod vendor_sign;
 
 use ai::{image, moderation};
+#[allow(unused_imports)] // for the tests that use the emulator
+pub use ai_media::{MainObject, MediaTag};
 pub use obs::fetch_signed_url;
 #[allow(unused_imports)] // for the tests that use the emulator
 pub use obs::key_of;
@@ -115,8 +125,11 @@ pub struct Inner {
     pub log: Vec<Logged>,
     /// Bytes of object content sent by OBS GETs.
     pub bytes_served: u64,
-    /// Object bytes each AI service (`image`, `moderation`) downloaded through a signed OBS URL.
+    /// Object bytes each AI service (`image`, `moderation`, `media-tagging`, `celebrity`,
+    /// `main-object`) downloaded through a signed OBS URL.
     pub url_served: HashMap<&'static str, u64>,
+    /// Media tags, celebrities and main objects set per object key (`ai_media.rs`).
+    pub image_answers: ai_media::Configured,
     /// `ObjectCreated:Copy` events a real OBS would have fired.
     pub copy_events: u32,
     /// Answer `PUT ?metadata` with 405 (servers without SetObjectMetadata).
@@ -223,7 +236,8 @@ impl Emu {
             .filter(|l| l.service == service && l.method == method && l.query.contains(query_has))
             .count()
     }
-    /// Object bytes `service` (`image`, `moderation`) downloaded through a signed URL so far.
+    /// Object bytes `service` (`image`, `moderation`, `media-tagging`, `celebrity`,
+    /// `main-object`) downloaded through a signed URL so far.
     pub fn url_bytes_served(&self, service: &str) -> u64 {
         let g = self.0.lock().unwrap();
         g.url_served.get(service).copied().unwrap_or(0)
