@@ -75,40 +75,46 @@ fn ends_here(c: char) -> bool {
 }
 
 fn redact_urls(text: &str) -> String {
+    redact_queries(&redact_userinfo(text))
+}
+
+/// After every `://` (nested ones included: `x://amqp://user:pw@host`), an authority holding
+/// `@` loses what comes before its last `@`.
+fn redact_userinfo(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(sep) = rest.find("://") {
-        // The scheme: the letters, digits and `+-.` right before `://`.
-        let scheme_len = rest[..sep]
-            .chars()
-            .rev()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-            .count();
-        let start = sep - scheme_len;
-        out.push_str(&rest[..start]);
-        let url_len = rest[start..].find(ends_here).unwrap_or(rest.len() - start);
-        let url = &rest[start..start + url_len];
-        let after = sep - start + 3;
-        let authority_end = url[after..]
-            .find(['/', '?', '#'])
-            .map_or(url.len(), |i| after + i);
-        let (head, tail) = url.split_at(authority_end);
-        match head[after..].rfind('@') {
+    while let Some(p) = rest.find("://") {
+        out.push_str(&rest[..p + 3]);
+        let after = &rest[p + 3..];
+        let end = after
+            .find(|c: char| ends_here(c) || matches!(c, '/' | '?' | '#'))
+            .unwrap_or(after.len());
+        rest = match after[..end].rfind('@') {
             Some(at) => {
-                out.push_str(&head[..after]);
                 out.push_str("***");
-                out.push_str(&head[after + at..]);
+                &after[at..]
             }
-            None => out.push_str(head),
-        }
-        match tail.find('?') {
+            None => after,
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The query of every URL (from its `?` to where the URL ends) becomes `?<redacted>`.
+fn redact_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(p) = rest.find("://") {
+        let end = rest[p..].find(ends_here).map_or(rest.len(), |e| p + e);
+        match rest[p..end].find('?') {
             Some(q) => {
-                out.push_str(&tail[..q]);
+                out.push_str(&rest[..p + q]);
                 out.push_str("?<redacted>");
             }
-            None => out.push_str(tail),
+            None => out.push_str(&rest[..end]),
         }
-        rest = &rest[start + url_len..];
+        rest = &rest[end..];
     }
     out.push_str(rest);
     out
@@ -204,6 +210,12 @@ mod redact_tests {
             "nosignature=1 signature="
         );
         assert_eq!(redact("a://b@"), "a://***@");
+        // Nested and scheme-less forms (found by the property test).
+        assert_eq!(redact("://amqp://u:pw@h:5672/"), "://amqp://***@h:5672/");
+        assert_eq!(
+            redact("x://amqp://u:pw@h/?q=1"),
+            "x://amqp://***@h/?<redacted>"
+        );
         assert_eq!(redact("://"), "://");
         assert_eq!(redact("é://ü@ä?ö"), "é://***@ä?<redacted>");
         assert_eq!(redact("é=1 ésignature=2"), "é=1 ésignature=<redacted>");
