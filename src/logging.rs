@@ -137,20 +137,23 @@ fn redact_params(text: &str) -> String {
     let mut at = 0;
     let mut i = 0;
     while let Some(eq) = lower[i..].find('=').map(|e| i + e) {
-        let name_start = lower[..eq]
-            .char_indices()
-            .rev()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-            .map_or(0, |(p, c)| p + c.len_utf8());
         i = eq + 1;
-        if !SECRET_PARAMS.contains(&&lower[name_start..eq]) {
+        if !names_a_secret(&lower[..eq]) {
             continue;
         }
-        let value_end = text[eq + 1..]
+        // A quoted value (`Signature="…"`, `\"…\"` inside JSON) starts after its quote.
+        let mut start = eq + 1;
+        for quote in ["\\\"", "\"", "'"] {
+            if text[start..].starts_with(quote) {
+                start += quote.len();
+                break;
+            }
+        }
+        let value_end = text[start..]
             .find(|c: char| ends_here(c) || c == '&')
-            .map_or(text.len(), |v| eq + 1 + v);
-        if value_end > eq + 1 {
-            out.push_str(&text[at..=eq]);
+            .map_or(text.len(), |v| start + v);
+        if value_end > start {
+            out.push_str(&text[at..start]);
             out.push_str("<redacted>");
             at = value_end;
             i = value_end;
@@ -158,6 +161,24 @@ fn redact_params(text: &str) -> String {
     }
     out.push_str(&text[at..]);
     out
+}
+
+/// Whether `before` (lower-case text up to a `=`) ends with a secret parameter's name standing
+/// on its own: at the start, after a character that cannot be part of a name, or after an
+/// escape such as `\n` or `\t` (how the text and JSON log formats write a control character).
+fn names_a_secret(before: &str) -> bool {
+    SECRET_PARAMS.iter().any(|name| {
+        let Some(head) = before.strip_suffix(name) else {
+            return false;
+        };
+        let mut tail = head.chars().rev();
+        match (tail.next(), tail.next()) {
+            (None, _) => true,
+            (Some(c), _) if !(c.is_ascii_alphanumeric() || c == '-' || c == '_') => true,
+            (Some(c), Some('\\')) => c.is_ascii_alphabetic(),
+            _ => false,
+        }
+    })
 }
 
 /// stderr, with [`redact_url_queries`] applied to every log line (text and JSON alike).
@@ -219,5 +240,17 @@ mod redact_tests {
         assert_eq!(redact("://"), "://");
         assert_eq!(redact("é://ü@ä?ö"), "é://***@ä?<redacted>");
         assert_eq!(redact("é=1 ésignature=2"), "é=1 ésignature=<redacted>");
+        // Escaped control characters and quoted values (text and JSON log formats).
+        assert_eq!(redact("err\\nSignature=abc"), "err\\nSignature=<redacted>");
+        assert_eq!(
+            redact("a\\tx-amz-security-token=T"),
+            "a\\tx-amz-security-token=<redacted>"
+        );
+        assert_eq!(redact("Signature=\"abc\" x"), "Signature=\"<redacted>\" x");
+        assert_eq!(
+            redact("{\"m\":\"Signature=\\\"abc\\\"\"}"),
+            "{\"m\":\"Signature=\\\"<redacted>\\\"\"}"
+        );
+        assert_eq!(redact("xsignature=1"), "xsignature=1");
     }
 }

@@ -330,3 +330,58 @@ async fn with_tags_or_queue_only_the_record_is_a_signed_tag() {
         }
     }
 }
+
+/// The marker tag goes on last: a retryable failure before it (here the queue) leaves no
+/// marker, so the platform's retry does the whole job instead of stopping as already done.
+#[tokio::test]
+async fn a_failure_before_the_marker_tag_leaves_no_marker() {
+    use image_triage::store::ObjectStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store(dir.path());
+    // A file where the queue's directory should be: every publish fails (retryably).
+    let queue_dir = dir.path().join("not-yet");
+    std::fs::write(&queue_dir, b"in the way").unwrap();
+    let queue = format!("file:{}", queue_dir.join("q.jsonl").display());
+    let cfg = common::config(
+        dir.path(),
+        &[
+            ("TRIAGE_MARKER_SECRET", "a-long-enough-marker-secret"),
+            ("TRIAGE_SINKS", "tags,queue"),
+            ("TRIAGE_QUEUE", &queue),
+            ("TRIAGE_LABELER", "none"),
+            ("TRIAGE_MODERATOR", "none"),
+        ],
+    );
+    let pipeline = Pipeline::new(cfg);
+    store
+        .put(
+            common::BUCKET,
+            "in/q.png",
+            common::png_header(64, 64, 2048).into(),
+            "image/png",
+        )
+        .await
+        .unwrap();
+    let ev = common::event_for(common::BUCKET, "in/q.png", "ObjectCreated:Put");
+    let failed = pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(
+        (failed.status, failed.retryable),
+        ("failed", true),
+        "{failed:?}"
+    );
+    let tags = store.get_tags(common::BUCKET, "in/q.png").await.unwrap();
+    assert!(!tags.iter().any(|(k, _)| k == "triage-marker"), "{tags:?}");
+    // The queue comes back; the retry publishes and marks.
+    std::fs::remove_file(&queue_dir).unwrap();
+    std::fs::create_dir_all(&queue_dir).unwrap();
+    let retried = pipeline.handle_event(&ev, None).await.remove(0);
+    assert_eq!(retried.status, "done", "{retried:?}");
+    let lines = std::fs::read_to_string(queue_dir.join("q.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 1);
+    let tags = store.get_tags(common::BUCKET, "in/q.png").await.unwrap();
+    assert!(tags.iter().any(|(k, _)| k == "triage-marker"), "{tags:?}");
+    assert_eq!(
+        pipeline.handle_event(&ev, None).await[0].code.as_deref(),
+        Some("already_processed")
+    );
+}

@@ -579,14 +579,15 @@ fn check_endpoint(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `[scheme://]user:password@host…` → `[scheme://]***@host…`, for messages.
+/// `[scheme://]user:password@host…` → `[scheme://]***@host…`, for messages. Everything up to
+/// the last `@` goes, wherever it stands: a password may hold `/`, `?` or `#` unescaped, and
+/// hiding a little too much (an `@` in a path) is the safe side.
 pub fn redact_userinfo(value: &str) -> String {
     let (scheme, rest) = match value.split_once("://") {
         Some((scheme, rest)) => (format!("{scheme}://"), rest),
         None => (String::new(), value),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    match rest.rfind('@') {
         Some(at) => format!("{scheme}***{}", &rest[at..]),
         None => value.to_string(),
     }

@@ -287,6 +287,15 @@ fn debug_output_holds_no_secret() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
     assert!(shown.contains("mq.internal"), "{shown}");
+    for raw in [
+        "amqp://triage:pa/ss@mq:5672/",
+        "amqp://triage:p#ss@mq",
+        "amqp://triage:p?ss@mq/?queue=q",
+    ] {
+        let shown = format!("{:?}", QueueUrl(raw.into()));
+        assert!(!shown.contains("ss"), "{raw} shown as {shown}");
+        assert!(shown.contains("***@mq"), "{raw} shown as {shown}");
+    }
 }
 
 #[test]

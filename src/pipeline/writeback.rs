@@ -153,7 +153,8 @@ pub(super) async fn write(
     // On a versioned bucket the tags go to the version seen, so an upload landing after this
     // check (a new version) is not tagged with this result.
     let version = still_current(store, result, &etag, "the write-back").await?;
-    // Without metadata and sidecar the guard's record is a signed tag on this version.
+    // Without metadata and sidecar the guard's record is a signed tag on this version, written
+    // where the metadata marker would be: after everything but the destructive actions.
     let marker_tag = config
         .guard_in_tags()
         .then_some(config.trust.marker_secret.as_ref())
@@ -167,16 +168,12 @@ pub(super) async fn write(
             )
         });
     let full_tags = config.sink_enabled(SinkKind::Tags) || block_action == BlockAction::Tag;
-    if full_tags || marker_tag.is_some() {
+    if full_tags {
         let existing = store
             .get_version_tags(&bucket, &key, version.as_deref())
             .await
             .map_err(|e| store_fail(result, "read tags", &e))?;
-        let rules = store.tag_rules();
-        let (set, note) = match (&marker_tag, full_tags) {
-            (Some(m), false) => tags::marker_set(&existing, m, &rules),
-            (m, _) => tags::tag_set(result, &existing, blocked, m.as_deref(), &rules),
-        };
+        let (set, note) = tags::tag_set(result, &existing, blocked, &store.tag_rules());
         store
             .put_version_tags(&bucket, &key, version.as_deref(), &set)
             .await
@@ -295,6 +292,24 @@ pub(super) async fn write(
                 return Err(failed);
             }
         }
+    }
+    if let Some(marker) = &marker_tag {
+        let existing = store
+            .get_version_tags(&bucket, &key, version.as_deref())
+            .await
+            .map_err(|e| store_fail(result, "read tags", &e))?;
+        let (set, note) = tags::with_marker(&existing, marker, full_tags, &store.tag_rules());
+        store
+            .put_version_tags(&bucket, &key, version.as_deref(), &set)
+            .await
+            .map_err(|e| store_fail(result, "write the marker tag", &e))?;
+        result.notes.extend(note);
+        record(
+            result,
+            "marker",
+            "done",
+            Some("signed triage-marker tag".into()),
+        );
     }
     if destructive {
         still_current(store, result, &etag, "the block action").await?;

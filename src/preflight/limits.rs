@@ -130,6 +130,34 @@ pub const HUAWEI_MEDIA: Limits = Limits {
     ..HUAWEI_TAGGING
 };
 
+/// Huawei celebrity recognition (seed 004): media tagging's formats and sizes, no side rule.
+pub const HUAWEI_CELEBRITY: Limits = Limits {
+    service: "huawei celebrity recognition",
+    min_side: 1,
+    max_side: None,
+    ..HUAWEI_MEDIA
+};
+
+/// Huawei main-object detection (seed 004): as media tagging.
+pub const HUAWEI_MAIN_OBJECT: Limits = Limits {
+    service: "huawei main-object detection",
+    ..HUAWEI_MEDIA
+};
+
+/// No rule of its own: an analysis made of parts that each check their own limits
+/// (the Huawei extras around a labeler), so that no part is skipped for another's rule.
+pub const ANY_IMAGE: Limits = Limits {
+    service: "each part checks its own limits",
+    formats: &[Jpeg, Png, Gif, Bmp, Webp, Tiff, Heic, Avif],
+    min_bytes: 0,
+    max_bytes: None,
+    max_base64_bytes: None,
+    min_side: 0,
+    max_side: None,
+    max_aspect: None,
+    max_pixels: None,
+};
+
 /// Huawei Content Moderation v3 image (huawei_aws.md §6): 20–6000 px, ≤ 10 MB base64.
 pub const HUAWEI_MODERATION: Limits = Limits {
     service: "huawei moderation",
@@ -154,6 +182,8 @@ pub const ALL: &[&Limits] = &[
     &HUAWEI_TAGGING,
     &HUAWEI_TAGGING_CURRENT,
     &HUAWEI_MEDIA,
+    &HUAWEI_CELEBRITY,
+    &HUAWEI_MAIN_OBJECT,
     &HUAWEI_MODERATION,
 ];
 
@@ -400,7 +430,11 @@ mod tests {
     #[test]
     fn one_by_twenty_thousand_is_refused_everywhere_with_a_reason() {
         let f = facts(Png, 1, 20_000, 5_000);
-        for l in ALL {
+        // Seed 004 gives celebrity recognition no side rule at all.
+        for l in ALL
+            .iter()
+            .filter(|l| l.max_side.is_some() || l.max_aspect.is_some())
+        {
             let e = check(l, &f).unwrap_err();
             assert!(
                 matches!(

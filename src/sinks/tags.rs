@@ -47,30 +47,47 @@ fn no_room(tags: &[(String, String)]) -> String {
     )
 }
 
-/// The tag set when only the guard's `marker` goes into tags (no tags sink): the object's own
-/// tags and the marker, or, without room, the object's own tags and a note.
-pub fn marker_set(
+/// `existing` with the guard's `marker` added, written last (the marker says the work is
+/// done). With `keep_ours` the triage tags just written stay (the last label gives way to the
+/// marker when the set is full); without, every `triage-*` tag goes (no tags sink: any there
+/// are an uploader's). Without room at all: the set unchanged and a note.
+pub fn with_marker(
     existing: &[(String, String)],
     marker: &str,
+    keep_ours: bool,
     rules: &TagRules,
 ) -> (Vec<(String, String)>, Option<String>) {
-    let mut tags = theirs(existing);
+    let mut tags: Vec<(String, String)> = if keep_ours {
+        existing
+            .iter()
+            .filter(|(k, _)| k != MARKER)
+            .cloned()
+            .collect()
+    } else {
+        theirs(existing)
+    };
     if tags.len() >= rules.max_tags {
-        let note = format!("{}; a re-delivered event triages it again", no_room(&tags));
-        return (tags, Some(note));
+        match tags.iter().rposition(|(k, _)| k.starts_with(LABEL_PREFIX)) {
+            Some(last_label) => {
+                tags.remove(last_label);
+            }
+            None => {
+                let note = format!("{}; a re-delivered event triages it again", no_room(&tags));
+                return (tags, Some(note));
+            }
+        }
     }
     tags.push((MARKER.into(), marker.into()));
     (tags, None)
 }
 
 /// The full tag set to write: the object's `existing` non-triage tags first, then ours — the
-/// verdict, the block flag, the guard's `marker` when it lives in tags, then labels while room
-/// lasts. Returns the tags and, when something was dropped, a note for the sidecar.
+/// verdict, the block flag, then labels while room lasts. Returns the tags and, when labels
+/// were dropped, a note for the sidecar.
 pub fn tag_set(
     result: &TriageResult,
     existing: &[(String, String)],
     blocked: bool,
-    marker: Option<&str>,
     rules: &TagRules,
 ) -> (Vec<(String, String)>, Option<String>) {
     let mut tags = theirs(existing);
@@ -88,13 +105,6 @@ pub fn tag_set(
     tags.push((VERDICT.into(), verdict.into()));
     if blocked && room(&tags) > 0 {
         tags.push((BLOCKED.into(), "true".into()));
-    }
-    match marker {
-        Some(m) if room(&tags) > 0 => tags.push((MARKER.into(), m.into())),
-        Some(_) => {
-            notes.push("tags: no room for the marker; a re-delivered event triages it again".into())
-        }
-        None => {}
     }
     let labels = result.labels();
     let mut written = 0;
@@ -172,13 +182,13 @@ mod tests {
     fn at_most_ten_tags_and_user_tags_are_kept() {
         let existing: Vec<(String, String)> =
             (0..6).map(|i| (format!("team{i}"), "x".into())).collect();
-        let (tags, note) = tag_set(&result(8), &existing, false, None, &S3_TAG_RULES);
+        let (tags, note) = tag_set(&result(8), &existing, false, &S3_TAG_RULES);
         assert_eq!(tags.len(), 10);
         assert_eq!(&tags[..6], &existing[..]);
         assert_eq!(tags[6], ("triage-verdict".into(), "pass".into()));
         assert!(note.unwrap().contains("3 of 8 labels"));
         // Old triage tags are replaced, not accumulated.
-        let (again, _) = tag_set(&result(2), &tags, true, None, &S3_TAG_RULES);
+        let (again, _) = tag_set(&result(2), &tags, true, &S3_TAG_RULES);
         assert_eq!(again.len(), 6 + 4);
         assert!(again.contains(&("triage-blocked".into(), "true".into())));
     }
@@ -187,29 +197,36 @@ mod tests {
     fn full_object_tag_set_leaves_ours_out_with_a_note() {
         let existing: Vec<(String, String)> =
             (0..10).map(|i| (format!("t{i}"), "x".into())).collect();
-        let (tags, note) = tag_set(&result(1), &existing, false, None, &S3_TAG_RULES);
+        let (tags, note) = tag_set(&result(1), &existing, false, &S3_TAG_RULES);
         assert_eq!(tags, existing);
         assert!(note.unwrap().contains("no triage tags"));
     }
 
     #[test]
-    fn the_marker_comes_before_labels_and_alone_without_the_tags_sink() {
+    fn the_marker_is_added_last_and_replaces_a_label_when_full() {
         let existing = vec![
             ("team".to_string(), "x".to_string()),
             (MARKER.to_string(), "forged".to_string()),
+            ("triage-verdict".to_string(), "pass".to_string()),
         ];
-        let (tags, _) = tag_set(&result(9), &existing, true, Some("e:h:s"), &S3_TAG_RULES);
-        assert_eq!(tags.len(), 10);
-        assert_eq!(tags[3], (MARKER.into(), "e:h:s".into()));
-        assert_eq!(tags.iter().filter(|(k, _)| k == MARKER).count(), 1);
-        let (tags, note) = marker_set(&existing, "e:h:s", &S3_TAG_RULES);
+        // No tags sink: only the object's own tags and the marker.
+        let (tags, note) = with_marker(&existing, "e:h:s", false, &S3_TAG_RULES);
         assert_eq!(
             tags,
             vec![existing[0].clone(), (MARKER.into(), "e:h:s".into())]
         );
         assert!(note.is_none());
+        // After the tags sink wrote a full set: the last label gives way.
+        let (written, _) = tag_set(&result(9), &existing[..1], true, &S3_TAG_RULES);
+        assert_eq!(written.len(), 10);
+        let (tags, note) = with_marker(&written, "e:h:s", true, &S3_TAG_RULES);
+        assert!(note.is_none());
+        assert_eq!(tags.len(), 10);
+        assert_eq!(tags[9], (MARKER.into(), "e:h:s".into()));
+        assert_eq!(&tags[..8], &written[..8]);
+        // The object's own ten tags: no room, and a note.
         let full: Vec<(String, String)> = (0..10).map(|i| (format!("t{i}"), "x".into())).collect();
-        let (tags, note) = marker_set(&full, "e:h:s", &S3_TAG_RULES);
+        let (tags, note) = with_marker(&full, "e:h:s", true, &S3_TAG_RULES);
         assert_eq!(tags, full);
         assert!(note.unwrap().contains("again"));
     }

@@ -19,7 +19,8 @@ use super::tagging::{image_source, num};
 use crate::analyzers::{AnalyzerError, AnalyzerInput, CategoryScore, Label, LabelOutput, Labeler};
 use crate::cloud::huawei::{self, api::Api};
 use crate::config::{Config, ConfigError};
-use crate::preflight::limits::{Limits, HUAWEI_MEDIA};
+use crate::logging::redact_url_queries;
+use crate::preflight::limits::{self, Limits, ANY_IMAGE, HUAWEI_CELEBRITY, HUAWEI_MAIN_OBJECT};
 
 const CELEBRITY: &str = "huawei celebrity recognition";
 const MAIN_OBJECT: &str = "huawei main-object detection";
@@ -66,12 +67,26 @@ impl Settings {
                 ))
             }
         };
-        if category.is_some() && !celebrity {
-            return Err(ConfigError::new(
-                builder::CELEBRITY_CATEGORY_VAR,
-                category.as_deref().unwrap_or_default(),
-                format!("needs {}=on", builder::CELEBRITY_VAR),
-            ));
+        if let Some(c) = &category {
+            if !celebrity {
+                return Err(ConfigError::new(
+                    builder::CELEBRITY_CATEGORY_VAR,
+                    c,
+                    format!("needs {}=on", builder::CELEBRITY_VAR),
+                ));
+            }
+            // Recognised people score 90 and more under the service's default threshold: the
+            // default thresholds would block every one of them. The policy must be explicit.
+            if !config.thresholds.per_category.contains_key(c) {
+                return Err(ConfigError::new(
+                    builder::CELEBRITY_CATEGORY_VAR,
+                    c,
+                    format!(
+                        "set the category's thresholds in TRIAGE_THRESHOLDS, e.g. {c}:60/100 \
+                         (review, never block); the defaults would block every recognised person"
+                    ),
+                ));
+            }
         }
         if celebrity {
             builder::check_region(config, CELEBRITY, huawei::BEIJING4_ONLY)?;
@@ -170,6 +185,9 @@ impl WithExtras {
         if !self.settings.celebrity {
             return None;
         }
+        if let Err(v) = limits::check(&HUAWEI_CELEBRITY, &input.facts) {
+            return Some(Ok(skipped(&v)));
+        }
         let fields = json!({ "threshold": self.settings.celebrity_threshold });
         Some(
             self.post(
@@ -187,6 +205,9 @@ impl WithExtras {
         if !self.settings.main_object {
             return None;
         }
+        if let Err(v) = limits::check(&HUAWEI_MAIN_OBJECT, &input.facts) {
+            return Some(Ok(skipped(&v)));
+        }
         let fields = json!({ "threshold": 30 });
         Some(
             self.post(
@@ -199,6 +220,11 @@ impl WithExtras {
             .await,
         )
     }
+}
+
+/// What is recorded for a part whose own limits the image is outside.
+fn skipped(v: &limits::LimitViolation) -> Value {
+    json!({ "skipped": { "code": v.code(), "reason": v.to_string() } })
 }
 
 /// An analysis that failed for good is recorded beside the labels rather than losing them; one
@@ -216,7 +242,9 @@ fn kept(
         }
         Some(Err(e)) if e.retryable => Err(e),
         Some(Err(e)) => {
-            raw[key] = json!({ "error": { "code": e.code, "message": e.message } });
+            // Vendor text may quote the signed URL it was given.
+            let message = redact_url_queries(&e.message);
+            raw[key] = json!({ "error": { "code": e.code, "message": message } });
             Ok(None)
         }
     }
@@ -230,7 +258,8 @@ impl Labeler for WithExtras {
             .map_or("huawei image recognition", |i| i.name())
     }
     fn limits(&self) -> &Limits {
-        self.inner.as_ref().map_or(&HUAWEI_MEDIA, |i| i.limits())
+        // Each part checks its own in `label`: one part's rule must not skip the others.
+        &ANY_IMAGE
     }
     fn needs_bytes(&self) -> bool {
         self.settings.input == Input::Base64 || self.inner.as_ref().is_some_and(|i| i.needs_bytes())
@@ -241,7 +270,15 @@ impl Labeler for WithExtras {
     async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError> {
         let labels = async {
             match &self.inner {
-                Some(i) => i.label(input).await.map(Some),
+                Some(i) => match limits::check(i.limits(), &input.facts) {
+                    Ok(()) => i.label(input).await.map(Some),
+                    Err(v) => Ok(Some(LabelOutput {
+                        labels: vec![],
+                        raw: skipped(&v),
+                        flagged: None,
+                        signals: vec![],
+                    })),
+                },
                 None => Ok(None),
             }
         };
@@ -298,7 +335,11 @@ mod tests {
             (builder::CELEBRITY_VAR, "on"),
             (builder::CELEBRITY_CATEGORY_VAR, "public_figure"),
             (builder::MAIN_OBJECT_VAR, "on"),
+            ("TRIAGE_THRESHOLDS", "public_figure:60/100"),
         ];
+        // A category without thresholds of its own would block every recognised person.
+        let e = Settings::from_config(&cfg(&on[..3])).unwrap_err();
+        assert!(e.to_string().contains("TRIAGE_THRESHOLDS"), "{e}");
         let s = Settings::from_config(&cfg(&on)).unwrap();
         assert!(s.celebrity && s.main_object);
         assert_eq!(s.celebrity_category.as_deref(), Some("public_figure"));

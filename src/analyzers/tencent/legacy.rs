@@ -184,7 +184,10 @@ impl Labeler for LegacyTagging {
             Err(e) if e.code.as_deref() == Some(&legacy::MARKED_BAD.to_string()) => {
                 return Ok(LabelOutput {
                     labels: vec![],
-                    raw: json!({ "code": legacy::MARKED_BAD, "message": e.message }),
+                    raw: json!({
+                        "code": legacy::MARKED_BAD,
+                        "message": crate::logging::redact_url_queries(&e.message),
+                    }),
                     flagged: Some(format!(
                         "tencent-legacy: {}",
                         legacy::explain(legacy::MARKED_BAD)

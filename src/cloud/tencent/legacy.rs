@@ -212,10 +212,9 @@ impl LegacyApi {
             Some(e) => url::Url::parse(e).map_err(|e| e.to_string()),
             None => crate::client::origin::https(HOST).map_err(|e| e.to_string()),
         }
-        .and_then(|b| {
-            b.join(path.trim_start_matches('/'))
-                .map_err(|e| e.to_string())
-        })
+        // An endpoint's own path (a proxy prefix) is kept.
+        .and_then(|b| crate::client::origin::request_uri(&b, path))
+        .map(|uri| uri.to_string())
         .map_err(|message| LegacyError {
             code: "InvalidEndpoint".into(),
             message,
