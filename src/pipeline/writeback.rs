@@ -5,7 +5,8 @@
 //!
 //! The order keeps re-delivery safe and the record of a block: what can be repeated harmlessly
 //! (tags, ACL, the deduplicated queue message) first; then the sidecar, so the audit record
-//! exists before anything destructive; then the marker in the metadata, whose presence tells a
+//! exists before anything destructive; then the marker in the metadata (or, with neither
+//! metadata nor sidecar, the signed marker tag), whose presence tells a
 //! re-delivery that the work is done; last the move or delete (the marker travels with a move),
 //! after which the sidecar is rewritten with the action's outcome.
 
