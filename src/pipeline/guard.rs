@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::trust::MarkerSecret;
+use crate::config::trust::{Claim, MarkerSecret};
 use crate::config::Config;
 use crate::object::ObjectRef;
 use crate::sinks::metadata::{self, MARKER};
@@ -94,14 +94,20 @@ pub fn already_done(
         .unwrap_or_default();
     if let Some(secret) = secret {
         let etag_claimed = normalize_etag(found_etag);
-        if !secret.verify(
-            signature,
-            &obj.bucket,
-            &obj.key,
-            &etag_claimed,
-            found_hash,
+        let verdict = stored
+            .get(metadata::VERDICT)
+            .or(from_event(metadata::VERDICT))
+            .map(String::as_str)
+            .unwrap_or_default();
+        let claim = Claim {
+            bucket: &obj.bucket,
+            key: &obj.key,
+            etag: &etag_claimed,
+            config_hash: found_hash,
             content,
-        ) {
+            verdict,
+        };
+        if !secret.verify(signature, &claim) {
             return Prior::None;
         }
     }
@@ -255,8 +261,19 @@ mod tests {
         .unwrap();
         let mut o = ObjectRef::new(Provider::S3, "b", "k.jpg");
         o.event_name = Some("ObjectCreated:Put".into());
-        let sig = secret.sign("b", "k.jpg", "abc", "h1", "");
-        let signed = BTreeMap::from([(MARKER.to_string(), format!("abc:h1:{sig}"))]);
+        let claim = Claim {
+            bucket: "b",
+            key: "k.jpg",
+            etag: "abc",
+            config_hash: "h1",
+            content: "",
+            verdict: "block",
+        };
+        let sig = secret.sign(&claim);
+        let signed = BTreeMap::from([
+            (MARKER.to_string(), format!("abc:h1:{sig}")),
+            (metadata::VERDICT.to_string(), "block".to_string()),
+        ]);
         assert_eq!(
             done(already_done(&o, &signed, "abc", "h1", Some(&secret))).code,
             "already_processed"
@@ -268,7 +285,17 @@ mod tests {
             already_done(&o, &forged, "abc", "h1", Some(&secret)),
             Prior::None
         );
-        let other = secret.sign("b", "other.jpg", "abc", "h1", "");
+        // The verdict is signed: an uploader cannot turn `block` into `pass`.
+        let mut passed = signed.clone();
+        passed.insert(metadata::VERDICT.to_string(), "pass".to_string());
+        assert_eq!(
+            already_done(&o, &passed, "abc", "h1", Some(&secret)),
+            Prior::None
+        );
+        let other = secret.sign(&Claim {
+            key: "other.jpg",
+            ..claim
+        });
         let moved = BTreeMap::from([(MARKER.to_string(), format!("abc:h1:{other}"))]);
         assert_eq!(
             already_done(&o, &moved, "abc", "h1", Some(&secret)),

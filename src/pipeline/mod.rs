@@ -303,7 +303,11 @@ impl Pipeline {
             Err(e) => return Outcome::store_failed(&obj, &e),
         };
         if let Some(skip) = prior {
-            let mut o = Outcome::skipped(Some(&obj), skip.code, skip.reason);
+            let reason = match self.block_again(&*store, &obj, &etag, &skip).await {
+                Ok(reason) => reason,
+                Err(e) => return Outcome::store_failed(&obj, &e),
+            };
+            let mut o = Outcome::skipped(Some(&obj), skip.code, reason);
             o.verdict = skip.existing_verdict;
             o.result_key = self
                 .config

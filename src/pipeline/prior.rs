@@ -3,6 +3,7 @@
 //! where the marker is unsigned or there is no metadata marker at all.
 
 use super::{guard, Pipeline};
+use crate::config::BlockAction;
 use crate::object::ObjectRef;
 use crate::store::{ObjectMeta, ObjectStore, StoreError};
 
@@ -48,60 +49,104 @@ impl Pipeline {
                 let confirmed = self
                     .sidecar_confirms(store, obj, Some(&claim), false)
                     .await?;
-                confirmed.then(|| guard::Skip {
+                confirmed.map(|verdict| guard::Skip {
                     code: "already_processed",
                     reason: "already triaged: the sidecar describes this content under this \
                              configuration"
                         .into(),
-                    existing_verdict: None,
+                    existing_verdict: verdict,
                     claim: Some(claim),
                 })
             }
+            // The verdict reported is the sidecar's, not the metadata an uploader can set.
             Some(skip) if secret.is_none() => {
                 let echo = skip.code == "write_back_copy";
                 self.sidecar_confirms(store, obj, skip.claim.as_ref(), echo)
                     .await?
-                    .then_some(skip)
+                    .map(|verdict| guard::Skip {
+                        existing_verdict: verdict,
+                        ..skip
+                    })
             }
             other => other,
         };
         Ok(prior)
     }
 
+    /// The skip's reason, after applying the block action again where the content was judged
+    /// `block` (a verdict the marker's signature or the sidecar vouches for) and is back at the
+    /// key: uploaded again with a copied marker, or its ACL reset. The action is idempotent.
+    pub(super) async fn block_again(
+        &self,
+        store: &dyn ObjectStore,
+        obj: &ObjectRef,
+        etag: &str,
+        skip: &guard::Skip,
+    ) -> Result<String, StoreError> {
+        let action = self.config.block_action;
+        let enforce = skip.code == "already_processed"
+            && skip.existing_verdict.as_deref() == Some("block")
+            && matches!(
+                action,
+                BlockAction::Private | BlockAction::Quarantine | BlockAction::Delete
+            );
+        if !enforce {
+            return Ok(skip.reason.clone());
+        }
+        let prefix = &self.config.quarantine_prefix;
+        match crate::sinks::action::apply(store, action, &obj.bucket, &obj.key, etag, prefix).await
+        {
+            Ok(done) => Ok(format!(
+                "{}; the block verdict is enforced: {done}",
+                skip.reason
+            )),
+            // A retry can help: fail, so the platform runs the event again.
+            Err(e) if e.retryable() => Err(e),
+            // It failed for good the first time too (e.g. a bucket without ACLs): say so.
+            Err(e) => Ok(format!(
+                "{}; the block action failed again: {e}",
+                skip.reason
+            )),
+        }
+    }
+
     /// Whether the sidecar (which only the function writes) describes the content a marker
     /// claims, `(etag, config hash)`, under that configuration; for the echo of a write-back
-    /// copy, under any (another deployment's copy of content this one has triaged).
+    /// copy, under any (another deployment's copy of content this one has triaged). When it
+    /// does: `Some` with the sidecar's verdict.
     async fn sidecar_confirms(
         &self,
         store: &dyn ObjectStore,
         obj: &ObjectRef,
         claim: Option<&(String, String)>,
         echo: bool,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Option<String>>, StoreError> {
         let Some((etag, config_hash)) = claim else {
-            return Ok(false);
+            return Ok(None);
         };
         if !self.config.sink_enabled(crate::config::SinkKind::Sidecar) {
-            return Ok(false);
+            return Ok(None);
         }
         let key = crate::result::sidecar_key(&self.config.results_prefix, &obj.key);
         let body = match store.get(&obj.bucket, &key).await {
             Ok(b) => b,
-            Err(StoreError::NotFound { .. }) => return Ok(false),
+            Err(StoreError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
-            return Ok(false);
+            return Ok(None);
         };
         let object = &v["object"];
-        Ok(object["bucket"] == obj.bucket.as_str()
+        let confirmed = object["bucket"] == obj.bucket.as_str()
             && object["key"] == obj.key.as_str()
             && (echo || v["config_hash"] == config_hash.as_str())
             && object["etag"]
                 .as_str()
                 .map(guard::normalize_etag)
                 .as_deref()
-                == Some(etag))
+                == Some(etag);
+        let verdict = v["verdict"]["decision"].as_str().map(str::to_string);
+        Ok(confirmed.then_some(verdict))
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use super::guard::normalize_etag;
 use super::Outcome;
+use crate::config::trust::Claim;
 use crate::config::{BlockAction, Config, SinkKind};
 use crate::result::{sidecar_key, ActionRecord, TriageResult};
 use crate::sinks::queue::{Queue, QueueError};
@@ -162,7 +163,14 @@ pub(super) async fn write(
         .flatten()
         .map(|secret| {
             let etag = normalize_etag(&etag);
-            let signature = secret.sign(&bucket, &key, &etag, &result.config_hash, "");
+            let signature = secret.sign(&Claim {
+                bucket: &bucket,
+                key: &key,
+                etag: &etag,
+                config_hash: &result.config_hash,
+                content: "",
+                verdict: verdict_of(result),
+            });
             format!(
                 "{}:{signature}",
                 metadata::marker(&etag, &result.config_hash)
@@ -226,13 +234,14 @@ pub(super) async fn write(
         );
         if let Some(secret) = secret {
             let content = entries.get(metadata::CONTENT).cloned().unwrap_or_default();
-            let signature = secret.sign(
-                &bucket,
-                &key,
-                &normalize_etag(&etag),
-                &result.config_hash,
-                &content,
-            );
+            let signature = secret.sign(&Claim {
+                bucket: &bucket,
+                key: &key,
+                etag: &normalize_etag(&etag),
+                config_hash: &result.config_hash,
+                content: &content,
+                verdict: verdict_of(result),
+            });
             if let Some(m) = entries.get_mut(metadata::MARKER) {
                 *m = format!("{m}:{signature}");
             }
@@ -299,7 +308,9 @@ pub(super) async fn write(
             .get_version_tags(&bucket, &key, version.as_deref())
             .await
             .map_err(|e| store_fail(result, "read tags", &e))?;
-        let (set, note) = tags::with_marker(&existing, marker, full_tags, &store.tag_rules());
+        let verdict = verdict_of(result);
+        let (set, note) =
+            tags::with_marker(&existing, marker, verdict, full_tags, &store.tag_rules());
         store
             .put_version_tags(&bucket, &key, version.as_deref(), &set)
             .await
@@ -335,6 +346,14 @@ pub(super) async fn write(
         return Err(failed);
     }
     Ok(sidecar)
+}
+
+/// The verdict as metadata, tags and the marker's signature carry it.
+fn verdict_of(result: &TriageResult) -> &'static str {
+    result
+        .verdict
+        .as_ref()
+        .map_or("skipped", |v| v.decision.as_str())
 }
 
 fn finish_timings(result: &mut TriageResult, t: Instant, started: Instant) {

@@ -50,10 +50,12 @@ fn no_room(tags: &[(String, String)]) -> String {
 /// `existing` with the guard's `marker` added, written last (the marker says the work is
 /// done). With `keep_ours` the triage tags just written stay (the last label gives way to the
 /// marker when the set is full); without, every `triage-*` tag goes (no tags sink: any there
-/// are an uploader's). Without room at all: the set unchanged and a note.
+/// are an uploader's) and the signed `verdict` goes beside the marker. Without room at all:
+/// the set unchanged and a note.
 pub fn with_marker(
     existing: &[(String, String)],
     marker: &str,
+    verdict: &str,
     keep_ours: bool,
     rules: &TagRules,
 ) -> (Vec<(String, String)>, Option<String>) {
@@ -64,7 +66,11 @@ pub fn with_marker(
             .cloned()
             .collect()
     } else {
-        theirs(existing)
+        let mut tags = theirs(existing);
+        if tags.len() + 2 <= rules.max_tags {
+            tags.push((VERDICT.into(), verdict.into()));
+        }
+        tags
     };
     if tags.len() >= rules.max_tags {
         match tags.iter().rposition(|(k, _)| k.starts_with(LABEL_PREFIX)) {
@@ -210,23 +216,27 @@ mod tests {
             ("triage-verdict".to_string(), "pass".to_string()),
         ];
         // No tags sink: only the object's own tags and the marker.
-        let (tags, note) = with_marker(&existing, "e:h:s", false, &S3_TAG_RULES);
+        let (tags, note) = with_marker(&existing, "e:h:s", "review", false, &S3_TAG_RULES);
         assert_eq!(
             tags,
-            vec![existing[0].clone(), (MARKER.into(), "e:h:s".into())]
+            vec![
+                existing[0].clone(),
+                (VERDICT.into(), "review".into()),
+                (MARKER.into(), "e:h:s".into())
+            ]
         );
         assert!(note.is_none());
         // After the tags sink wrote a full set: the last label gives way.
         let (written, _) = tag_set(&result(9), &existing[..1], true, &S3_TAG_RULES);
         assert_eq!(written.len(), 10);
-        let (tags, note) = with_marker(&written, "e:h:s", true, &S3_TAG_RULES);
+        let (tags, note) = with_marker(&written, "e:h:s", "pass", true, &S3_TAG_RULES);
         assert!(note.is_none());
         assert_eq!(tags.len(), 10);
         assert_eq!(tags[9], (MARKER.into(), "e:h:s".into()));
         assert_eq!(&tags[..8], &written[..8]);
         // The object's own ten tags: no room, and a note.
         let full: Vec<(String, String)> = (0..10).map(|i| (format!("t{i}"), "x".into())).collect();
-        let (tags, note) = with_marker(&full, "e:h:s", true, &S3_TAG_RULES);
+        let (tags, note) = with_marker(&full, "e:h:s", "pass", true, &S3_TAG_RULES);
         assert_eq!(tags, full);
         assert!(note.unwrap().contains("again"));
     }
