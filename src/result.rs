@@ -174,6 +174,14 @@ impl TriageResult {
         }
     }
 
+    /// The verdict as metadata, tags and the marker's signature carry it (`skipped` when the
+    /// object itself was skipped).
+    pub fn decision(&self) -> &'static str {
+        self.verdict
+            .as_ref()
+            .map_or("skipped", |v| v.decision.as_str())
+    }
+
     /// The labels, best first (empty when labeling did not run).
     pub fn labels(&self) -> &[Label] {
         self.labels

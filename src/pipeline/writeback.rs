@@ -169,7 +169,7 @@ pub(super) async fn write(
                 etag: &etag,
                 config_hash: &result.config_hash,
                 content: "",
-                verdict: verdict_of(result),
+                verdict: result.decision(),
             });
             format!(
                 "{}:{signature}",
@@ -177,6 +177,8 @@ pub(super) async fn write(
             )
         });
     let full_tags = config.sink_enabled(SinkKind::Tags) || block_action == BlockAction::Tag;
+    // The set the tags sink wrote: the marker tag is added to it, without reading it back.
+    let mut written_tags = None;
     if full_tags {
         let existing = store
             .get_version_tags(&bucket, &key, version.as_deref())
@@ -189,6 +191,7 @@ pub(super) async fn write(
             .map_err(|e| store_fail(result, "write tags", &e))?;
         result.notes.extend(note);
         record(result, "tags", "done", Some(format!("{} tags", set.len())));
+        written_tags = Some(set);
         if block_action == BlockAction::Tag {
             // The tag sink carried it out: `triage-blocked=true` is in the set just written.
             block(config, store, result, block_action, &etag).await?;
@@ -240,7 +243,7 @@ pub(super) async fn write(
                 etag: &normalize_etag(&etag),
                 config_hash: &result.config_hash,
                 content: &content,
-                verdict: verdict_of(result),
+                verdict: result.decision(),
             });
             if let Some(m) = entries.get_mut(metadata::MARKER) {
                 *m = format!("{m}:{signature}");
@@ -304,11 +307,14 @@ pub(super) async fn write(
         }
     }
     if let Some(marker) = &marker_tag {
-        let existing = store
-            .get_version_tags(&bucket, &key, version.as_deref())
-            .await
-            .map_err(|e| store_fail(result, "read tags", &e))?;
-        let verdict = verdict_of(result);
+        let existing = match written_tags {
+            Some(set) => set,
+            None => store
+                .get_version_tags(&bucket, &key, version.as_deref())
+                .await
+                .map_err(|e| store_fail(result, "read tags", &e))?,
+        };
+        let verdict = result.decision();
         let (set, note) =
             tags::with_marker(&existing, marker, verdict, full_tags, &store.tag_rules());
         store
@@ -346,14 +352,6 @@ pub(super) async fn write(
         return Err(failed);
     }
     Ok(sidecar)
-}
-
-/// The verdict as metadata, tags and the marker's signature carry it.
-fn verdict_of(result: &TriageResult) -> &'static str {
-    result
-        .verdict
-        .as_ref()
-        .map_or("skipped", |v| v.decision.as_str())
 }
 
 fn finish_timings(result: &mut TriageResult, t: Instant, started: Instant) {

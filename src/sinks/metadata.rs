@@ -44,12 +44,7 @@ pub fn summary(
     budget: usize,
 ) -> (BTreeMap<String, String>, Option<String>) {
     let mut out = BTreeMap::new();
-    let verdict = result
-        .verdict
-        .as_ref()
-        .map(|v| v.decision.as_str())
-        .unwrap_or("skipped");
-    out.insert(VERDICT.to_string(), verdict.to_string());
+    out.insert(VERDICT.to_string(), result.decision().to_string());
     out.insert(SCHEMA.to_string(), SCHEMA_ID.to_string());
     out.insert(MARKER.to_string(), marker(etag, &result.config_hash));
     if let Some(sha) = content {

@@ -103,12 +103,7 @@ pub fn tag_set(
         let note = no_room(&tags);
         return (tags, Some(note));
     }
-    let verdict = result
-        .verdict
-        .as_ref()
-        .map(|v| v.decision.as_str())
-        .unwrap_or("skipped");
-    tags.push((VERDICT.into(), verdict.into()));
+    tags.push((VERDICT.into(), result.decision().into()));
     if blocked && room(&tags) > 0 {
         tags.push((BLOCKED.into(), "true".into()));
     }

@@ -157,69 +157,53 @@ pub fn parse_celebrities(raw: &Value) -> Vec<(String, f32)> {
 }
 
 impl WithExtras {
-    async fn post(
+    /// Run `part` when enabled and the image is within its own limits (else a recorded skip).
+    async fn run(
         &self,
-        version: &str,
-        interface: &str,
+        part: Option<Part>,
         input: &AnalyzerInput,
-        service: &'static str,
-        fields: Value,
-    ) -> Result<Value, AnalyzerError> {
-        self.fallback
-            .post(
-                &self.api,
-                self.settings.input,
-                version,
-                interface,
-                input,
-                |i| {
-                    let mut body = fields.clone();
-                    image_source(&mut body, self.settings.input, i, service)?;
+    ) -> Option<Result<Value, AnalyzerError>> {
+        let part = part?;
+        if let Err(v) = limits::check(part.limits, &input.facts) {
+            return Some(Ok(skipped(&v)));
+        }
+        let mode = self.settings.input;
+        let answer =
+            self.fallback
+                .post(&self.api, mode, part.version, part.interface, input, |i| {
+                    let mut body = part.fields.clone();
+                    image_source(&mut body, mode, i, part.limits.service)?;
                     Ok(body)
-                },
-            )
-            .await
+                });
+        Some(answer.await)
     }
 
-    async fn celebrities(&self, input: &AnalyzerInput) -> Option<Result<Value, AnalyzerError>> {
-        if !self.settings.celebrity {
-            return None;
-        }
-        if let Err(v) = limits::check(&HUAWEI_CELEBRITY, &input.facts) {
-            return Some(Ok(skipped(&v)));
-        }
-        let fields = json!({ "threshold": self.settings.celebrity_threshold });
-        Some(
-            self.post(
-                "v2",
-                "image/celebrity-recognition",
-                input,
-                CELEBRITY,
-                fields,
-            )
-            .await,
-        )
+    fn celebrities(&self) -> Option<Part> {
+        self.settings.celebrity.then(|| Part {
+            limits: &HUAWEI_CELEBRITY,
+            version: "v2",
+            interface: "image/celebrity-recognition",
+            fields: json!({ "threshold": self.settings.celebrity_threshold }),
+        })
     }
 
-    async fn main_object(&self, input: &AnalyzerInput) -> Option<Result<Value, AnalyzerError>> {
-        if !self.settings.main_object {
-            return None;
-        }
-        if let Err(v) = limits::check(&HUAWEI_MAIN_OBJECT, &input.facts) {
-            return Some(Ok(skipped(&v)));
-        }
-        let fields = json!({ "threshold": 30 });
-        Some(
-            self.post(
-                "v3",
-                "image/main-object-detection",
-                input,
-                MAIN_OBJECT,
-                fields,
-            )
-            .await,
-        )
+    fn main_object(&self) -> Option<Part> {
+        self.settings.main_object.then(|| Part {
+            limits: &HUAWEI_MAIN_OBJECT,
+            version: "v3",
+            interface: "image/main-object-detection",
+            fields: json!({ "threshold": 30 }),
+        })
     }
+}
+
+/// One optional analysis: its limits (whose `service` names it), its API and the request
+/// fields besides the image.
+struct Part {
+    limits: &'static Limits,
+    version: &'static str,
+    interface: &'static str,
+    fields: Value,
 }
 
 /// What is recorded for a part whose own limits the image is outside.
@@ -282,8 +266,11 @@ impl Labeler for WithExtras {
                 None => Ok(None),
             }
         };
-        let (labels, celebrities, main_object) =
-            tokio::join!(labels, self.celebrities(input), self.main_object(input));
+        let (labels, celebrities, main_object) = tokio::join!(
+            labels,
+            self.run(self.celebrities(), input),
+            self.run(self.main_object(), input)
+        );
         let mut out = labels?.unwrap_or_else(|| LabelOutput {
             labels: vec![],
             raw: Value::Null,

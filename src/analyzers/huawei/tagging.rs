@@ -1,7 +1,6 @@
 //! Image Tagging v2: `POST /v2/{project_id}/image/tagging` (huawei_aws.md §5).
 
 use async_trait::async_trait;
-use base64::Engine;
 use serde_json::{json, Value};
 
 use super::builder::{self, Input};
@@ -56,19 +55,13 @@ pub(super) fn image_source(
     input: &AnalyzerInput,
     service: &str,
 ) -> Result<(), AnalyzerError> {
-    match (mode, &input.url, &input.bytes) {
-        (Input::Url, Some(url), _) => body["url"] = json!(url),
-        (_, _, Some(bytes)) => {
-            body["image"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes))
-        }
-        _ => {
-            return Err(AnalyzerError::permanent(
-                service,
-                "no signed OBS URL for the object (store cannot presign); set TRIAGE_HUAWEI_INPUT=base64",
-            ))
-        }
+    if crate::analyzers::inline::url_or_image(body, input, mode == Input::Url) {
+        return Ok(());
     }
-    Ok(())
+    Err(AnalyzerError::permanent(
+        service,
+        "no signed OBS URL for the object (store cannot presign); set TRIAGE_HUAWEI_INPUT=base64",
+    ))
 }
 
 /// A number the service may send as a string (`"98.14"`) or as a number.

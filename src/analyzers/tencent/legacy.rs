@@ -6,12 +6,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::analyzers::{AnalyzerError, AnalyzerInput, Label, LabelOutput, Labeler};
 use crate::client::Tuning;
-use crate::cloud::tencent::legacy::{self, LegacyApi, LegacyError};
+use crate::cloud::tencent::legacy::{self, LegacyApi};
 use crate::config::Config;
 use crate::object::Provider;
 use crate::preflight::limits::{Limits, TENCENT_TAGGING};
@@ -77,15 +76,6 @@ pub fn parse(response: Value) -> LabelOutput {
     }
 }
 
-fn error(e: LegacyError) -> AnalyzerError {
-    AnalyzerError {
-        service: "tencent-legacy".into(),
-        code: Some(e.code),
-        message: e.message,
-        retryable: e.retryable,
-    }
-}
-
 impl LegacyTagging {
     /// The AppID and legacy bucket name to sign for, and whether the service can pull the object
     /// by URL (only COS objects: it fetches Tencent's own hosts).
@@ -116,22 +106,16 @@ impl LegacyTagging {
         if !bucket.is_empty() {
             body["bucket"] = json!(bucket);
         }
-        match (&input.url, &input.bytes) {
-            (Some(url), _) => body["url"] = json!(url),
-            (None, Some(bytes)) => {
-                body["image"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes))
-            }
-            (None, None) => {
-                return Err(AnalyzerError::permanent(
-                    "tencent-legacy",
-                    "neither a URL nor the bytes of the object",
-                ))
-            }
+        if !crate::analyzers::inline::url_or_image(&mut body, input, true) {
+            return Err(AnalyzerError::permanent(
+                "tencent-legacy",
+                "neither a URL nor the bytes of the object",
+            ));
         }
         self.api
             .post(PATH, appid, bucket, &body)
             .await
-            .map_err(error)
+            .map_err(|e| super::api_error("tencent-legacy", e))
     }
 }
 
@@ -150,54 +134,51 @@ impl Labeler for LegacyTagging {
         true
     }
     async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError> {
-        let (appid, bucket, by_url) = self.account(input)?;
-        let mut input = input.clone();
-        if !by_url {
-            input.url = None;
-        }
-        let first = match &input.url {
-            Some(_) => self.send(&appid, &bucket, &input).await,
-            None => Err(AnalyzerError::permanent(
+        let (appid, bucket, pullable) = self.account(input)?;
+        let by_url = pullable && input.url.is_some();
+        let first = if by_url {
+            self.send(&appid, &bucket, input).await
+        } else {
+            Err(AnalyzerError::permanent(
                 "tencent-legacy",
                 "no URL the service can fetch",
-            )),
+            ))
         };
-        let download_failed = |e: &AnalyzerError| {
-            e.code
-                .as_deref()
-                .and_then(|c| c.parse::<i64>().ok())
-                .is_some_and(|c| legacy::DOWNLOAD_FAILED.contains(&c))
-        };
+        let code = |e: &AnalyzerError| e.code.as_deref().and_then(|c| c.parse::<i64>().ok());
         let response = match first {
-            Err(e) if input.url.is_none() || download_failed(&e) => {
-                if input.url.is_some() {
+            Ok(r) => r,
+            Err(e) if code(&e) == Some(legacy::MARKED_BAD) => return Ok(marked_bad(&e)),
+            // One inline attempt: there was no URL to give, or the service could not download it.
+            Err(e) if !by_url || code(&e).is_some_and(|c| legacy::DOWNLOAD_FAILED.contains(&c)) => {
+                if by_url {
                     tracing::warn!(
                         code = e.code.as_deref().unwrap_or(""),
                         "legacy tagging could not download the URL; sending the image inline"
                     );
                 }
                 let inline =
-                    crate::analyzers::inline::with_bytes(&input, MAX_INLINE_BYTES, &e).await?;
+                    crate::analyzers::inline::with_bytes(input, MAX_INLINE_BYTES, &e).await?;
                 self.send(&appid, &bucket, &inline).await?
             }
-            // Not a failure of the stage: what the service knows about the image.
-            Err(e) if e.code.as_deref() == Some(&legacy::MARKED_BAD.to_string()) => {
-                return Ok(LabelOutput {
-                    labels: vec![],
-                    raw: json!({
-                        "code": legacy::MARKED_BAD,
-                        "message": crate::logging::redact_url_queries(&e.message),
-                    }),
-                    flagged: Some(format!(
-                        "tencent-legacy: {}",
-                        legacy::explain(legacy::MARKED_BAD)
-                    )),
-                    signals: vec![],
-                });
-            }
-            other => other?,
+            Err(e) => return Err(e),
         };
         Ok(parse(response))
+    }
+}
+
+/// `-5062` is not a failure of the stage but what the service knows about the image.
+fn marked_bad(e: &AnalyzerError) -> LabelOutput {
+    LabelOutput {
+        labels: vec![],
+        raw: json!({
+            "code": legacy::MARKED_BAD,
+            "message": crate::logging::redact_url_queries(&e.message),
+        }),
+        flagged: Some(format!(
+            "tencent-legacy: {}",
+            legacy::explain(legacy::MARKED_BAD)
+        )),
+        signals: vec![],
     }
 }
 

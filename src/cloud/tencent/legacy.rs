@@ -7,9 +7,10 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 
+use super::api::ApiError;
 use super::errors;
 use crate::client::credential::Cloud;
-use crate::client::{CredentialSlots, Retryable, Service, TimedOut};
+use crate::client::{CredentialSlots, Service};
 
 /// The production host; requests are signed for no host, but the service expects this one.
 pub const HOST: &str = "service.image.myqcloud.com";
@@ -52,31 +53,6 @@ pub fn split_bucket(bucket: &str) -> Option<(&str, &str)> {
     bucket.rsplit_once('-')
 }
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct LegacyError {
-    /// The service's numeric code as text (`-1308`), or a local one (`Network`, `HTTP502`).
-    pub code: String,
-    pub message: String,
-    pub retryable: bool,
-}
-
-impl Retryable for LegacyError {
-    fn retryable(&self) -> bool {
-        self.retryable
-    }
-}
-
-impl From<TimedOut> for LegacyError {
-    fn from(t: TimedOut) -> Self {
-        LegacyError {
-            code: "Timeout".into(),
-            message: t.to_string(),
-            retryable: true,
-        }
-    }
-}
-
 /// The service could not download the URL it was given: send the image inline instead.
 pub const DOWNLOAD_FAILED: [i64; 4] = [-1308, -1403, -1506, -1507];
 /// The image itself is the problem: no retry helps, the stage records it.
@@ -116,8 +92,8 @@ pub fn explain(code: i64) -> &'static str {
 }
 
 /// The answer as JSON when `code` is 0, else the error with its retry decision.
-pub fn parse_response(status: u16, text: &str) -> Result<Value, LegacyError> {
-    let http = || LegacyError {
+pub fn parse_response(status: u16, text: &str) -> Result<Value, ApiError> {
+    let http = || ApiError {
         code: format!("HTTP{status}"),
         message: text.chars().take(300).collect(),
         retryable: status == 429 || status >= 500,
@@ -132,7 +108,7 @@ pub fn parse_response(status: u16, text: &str) -> Result<Value, LegacyError> {
         return if status < 300 { Ok(v) } else { Err(http()) };
     }
     let message = v["message"].as_str().unwrap_or_default();
-    Err(LegacyError {
+    Err(ApiError {
         code: code.to_string(),
         message: format!("{} ({message})", explain(code)),
         // A download failure is answered by the inline fallback, not by asking again.
@@ -170,8 +146,8 @@ impl LegacyApi {
         appid: &str,
         bucket: &str,
         body: &Value,
-    ) -> Result<Value, LegacyError> {
-        let payload = serde_json::to_vec(body).map_err(|e| LegacyError {
+    ) -> Result<Value, ApiError> {
+        let payload = serde_json::to_vec(body).map_err(|e| ApiError {
             code: "InvalidRequest".into(),
             message: e.to_string(),
             retryable: false,
@@ -187,11 +163,11 @@ impl LegacyApi {
         appid: &str,
         bucket: &str,
         payload: &[u8],
-    ) -> Result<Value, LegacyError> {
+    ) -> Result<Value, ApiError> {
         let creds = self
             .credentials
             .get(Cloud::Tencent)
-            .ok_or_else(|| LegacyError {
+            .ok_or_else(|| ApiError {
                 code: "NoCredentials".into(),
                 message: "no Tencent Cloud credentials: set TENCENTCLOUD_SECRETID/SECRETKEY".into(),
                 retryable: false,
@@ -215,7 +191,7 @@ impl LegacyApi {
         // An endpoint's own path (a proxy prefix) is kept.
         .and_then(|b| crate::client::origin::request_uri(&b, path))
         .map(|uri| uri.to_string())
-        .map_err(|message| LegacyError {
+        .map_err(|message| ApiError {
             code: "InvalidEndpoint".into(),
             message,
             retryable: false,
@@ -228,13 +204,13 @@ impl LegacyApi {
             .body(payload.to_vec())
             .send()
             .await
-            .map_err(|e| LegacyError {
+            .map_err(|e| ApiError {
                 code: if e.is_timeout() { "Timeout" } else { "Network" }.into(),
                 message: format!("legacy image service request failed: {}", e.without_url()),
                 retryable: true,
             })?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| LegacyError {
+        let text = resp.text().await.map_err(|e| ApiError {
             code: "Network".into(),
             message: e.without_url().to_string(),
             retryable: true,
