@@ -18,7 +18,8 @@ pub const SCHEMA_ID: &str = "image-triage/v1";
 #[serde(rename_all = "lowercase")]
 pub enum StageStatus {
     Done,
-    /// Preflight found the object outside the service's limits.
+    /// Preflight found the object outside the service's limits, or the analyzer declined it
+    /// (`decode_budget`, `unreadable_format`).
     Skipped,
     Failed,
     /// Switched off by configuration.
@@ -62,6 +63,17 @@ impl<T> Stage<T> {
             code: Some(code.into()),
             retryable: false,
             output: None,
+        }
+    }
+    /// Failed, or skipped when the analyzer declined the object ([`AnalyzerError::is_declined`]).
+    pub fn from_error(analyzer: &str, e: &AnalyzerError) -> Self {
+        match e.code.as_deref() {
+            Some(code) if e.is_declined() => Stage::skipped(
+                analyzer,
+                code,
+                crate::logging::redact_url_queries(&e.message),
+            ),
+            _ => Stage::failed(analyzer, e),
         }
     }
     pub fn failed(analyzer: &str, e: &AnalyzerError) -> Self {

@@ -417,6 +417,7 @@ async fn the_fallback_uses_bytes_already_read() {
         bytes: Some(bytes::Bytes::from(png)),
         url: Some(url),
         store: None,
+        shared: Default::default(),
     };
     let out = labeler.label(&input).await.unwrap();
     assert_eq!(out.labels[0].name, "Cat");
@@ -448,6 +449,7 @@ async fn a_wrong_security_token_is_refused_by_every_service() {
         bytes: Some(bytes::Bytes::from(png_header(300, 300, 1000))),
         url: None,
         store: None,
+        shared: Default::default(),
     };
     let e = labeler.label(&input).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("APIG.0301"), "{e}");

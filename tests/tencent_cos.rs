@@ -375,6 +375,51 @@ async fn alternatives_tiia_labels_and_ci_moderation() {
     assert!(ci.query.contains("biz-type=test_1001"), "{}", ci.query);
 }
 
+/// CI answers 200 with `Result` 0, but its `AdsInfo` scene carries a non-zero `Code` (the sync
+/// API doc: "`0` indicates a success, while other numbers correspond to different errors";
+/// -65007 from CI's content moderation error table): moderation failed, not passed. The stage is
+/// recorded as failed with that code and the verdict is `TRIAGE_ON_ERROR`'s.
+#[tokio::test]
+async fn a_failed_ci_moderation_scene_is_a_failed_stage_not_a_pass() {
+    let emu = Emulator::start().await;
+    upload(&emu, KEY, 5_000).await;
+    emu.inject(
+        "ci:sensitive-content-recognition",
+        Fault::Reply(
+            200,
+            "application/xml",
+            "<RecognitionResult><JobId>j</JobId><CompressionResult>0</CompressionResult><Result>0</Result><Label>Normal</Label><SubLabel></SubLabel><Score>0</Score><PornInfo><Code>0</Code><Msg>OK</Msg><HitFlag>0</HitFlag><Label></Label><SubLabel></SubLabel><Score>2</Score></PornInfo><AdsInfo><Code>-65007</Code><Msg>File content error. Decoding failed</Msg><HitFlag>0</HitFlag><Label></Label><SubLabel></SubLabel><Score>0</Score></AdsInfo></RecognitionResult>".into(),
+        ),
+        1,
+    );
+    let p = Pipeline::new(config(&emu, &[("TRIAGE_MODERATOR", "cos-ci")]));
+    let o = run(&p, KEY, "cos:ObjectCreated:Put", &BTreeMap::new()).await;
+    assert_eq!(o.status, "done", "{o:?}");
+    assert_eq!(o.verdict.as_deref(), Some("review"), "on_error default");
+    assert_eq!(
+        emu.count("ci:sensitive-content-recognition"),
+        1,
+        "not retried"
+    );
+    let s = sidecar(&emu, KEY);
+    assert_eq!(s["moderation"]["analyzer"], "cos-ci", "{s}");
+    assert_eq!(s["moderation"]["status"], "failed", "{s}");
+    assert_eq!(s["moderation"]["code"], "-65007", "{s}");
+    assert_eq!(s["moderation"]["retryable"], false, "{s}");
+    assert!(
+        s["moderation"]["reason"]
+            .as_str()
+            .is_some_and(|m| m.contains("AdsInfo") && m.contains("Decoding failed")),
+        "{s}"
+    );
+    assert_eq!(s["verdict"]["decision"], "review", "{s}");
+    assert_eq!(s["verdict"]["on_error_applied"], true, "{s}");
+    assert_eq!(
+        emu.object(BUCKET, KEY).unwrap().meta["triage-verdict"],
+        "review"
+    );
+}
+
 /// One COS event through a `CountingStore` around the COS store: the outcome, the bytes the
 /// function read from the bucket, and the sidecar.
 async fn run_counted(emu: &Emulator, key: &str, size: usize) -> (Outcome, u64, serde_json::Value) {

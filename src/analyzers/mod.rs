@@ -7,6 +7,7 @@ pub mod huawei;
 pub mod inline;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod sampling;
 pub mod tencent;
 
 use std::sync::Arc;
@@ -93,6 +94,26 @@ pub struct AnalyzerInput {
     pub bytes: Option<Bytes>,
     pub url: Option<String>,
     pub store: Option<Arc<dyn crate::store::ObjectStore>>,
+    /// Work the analyzers of this object share (the local models' one decode).
+    pub shared: Shared,
+}
+
+/// A slot for work done once per object and used by several analyzers, whichever asks first.
+#[derive(Clone, Default)]
+pub struct Shared(Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>);
+
+impl Shared {
+    /// The value the first caller computed (`init` runs at most once per object).
+    pub async fn get_or_init<T: Send + Sync + 'static, F>(&self, init: F) -> Option<Arc<T>>
+    where
+        F: std::future::Future<Output = T>,
+    {
+        let any = self
+            .0
+            .get_or_init(|| async { Arc::new(init.await) as Arc<dyn std::any::Any + Send + Sync> })
+            .await;
+        any.clone().downcast::<T>().ok()
+    }
 }
 
 impl std::fmt::Debug for AnalyzerInput {
@@ -131,7 +152,28 @@ impl From<crate::config::ConfigError> for AnalyzerError {
     }
 }
 
+/// Codes of an analyzer that looked at the object and declined it without failing: the stage
+/// is recorded as skipped with the code, and the verdict follows `TRIAGE_ON_ERROR`.
+pub const DECLINE_CODES: [&str; 2] = ["decode_budget", "unreadable_format"];
+
 impl AnalyzerError {
+    /// The object cannot be analysed by this analyzer within its means (see [`DECLINE_CODES`]).
+    pub fn declined(service: &str, code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(DECLINE_CODES.contains(&code));
+        AnalyzerError {
+            service: service.into(),
+            code: Some(code.into()),
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    pub fn is_declined(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| DECLINE_CODES.contains(&c))
+    }
+
     pub fn permanent(service: &str, message: impl Into<String>) -> Self {
         AnalyzerError {
             service: service.into(),
@@ -210,7 +252,10 @@ pub fn check_labeler(kind: LabelerKind, config: &Config) -> Result<(), ConfigErr
 /// Check the settings of the moderator `kind` without building it.
 pub fn check_moderator(kind: ModeratorKind, config: &Config) -> Result<(), ConfigError> {
     match kind {
-        ModeratorKind::None | ModeratorKind::Local => Ok(()),
+        ModeratorKind::None => Ok(()),
+        ModeratorKind::Local => {
+            sampling::FrameSampling::from_config(config, "local moderation").map(drop)
+        }
         ModeratorKind::Ims | ModeratorKind::CosCi => tencent::builder::check_moderator(config),
         ModeratorKind::Huawei => huawei::builder::ModerationSettings::from_config(config).map(drop),
     }

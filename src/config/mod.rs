@@ -134,6 +134,8 @@ pub struct Config {
     pub function_region: FunctionRegion,
     /// The marker secret and the bucket allow-list (see [`trust`]).
     pub trust: trust::Trust,
+    /// MiB the local decoders may hold at once, process-wide (see [`memory`]).
+    pub decode_budget_mb: u64,
 }
 
 /// `TRIAGE_QUEUE` as given. Its Debug form hides the user-info and the query, where a broker
@@ -213,6 +215,7 @@ impl Default for Config {
             local_models: Default::default(),
             function_region: Default::default(),
             trust: Default::default(),
+            decode_budget_mb: memory::DEFAULT_BUDGET_MB,
         }
     }
 }
@@ -390,6 +393,7 @@ impl Config {
             cfg.min_label_confidence =
                 parse_score(v).map_err(|r| bad("TRIAGE_MIN_LABEL_CONFIDENCE", v, &r))?;
         }
+        cfg.decode_budget_mb = memory::decode_budget_mb(get)?;
         if let Some(v) = get("TRIAGE_MODEL_DIR") {
             cfg.model_dir = PathBuf::from(v);
         } else if let Some(v) = get("TRIAGE_CACHE") {
@@ -633,6 +637,7 @@ fn parse_sinks(v: &str) -> Result<Vec<SinkKind>, String> {
 }
 
 mod check;
+pub mod memory;
 #[cfg(test)]
 mod tests;
 pub mod trust;

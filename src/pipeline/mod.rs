@@ -501,6 +501,7 @@ impl Pipeline {
             bytes,
             url,
             store: Some(store.clone()),
+            shared: Default::default(),
         };
         let labels_fut = async {
             let t = Instant::now();
@@ -513,7 +514,7 @@ impl Pipeline {
                         out.labels.truncate(self.config.max_labels);
                         Stage::done(l.name(), out)
                     }
-                    Err(e) => Stage::failed(l.name(), &e),
+                    Err(e) => Stage::from_error(l.name(), &e),
                 },
             };
             (stage, ms(t))
@@ -524,7 +525,7 @@ impl Pipeline {
                 Err(stage) => stage.clone(),
                 Ok(m) => match m.moderate(&input).await {
                     Ok(out) => Stage::done(m.name(), out),
-                    Err(e) => Stage::failed(m.name(), &e),
+                    Err(e) => Stage::from_error(m.name(), &e),
                 },
             };
             (stage, ms(t))

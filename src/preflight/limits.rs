@@ -29,18 +29,19 @@ pub struct Limits {
     pub max_pixels: Option<u64>,
 }
 
-/// The in-process models decode the image, so their limits bound memory and keep the resize
-/// to 224 px meaningful rather than mirroring a vendor.
+/// The in-process models decode the image reduced while decoding, within the decode budget
+/// (analyzers/local/decode), so their limits keep the work bounded in time and the resize to
+/// 224 px meaningful rather than mirroring a vendor: 20000 px sides (400 MP) stream through.
 pub const LOCAL_LABELS: Limits = Limits {
     service: "local labels (EfficientNet-Lite0)",
-    formats: &[Jpeg, Png, Gif, Bmp, Webp, Tiff],
+    formats: &[Jpeg, Png, Gif, Bmp, Webp, Tiff, Ico],
     min_bytes: 16,
     max_bytes: Some(64 * MB),
     max_base64_bytes: None,
     min_side: 16,
     max_side: Some(20_000),
     max_aspect: Some(20.0),
-    max_pixels: Some(100_000_000),
+    max_pixels: Some(400_000_000),
 };
 
 pub const LOCAL_MODERATION: Limits = Limits {
@@ -236,6 +237,11 @@ pub enum LimitViolation {
         ratio: f64,
         max: f64,
     },
+    #[error("{service} cannot read {format}, which browsers and apps display: the object gets the TRIAGE_ON_ERROR verdict")]
+    Unreadable {
+        service: &'static str,
+        format: &'static str,
+    },
     #[error("{service} accepts at most {max} pixels, the image has {pixels}")]
     TooManyPixels {
         service: &'static str,
@@ -255,6 +261,7 @@ impl LimitViolation {
             LimitViolation::SideTooLarge { .. } => "side_too_large",
             LimitViolation::AspectRatio { .. } => "aspect_ratio",
             LimitViolation::TooManyPixels { .. } => "too_many_pixels",
+            LimitViolation::Unreadable { .. } => "unreadable_format",
         }
     }
 }
@@ -263,6 +270,12 @@ impl LimitViolation {
 /// header did not give them (the service then has the last word).
 pub fn check(limits: &Limits, facts: &ImageFacts) -> Result<(), LimitViolation> {
     let service = limits.service;
+    if !limits.formats.contains(&facts.format) && facts.format.displayed_elsewhere() {
+        return Err(LimitViolation::Unreadable {
+            service,
+            format: facts.format.as_str(),
+        });
+    }
     if !limits.formats.contains(&facts.format) {
         return Err(LimitViolation::Format {
             service,

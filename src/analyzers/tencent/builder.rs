@@ -6,8 +6,7 @@ use crate::config::{Config, ConfigError};
 
 pub const SCENES_VAR: &str = "TRIAGE_LABEL_SCENES";
 pub const BIZ_TYPE_VAR: &str = "TRIAGE_MODERATION_BIZ_TYPE";
-pub const GIF_INTERVAL_VAR: &str = "TRIAGE_MODERATION_GIF_INTERVAL";
-pub const GIF_MAX_FRAMES_VAR: &str = "TRIAGE_MODERATION_GIF_MAX_FRAMES";
+pub use crate::analyzers::sampling::{GIF_INTERVAL_VAR, GIF_MAX_FRAMES_VAR};
 
 /// Every variable of this module, for the check of unknown vendor settings.
 pub const VARS: [&str; 4] = [
@@ -91,19 +90,8 @@ pub fn biz_type(config: &Config, service: &str) -> Result<Option<String>, Config
 /// GIF sampling `(interval, max frames)`: every 5th frame, at most 5 frames by default (the IMS
 /// FAQ's default for animated images); the API's own default would look at the first frame only.
 pub fn gif_frames(config: &Config, service: &str) -> Result<(u32, u32), ConfigError> {
-    let num =
-        |var: &str, default: u32, max: u32| -> Result<u32, ConfigError> {
-            match config.env.get(var) {
-                None => Ok(default),
-                Some(v) => v.parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| {
-                    bad(service, var, v, &format!("expected a whole number 0-{max}"))
-                }),
-            }
-        };
-    Ok((
-        num(GIF_INTERVAL_VAR, 5, 1000)?,
-        num(GIF_MAX_FRAMES_VAR, 5, 100)?.max(1),
-    ))
+    let s = crate::analyzers::sampling::FrameSampling::from_config(config, service)?;
+    Ok((s.interval, s.max_frames))
 }
 
 #[cfg(test)]

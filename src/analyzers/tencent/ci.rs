@@ -33,6 +33,16 @@ fn cos_client(config: &Config) -> CosClient {
     CosClient::from_config(config, "ci")
 }
 
+/// An answer that could not be read as the documented XML.
+fn malformed(message: String) -> AnalyzerError {
+    AnalyzerError {
+        service: "cos-ci".into(),
+        code: Some("MalformedXML".into()),
+        message,
+        retryable: false,
+    }
+}
+
 fn analyzer_error(service: &str, e: CosError) -> AnalyzerError {
     AnalyzerError {
         service: service.into(),
@@ -155,7 +165,10 @@ impl Labeler for CiLabeler {
         let req = Req::new(Method::GET, &input.object.bucket, &input.object.key)
             .param("ci-process", "detect-label")
             .param("scenes", &self.scenes.join(","));
-        ci_get(&self.client, &self.service, input, req, parse_detect_label).await
+        ci_get(&self.client, &self.service, input, req, |xml| {
+            parse_detect_label(xml).map_err(malformed)
+        })
+        .await
     }
 }
 
@@ -165,19 +178,14 @@ async fn ci_get<T>(
     service: &Service,
     input: &AnalyzerInput,
     mut req: Req,
-    parse: fn(&str) -> Result<T, String>,
+    parse: fn(&str) -> Result<T, AnalyzerError>,
 ) -> Result<T, AnalyzerError> {
     req.region = input.object.region.clone();
     let resp = service
         .call(|| client.send(&req))
         .await
         .map_err(|e| analyzer_error("cos-ci", e))?;
-    parse(&String::from_utf8_lossy(&resp.body)).map_err(|m| AnalyzerError {
-        service: "cos-ci".into(),
-        code: Some("MalformedXML".into()),
-        message: m,
-        retryable: false,
-    })
+    parse(&String::from_utf8_lossy(&resp.body))
 }
 
 pub struct CiModerator {
@@ -202,7 +210,6 @@ pub fn moderator(config: &Config) -> Result<Arc<dyn Moderator>, AnalyzerError> {
 #[derive(Debug, Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
 struct SceneInfo {
-    code: String,
     score: String,
     label: String,
     sub_label: String,
@@ -227,16 +234,148 @@ fn num(s: &str) -> f32 {
     s.trim().parse().unwrap_or(0.0)
 }
 
+/// A per-scene result of sensitive-content-recognition (`PornInfo`, `AdsInfo`, …) whose own
+/// `Code` is not 0: that scene's check did not run to completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedScene {
+    /// The container's element name, e.g. `AdsInfo`.
+    pub container: String,
+    pub code: String,
+    pub msg: String,
+}
+
+/// Every per-scene container of the answer whose `Code` says that scene failed, in document
+/// order. The sync API doc (vendor-doc_tencent_ci_image_audit_sync.md, "Response body": the
+/// `PornInfo`/`AdsInfo` sub-nodes) defines `Code` as "Error code. `0` indicates a success, while
+/// other numbers correspond to different errors" and `Msg` as the error message. Any direct child
+/// of the root named `…Info` with a `Code` child counts, so scenes this module does not map to a
+/// category (a policy's `biz-type` decides which scenes run) are covered too. A container without
+/// `Code` (or with an empty one) is not a failure, as before.
+pub fn failed_scenes(xml: &str) -> Result<Vec<FailedScene>, String> {
+    use quick_xml::events::Event;
+    let unreadable =
+        |e: &dyn std::fmt::Display| format!("unreadable sensitive-content-recognition XML: {e}");
+    // Text is not trimmed by the reader: it would cut the spaces around an entity in `Msg`.
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut scene: Option<FailedScene> = None;
+    let mut failed = Vec::new();
+    loop {
+        let event = reader.read_event().map_err(|e| unreadable(&e))?;
+        // Text of a direct child of the scene container (`Code`, `Msg`), entities resolved.
+        let text = match &event {
+            Event::Text(t) => Some(t.decode().map_err(|e| unreadable(&e))?.into_owned()),
+            Event::CData(t) => Some(t.decode().map_err(|e| unreadable(&e))?.into_owned()),
+            Event::GeneralRef(r) => {
+                let name = r.decode().map_err(|e| unreadable(&e))?;
+                let c = match r.resolve_char_ref().map_err(|e| unreadable(&e))? {
+                    Some(c) => c.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(&name)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("&{name};")),
+                };
+                Some(c)
+            }
+            _ => None,
+        };
+        if let Some(text) = text {
+            if let (Some(s), 3) = (scene.as_mut(), path.len()) {
+                match path[2].as_str() {
+                    "Code" => s.code.push_str(&text),
+                    "Msg" => s.msg.push_str(&text),
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        match event {
+            Event::Start(e) => {
+                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                if path.len() == 2 && path[1].ends_with("Info") {
+                    scene = Some(FailedScene {
+                        container: path[1].clone(),
+                        code: String::new(),
+                        msg: String::new(),
+                    });
+                }
+            }
+            Event::End(_) => {
+                if path.len() == 2 {
+                    if let Some(s) = scene.take() {
+                        if !scene_ran(&s.code) {
+                            failed.push(FailedScene {
+                                code: s.code.trim().to_string(),
+                                msg: s.msg.trim().to_string(),
+                                ..s
+                            });
+                        }
+                    }
+                }
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(failed)
+}
+
+/// A scene `Code` that does not say the scene failed: `0`, or none at all. Anything else,
+/// including a value that is not a number, is a failure.
+fn scene_ran(code: &str) -> bool {
+    let code = code.trim();
+    code.is_empty() || code.parse::<i64>() == Ok(0)
+}
+
+/// Whether a failed scene's `Code` is transient. The codes come from CI's error-code page (the
+/// one the sync API doc links for `Code`; vendor-doc_tencent_cos_error_codes.md, "Data
+/// processing errors"): only the frequency-control codes say that trying again later helps:
+/// -164 "The request frequency is too high", -29214 "Frequency control is triggered" (image
+/// download errors), -60949 "The request frequency is too high" (image persistence errors). The
+/// content moderation codes (-61011 missing file, -65007 undecodable, -65010 download failed,
+/// -65011/-65012/-65013 file unsuitable, -65014 no CI role, -65015 no scene, -65016 unknown
+/// BizType) and "Other: Internal error" name no transient condition: permanent.
+pub fn transient_scene_code(code: &str) -> bool {
+    matches!(code.trim(), "-164" | "-29214" | "-60949")
+}
+
+/// The moderation error for failed scenes: the first failed scene's vendor code, every failed
+/// scene named with its Code and Msg; retryable only when every one of them is transient.
+fn scene_error(failed: &[FailedScene]) -> AnalyzerError {
+    let detail = failed
+        .iter()
+        .map(|f| format!("{} (Code {}, Msg {:?})", f.container, f.code, f.msg))
+        .collect::<Vec<_>>()
+        .join("; ");
+    AnalyzerError {
+        service: "cos-ci".into(),
+        code: failed.first().map(|f| f.code.clone()),
+        message: format!(
+            "sensitive-content-recognition sub-check{} failed: {detail}; the moderation result is incomplete",
+            if failed.len() == 1 { "" } else { "s" }
+        ),
+        retryable: !failed.is_empty() && failed.iter().all(|f| transient_scene_code(&f.code)),
+    }
+}
+
 /// Parse the sensitive-content-recognition XML. `Result`: 0 normal, 1 sensitive, 2 suspicious.
-pub fn parse_recognition(xml: &str) -> Result<ModerationOutput, String> {
+/// A scene whose own `Code` is not 0 makes the whole answer a moderation error
+/// ([`failed_scenes`]): the overall `Result` cannot speak for a scene that was not checked, so it
+/// must not become a verdict (a pass least of all).
+pub fn parse_recognition(xml: &str) -> Result<ModerationOutput, AnalyzerError> {
     let r: Recognition = quick_xml::de::from_str(xml)
-        .map_err(|e| format!("unreadable sensitive-content-recognition XML: {e}"))?;
+        .map_err(|e| malformed(format!("unreadable sensitive-content-recognition XML: {e}")))?;
+    let failed = failed_scenes(xml).map_err(malformed)?;
+    if !failed.is_empty() {
+        return Err(scene_error(&failed));
+    }
     let suggestion = match r.result.trim() {
         "0" => Suggestion::Pass,
         "1" => Suggestion::Block,
         _ => Suggestion::Review,
     };
     let mut categories = Vec::new();
+    // Every container here has Code empty or 0: failed ones were refused above.
     for (category, info) in [
         ("porn", &r.porn_info),
         ("ad", &r.ads_info),
@@ -246,9 +385,6 @@ pub fn parse_recognition(xml: &str) -> Result<ModerationOutput, String> {
         ("teenager", &r.teenager_info),
     ] {
         let Some(i) = info else { continue };
-        if !matches!(i.code.trim(), "" | "0") {
-            continue;
-        }
         let label = opt(&i.sub_label).or_else(|| opt(&i.label));
         categories.push(CategoryScore {
             category: category.into(),
@@ -348,5 +484,83 @@ mod tests {
         )
         .unwrap();
         assert_eq!(review.suggestion, Suggestion::Review);
+    }
+
+    /// The doc's sync answer with a second scene: `PornInfo` ran (Code 0), `AdsInfo` did not.
+    fn with_ads_code(code: &str, msg: &str) -> String {
+        format!("<RecognitionResult><JobId>x</JobId><Result>0</Result><Label>Normal</Label><SubLabel></SubLabel><Score>0</Score><PornInfo><Code>0</Code><Msg>OK</Msg><HitFlag>0</HitFlag><Label></Label><SubLabel></SubLabel><Score>3</Score></PornInfo><AdsInfo><Code>{code}</Code><Msg>{msg}</Msg><HitFlag>0</HitFlag><Label></Label><SubLabel></SubLabel><Score>0</Score></AdsInfo></RecognitionResult>")
+    }
+
+    #[test]
+    fn a_failed_scene_is_a_moderation_error_not_a_pass() {
+        let e =
+            parse_recognition(&with_ads_code("-65007", "decode failed &amp; gave up")).unwrap_err();
+        assert_eq!(e.service, "cos-ci");
+        assert_eq!(e.code.as_deref(), Some("-65007"));
+        assert!(!e.retryable, "-65007 (undecodable) is permanent");
+        assert!(e.message.contains("AdsInfo"), "{e}");
+        assert!(e.message.contains("Code -65007"), "{e}");
+        assert!(e.message.contains("decode failed & gave up"), "{e}");
+        assert!(
+            !e.message.contains("PornInfo"),
+            "the scene that ran is not named: {e}"
+        );
+
+        // Throttled scenes are worth another try; a mix with a permanent failure is not.
+        let e = parse_recognition(&with_ads_code("-29214", "frequency control")).unwrap_err();
+        assert!(e.retryable, "{e}");
+        let two = with_ads_code("-164", "slow down").replace(
+            "</RecognitionResult>",
+            "<TerroristInfo><Code>-65016</Code><Msg>BizType does not exist</Msg></TerroristInfo></RecognitionResult>",
+        );
+        let e = parse_recognition(&two).unwrap_err();
+        assert_eq!(
+            e.code.as_deref(),
+            Some("-164"),
+            "the first failed scene's code"
+        );
+        assert!(!e.retryable);
+        assert!(
+            e.message.contains("sub-checks failed: AdsInfo (Code -164")
+                && e.message
+                    .contains("TerroristInfo (Code -65016, Msg \"BizType does not exist\")"),
+            "{e}"
+        );
+
+        // Scenes this module has no category for are checked as well.
+        let other = with_ads_code("0", "OK").replace(
+            "</RecognitionResult>",
+            "<AbuseInfo><Code>-1</Code><Msg>internal</Msg></AbuseInfo></RecognitionResult>",
+        );
+        let e = parse_recognition(&other).unwrap_err();
+        assert!(e.message.contains("AbuseInfo (Code -1"), "{e}");
+        assert!(
+            !e.retryable,
+            "an unlisted code is an internal error: permanent"
+        );
+    }
+
+    #[test]
+    fn scenes_that_all_ran_give_the_result_as_before() {
+        let m = parse_recognition(&with_ads_code("0", "OK")).unwrap();
+        assert_eq!(m.suggestion, Suggestion::Pass);
+        assert_eq!(m.label, "Normal");
+        let cats: Vec<(&str, f32)> = m
+            .categories
+            .iter()
+            .map(|c| (c.category.as_str(), c.score))
+            .collect();
+        assert_eq!(cats, vec![("porn", 3.0), ("ad", 0.0)]);
+        // No Code at all (nothing says the scene failed), and nested Codes are not scene Codes.
+        let m = parse_recognition("<RecognitionResult><Result>0</Result><PornInfo><HitFlag>0</HitFlag><OcrResults><Code>7</Code></OcrResults></PornInfo></RecognitionResult>").unwrap();
+        assert_eq!(m.suggestion, Suggestion::Pass);
+        assert!(
+            failed_scenes("<RecognitionResult><Code>5</Code></RecognitionResult>")
+                .unwrap()
+                .is_empty()
+        );
+        // Unreadable XML is still MalformedXML.
+        let e = parse_recognition("<RecognitionResult><PornInfo>").unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("MalformedXML"), "{e}");
     }
 }

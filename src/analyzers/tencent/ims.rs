@@ -70,6 +70,13 @@ pub fn suggestion(s: &str) -> Suggestion {
 }
 
 /// The moderation output from an IMS `Response`.
+///
+/// IMS has no per-scene status: `LabelResults`/`ObjectResults`/`OcrResults`/`LibResults` items
+/// carry `Scene, Suggestion, Label, SubLabel, Score, Details` (plus `Names` / `Text`) and no
+/// code or message (tencent.md §5; SDK `ims/v20201229` `LabelResult` etc.). A failed moderation
+/// is the API 3.0 `Response.Error` envelope (§4.4), which [`Api::call`] turns into an error
+/// before this runs, so a partial failure cannot reach here; an answer without `Suggestion` is
+/// `Review`, never `Pass`.
 pub fn parse(response: Value) -> ModerationOutput {
     let mut categories = Vec::new();
     let results = |name: &str| response[name].as_array().cloned().unwrap_or_default();
@@ -182,5 +189,16 @@ mod tests {
         );
         assert_eq!(pass.suggestion, Suggestion::Pass);
         assert!(pass.categories.is_empty());
+    }
+
+    #[test]
+    fn only_an_explicit_pass_passes() {
+        for v in [
+            json!({"Label": "Normal", "Score": 0, "LabelResults": []}),
+            json!({"Suggestion": null, "Label": "Normal"}),
+            json!({"Suggestion": "Unknown", "Label": "Normal"}),
+        ] {
+            assert_eq!(parse(v.clone()).suggestion, Suggestion::Review, "{v}");
+        }
     }
 }

@@ -1,0 +1,237 @@
+//! Formats whose decoders produce whole frames (WebP, TIFF, BMP, ICO): decoded only when the
+//! full-size buffers fit the budget (their plan prices them), then reduced at once.
+
+use std::io::Cursor;
+
+use image::ImageReader;
+
+use super::{reduce_rgba, DecodeError, Decoded, Frame, Plan};
+use crate::analyzers::sampling::FrameSampling;
+use crate::preflight::ImageFormat;
+
+fn corrupt(format: ImageFormat) -> impl Fn(String) -> DecodeError {
+    move |e| DecodeError::corrupt(format, e)
+}
+
+fn webp(bytes: &[u8]) -> Result<image_webp::WebPDecoder<Cursor<&[u8]>>, DecodeError> {
+    image_webp::WebPDecoder::new(Cursor::new(bytes))
+        .map_err(|e| DecodeError::corrupt(ImageFormat::Webp, e))
+}
+
+pub fn plan_webp(bytes: &[u8]) -> Result<(u32, u32, u64), DecodeError> {
+    let d = webp(bytes)?;
+    let (w, h) = d.dimensions();
+    let px = u64::from(w) * u64::from(h);
+    // Still: the output and the decoder's YUV planes. Animated: the decoder's canvas, the frame
+    // being decoded and our copy.
+    let cost = if d.is_animated() { px * 12 } else { px * 6 };
+    Ok((w, h, cost))
+}
+
+pub fn decode_webp(
+    bytes: &[u8],
+    plan: &Plan,
+    sampling: FrameSampling,
+) -> Result<Decoded, DecodeError> {
+    let err = |e: image_webp::DecodingError| DecodeError::corrupt(ImageFormat::Webp, e);
+    let mut d = webp(bytes)?;
+    d.set_memory_limit(usize::try_from(plan.cost).unwrap_or(usize::MAX));
+    let (w, h) = d.dimensions();
+    let size = d
+        .output_buffer_size()
+        .ok_or_else(|| corrupt(ImageFormat::Webp)("too large".into()))?;
+    let channels = if d.has_alpha() { 4 } else { 3 };
+    let mut buf = vec![0u8; size];
+    let rgba = |buf: &[u8]| -> Vec<u8> {
+        if channels == 4 {
+            buf.to_vec()
+        } else {
+            buf.chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect()
+        }
+    };
+    let mut frames = Vec::new();
+    if !d.is_animated() {
+        d.read_image(&mut buf).map_err(err)?;
+        frames.push(Frame {
+            index: 0,
+            image: reduce_rgba(w, h, &rgba(&buf)),
+        });
+        return Ok(Decoded {
+            frames,
+            frame_count: Some(1),
+            width: w,
+            height: h,
+        });
+    }
+    let count = d.num_frames();
+    for index in 0..count {
+        if sampling.past_last(index) {
+            break;
+        }
+        if let Err(e) = d.read_frame(&mut buf) {
+            if frames.is_empty() {
+                return Err(err(e));
+            }
+            break;
+        }
+        if sampling.picks(index) {
+            frames.push(Frame {
+                index,
+                image: reduce_rgba(w, h, &rgba(&buf)),
+            });
+        }
+    }
+    Ok(Decoded {
+        frames,
+        frame_count: Some(count),
+        width: w,
+        height: h,
+    })
+}
+
+fn tiff_err(e: tiff::TiffError) -> DecodeError {
+    DecodeError::corrupt(ImageFormat::Tiff, e)
+}
+
+/// Bytes of one decoded page and of its RGBA copy.
+fn tiff_page_cost(
+    d: &mut tiff::decoder::Decoder<Cursor<&[u8]>>,
+) -> Result<(u32, u32, u64), DecodeError> {
+    let (w, h) = d.dimensions().map_err(tiff_err)?;
+    let (samples, bits) = match d.colortype().map_err(tiff_err)? {
+        tiff::ColorType::Multiband {
+            bit_depth,
+            num_samples,
+        } => (u64::from(num_samples), bit_depth),
+        t => (u64::from(t.num_samples()), t.bit_depth()),
+    };
+    let px = u64::from(w) * u64::from(h);
+    Ok((w, h, px * samples * u64::from(bits).div_ceil(8) + px * 4))
+}
+
+pub fn plan_tiff(bytes: &[u8]) -> Result<(u32, u32, u64), DecodeError> {
+    let mut d = tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(tiff_err)?;
+    tiff_page_cost(&mut d)
+}
+
+pub fn decode_tiff(
+    bytes: &[u8],
+    plan: &Plan,
+    sampling: FrameSampling,
+) -> Result<Decoded, DecodeError> {
+    let mut limits = tiff::decoder::Limits::default();
+    limits.decoding_buffer_size = usize::try_from(plan.cost).unwrap_or(usize::MAX);
+    let mut d = tiff::decoder::Decoder::new(Cursor::new(bytes))
+        .map_err(tiff_err)?
+        .with_limits(limits);
+    let mut frames = Vec::new();
+    let mut index = 0u32;
+    loop {
+        if sampling.picks(index) {
+            let (w, h, cost) = tiff_page_cost(&mut d)?;
+            // A later page larger than the first would exceed what the budget granted.
+            if cost > plan.cost {
+                break;
+            }
+            let rgba = tiff_rgba(&mut d)?;
+            frames.push(Frame {
+                index,
+                image: reduce_rgba(w, h, &rgba),
+            });
+        }
+        index += 1;
+        if !d.more_images() || d.next_image().is_err() {
+            break;
+        }
+    }
+    Ok(Decoded {
+        frames,
+        frame_count: Some(index),
+        width: plan.width,
+        height: plan.height,
+    })
+}
+
+/// One TIFF page as RGBA8 (8- and 16-bit grey, grey+alpha, RGB, RGBA and CMYK).
+fn tiff_rgba(d: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Result<Vec<u8>, DecodeError> {
+    use tiff::decoder::DecodingResult;
+    let color = d.colortype().map_err(tiff_err)?;
+    let samples: Vec<u8> = match d.read_image().map_err(tiff_err)? {
+        DecodingResult::U8(v) => v,
+        DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
+        _ => {
+            return Err(DecodeError::corrupt(
+                ImageFormat::Tiff,
+                "sample format other than 8 or 16-bit integers",
+            ))
+        }
+    };
+    let n = color.num_samples() as usize;
+    let out = match color {
+        tiff::ColorType::Gray(_) => samples.iter().flat_map(|&g| [g, g, g, 255]).collect(),
+        tiff::ColorType::GrayA(_) => samples
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0], p[1]])
+            .collect(),
+        tiff::ColorType::RGB(_) => samples
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        tiff::ColorType::RGBA(_) => samples,
+        tiff::ColorType::CMYK(_) | tiff::ColorType::CMYKA(_) => samples
+            .chunks_exact(n)
+            .flat_map(|p| {
+                let k = 255 - u32::from(p[3]);
+                let ch = |c: u8| ((255 - u32::from(c)) * k / 255) as u8;
+                [ch(p[0]), ch(p[1]), ch(p[2]), 255]
+            })
+            .collect(),
+        t => {
+            return Err(DecodeError::corrupt(
+                ImageFormat::Tiff,
+                format!("colour type {t:?}"),
+            ))
+        }
+    };
+    Ok(out)
+}
+
+fn reader(bytes: &[u8], format: ImageFormat) -> ImageReader<Cursor<&[u8]>> {
+    let mut r = ImageReader::new(Cursor::new(bytes));
+    r.set_format(match format {
+        ImageFormat::Ico => image::ImageFormat::Ico,
+        _ => image::ImageFormat::Bmp,
+    });
+    r
+}
+
+pub fn plan_image(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32, u64), DecodeError> {
+    let (w, h) = reader(bytes, format)
+        .into_dimensions()
+        .map_err(|e| DecodeError::corrupt(format, e))?;
+    // The decoded frame (up to 16-bit RGBA) and its RGBA8 copy.
+    Ok((w, h, u64::from(w) * u64::from(h) * 12))
+}
+
+pub fn decode_image(bytes: &[u8], plan: &Plan) -> Result<Decoded, DecodeError> {
+    let mut r = reader(bytes, plan.format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(plan.cost);
+    r.limits(limits);
+    let img = r
+        .decode()
+        .map_err(|e| DecodeError::corrupt(plan.format, e))?;
+    let (w, h) = (img.width(), img.height());
+    let rgba = img.into_rgba8();
+    Ok(Decoded {
+        frames: vec![Frame {
+            index: 0,
+            image: reduce_rgba(w, h, &rgba),
+        }],
+        frame_count: Some(1),
+        width: w,
+        height: h,
+    })
+}
