@@ -10,8 +10,8 @@
 //! within the process's decode budget; moderation looks at every sampled frame of an animation.
 
 pub mod decode;
-mod image_prep;
-mod model;
+pub mod image_prep;
+pub mod model;
 
 use std::path::Path;
 use std::sync::Arc;
