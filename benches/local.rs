@@ -7,7 +7,6 @@
 //! table for the README.
 
 #[path = "../tests/hostile/mod.rs"]
-#[allow(dead_code)]
 mod hostile;
 
 use std::io::{BufWriter, Write};
@@ -19,7 +18,7 @@ use image_triage::analyzers::local::decode;
 use image_triage::analyzers::local::image_prep;
 use image_triage::analyzers::local::model::Model;
 use image_triage::analyzers::sampling::FrameSampling;
-use image_triage::analyzers::{LABELS_MODEL_FILE, NSFW_MODEL_FILE};
+use image_triage::analyzers::{LABELS_MODEL_FILE, NSFW_MODEL_FILE, ORT_RUNTIME_FILE};
 
 const RSS_WRAPPER: &str = r#"
 import resource, subprocess, sys
@@ -175,9 +174,10 @@ fn main() {
     let photos = std::env::var_os("TRIAGE_PHOTOS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| cache.join("photos"));
-    let labels = Model::load(&models.join(LABELS_MODEL_FILE), &[1, 3, 224, 224])
+    let lib = models.join(ORT_RUNTIME_FILE);
+    let labels = Model::load(&models.join(LABELS_MODEL_FILE), &lib)
         .expect("labels model: run scripts/fetch-models.sh");
-    let nsfw = Model::load(&models.join(NSFW_MODEL_FILE), &[1, 224, 224, 3]).expect("nsfw model");
+    let nsfw = Model::load(&models.join(NSFW_MODEL_FILE), &lib).expect("nsfw model");
     let ort = ort_figures(&models);
     let ort_of = |file: &str| {
         ort.iter()

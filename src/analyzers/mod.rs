@@ -24,6 +24,8 @@ use crate::preflight::{ImageFacts, Limits};
 /// their identity is part of the config hash in every build).
 pub const LABELS_MODEL_FILE: &str = "efficientnet_lite0.onnx";
 pub const NSFW_MODEL_FILE: &str = "open_nsfw.onnx";
+/// ONNX Runtime's library, from the `onnxruntime` PyPI wheel (scripts/fetch-models.sh).
+pub const ORT_RUNTIME_FILE: &str = "libonnxruntime.so";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Label {

@@ -226,6 +226,7 @@ fn model_identity(dir: &std::path::Path) -> String {
     for name in [
         crate::analyzers::LABELS_MODEL_FILE,
         crate::analyzers::NSFW_MODEL_FILE,
+        crate::analyzers::ORT_RUNTIME_FILE,
     ] {
         h.update(name.as_bytes());
         match std::fs::read(dir.join(name)) {

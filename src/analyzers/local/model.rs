@@ -1,39 +1,82 @@
-//! One ONNX model loaded and optimised once, run many times.
+//! One ONNX model, loaded once and run many times through ONNX Runtime (the `ort` crate).
+//!
+//! The runtime is the `libonnxruntime.so` that `scripts/fetch-models.sh` takes out of the
+//! `onnxruntime` PyPI wheel and puts beside the models ([`RUNTIME_FILE`]); it is loaded when the
+//! first model is, once per process. Each session runs on one thread: labels and moderation run
+//! side by side, each on its own core, and concurrent objects queue per model rather than
+//! oversubscribing the CPU.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Mutex, OnceLock};
 
-use tract_onnx::prelude::*;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::Tensor;
 
-type Plan = Arc<TypedRunnableModel>;
+/// The ONNX Runtime library in `TRIAGE_MODEL_DIR`.
+pub use crate::analyzers::ORT_RUNTIME_FILE as RUNTIME_FILE;
+
+/// A model's input: NCHW or NHWC `f32`, batch 1.
+pub struct Input {
+    pub shape: [usize; 4],
+    pub data: Vec<f32>,
+}
 
 pub struct Model {
-    plan: Plan,
+    session: Mutex<Session>,
+}
+
+/// Load the runtime from `lib` (the first caller's path wins: a process has one runtime).
+fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, String> {
+    static ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        ort::init_from(lib)
+            .map_err(|e| format!("loading ONNX Runtime from {}: {e}", lib.display()))?
+            .with_name("image-triage")
+            .build()
+            .map_err(|e| format!("starting ONNX Runtime: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 impl Model {
-    /// Pin the input to `shape` (batch 1): tract plans for one concrete shape.
-    pub fn load(path: &Path, shape: &[usize]) -> TractResult<Model> {
-        let plan = tract_onnx::onnx()
-            .with_ignore_output_shapes(true)
-            .with_ignore_value_info(true)
-            .model_for_path(path)?
-            .with_input_fact(0, f32::fact(shape).into())?
-            .into_optimized()?
-            .into_runnable()?;
-        Ok(Model { plan })
+    /// Load `path` with the runtime library `lib`.
+    pub fn load(path: &Path, lib: &Path) -> Result<Model, String> {
+        let env = environment(lib)?;
+        let session = Session::builder(env)
+            .map_err(|e| e.to_string())?
+            .with_intra_threads(1)
+            .map_err(|e| e.to_string())?
+            .with_inter_threads(1)
+            .map_err(|e| e.to_string())?
+            .with_parallel_execution(false)
+            .map_err(|e| e.to_string())?
+            .with_intra_op_spinning(false)
+            .map_err(|e| e.to_string())?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| e.to_string())?
+            .commit_from_file(path)
+            .map_err(|e| e.to_string())?;
+        Ok(Model {
+            session: Mutex::new(session),
+        })
     }
 
-    /// Run on one input tensor; returns the first output flattened.
-    pub fn run(&self, input: Tensor) -> Result<Vec<f32>, String> {
-        let out = self
-            .plan
-            .run(tvec!(input.into()))
+    /// Run on one input; returns the first output flattened.
+    pub fn run(&self, input: Input) -> Result<Vec<f32>, String> {
+        let shape: Vec<i64> = input.shape.iter().map(|&d| d as i64).collect();
+        let tensor = Tensor::from_array((shape, input.data)).map_err(|e| format!("input: {e}"))?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let out = session
+            .run(ort::inputs![tensor])
             .map_err(|e| format!("inference failed: {e}"))?;
-        let first = out.first().ok_or("the model returned no output")?;
-        let view = first
-            .to_plain_array_view::<f32>()
+        if out.len() == 0 {
+            return Err("the model returned no output".into());
+        }
+        let (_, values) = out[0]
+            .try_extract_tensor::<f32>()
             .map_err(|e| format!("unexpected output type: {e}"))?;
-        Ok(view.iter().copied().collect())
+        Ok(values.to_vec())
     }
 }
