@@ -195,11 +195,14 @@ impl Animator {
     }
 }
 
-/// Reduce a whole decoded RGBA8 frame (formats without a row interface).
-fn reduce_rgba(width: u32, height: u32, rgba: &[u8]) -> RgbImage {
+/// Reduce a whole decoded 8-bit frame of `channels` (3 RGB, 4 RGBA) per pixel (formats without
+/// a row interface), one row at a time.
+fn reduce_pixels(width: u32, height: u32, channels: usize, pixels: &[u8]) -> RgbImage {
     let mut r = Reducer::new(width, height);
-    for (y, row) in rgba.chunks_exact(width as usize * 4).enumerate() {
-        r.row(y as u32, 0, row, Alpha::Flatten);
+    let mut rgba = Vec::with_capacity(width as usize * 4);
+    for (y, row) in pixels.chunks_exact(width as usize * channels).enumerate() {
+        reduce::to_rgba(row, channels, false, &mut rgba);
+        r.row(y as u32, 0, &rgba, Alpha::Flatten);
     }
     r.flush(Alpha::Flatten);
     r.canvas

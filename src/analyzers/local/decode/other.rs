@@ -5,7 +5,7 @@ use std::io::Cursor;
 
 use image::ImageReader;
 
-use super::{reduce_rgba, DecodeError, Decoded, Frame, Plan};
+use super::{reduce_pixels, DecodeError, Decoded, Frame, Plan};
 use crate::analyzers::sampling::FrameSampling;
 use crate::preflight::ImageFormat;
 
@@ -42,21 +42,12 @@ pub fn decode_webp(
         .ok_or_else(|| corrupt(ImageFormat::Webp)("too large".into()))?;
     let channels = if d.has_alpha() { 4 } else { 3 };
     let mut buf = vec![0u8; size];
-    let rgba = |buf: &[u8]| -> Vec<u8> {
-        if channels == 4 {
-            buf.to_vec()
-        } else {
-            buf.chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect()
-        }
-    };
     let mut frames = Vec::new();
     if !d.is_animated() {
         d.read_image(&mut buf).map_err(err)?;
         frames.push(Frame {
             index: 0,
-            image: reduce_rgba(w, h, &rgba(&buf)),
+            image: reduce_pixels(w, h, channels, &buf),
         });
         return Ok(Decoded {
             frames,
@@ -79,7 +70,7 @@ pub fn decode_webp(
         if sampling.picks(index) {
             frames.push(Frame {
                 index,
-                image: reduce_rgba(w, h, &rgba(&buf)),
+                image: reduce_pixels(w, h, channels, &buf),
             });
         }
     }
@@ -138,7 +129,7 @@ pub fn decode_tiff(
             let rgba = tiff_rgba(&mut d)?;
             frames.push(Frame {
                 index,
-                image: reduce_rgba(w, h, &rgba),
+                image: reduce_pixels(w, h, 4, &rgba),
             });
         }
         index += 1;
@@ -228,7 +219,7 @@ pub fn decode_image(bytes: &[u8], plan: &Plan) -> Result<Decoded, DecodeError> {
     Ok(Decoded {
         frames: vec![Frame {
             index: 0,
-            image: reduce_rgba(w, h, &rgba),
+            image: reduce_pixels(w, h, 4, &rgba),
         }],
         frame_count: Some(1),
         width: w,

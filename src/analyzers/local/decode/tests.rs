@@ -203,3 +203,32 @@ fn damaged_files_fail_without_panicking() {
         }
     }
 }
+
+#[test]
+fn apng_frames_are_sampled_like_gif() {
+    let mut out = Vec::new();
+    {
+        let mut enc = ::png::Encoder::new(&mut out, 32, 32);
+        enc.set_color(::png::ColorType::Rgb);
+        enc.set_animated(13, 0).unwrap();
+        let mut w = enc.write_header().unwrap();
+        for i in 0..13u8 {
+            let v = match i {
+                0 => 255,
+                10 => 0,
+                _ => 128,
+            };
+            w.write_image_data(&[v; 32 * 32 * 3]).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let d = run(&out, ImageFormat::Png, FrameSampling::default());
+    assert_eq!(
+        d.frames.iter().map(|f| f.index).collect::<Vec<_>>(),
+        vec![0, 5, 10]
+    );
+    assert_eq!(d.frame_count, Some(13));
+    assert_eq!(d.frames[0].image.get_pixel(1, 1)[0], 255);
+    assert_eq!(d.frames[1].image.get_pixel(1, 1)[0], 128);
+    assert_eq!(d.frames[2].image.get_pixel(1, 1)[0], 0);
+}
