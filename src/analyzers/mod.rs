@@ -231,7 +231,11 @@ pub const SETTINGS_VARS: &[&[&str]] = &[&tencent::builder::VARS, &huawei::builde
 pub fn check_labeler(kind: LabelerKind, config: &Config) -> Result<(), ConfigError> {
     huawei::extras::Settings::from_config(config)?;
     match kind {
-        LabelerKind::None | LabelerKind::Local => Ok(()),
+        LabelerKind::None => Ok(()),
+        // The local labeler shares the moderator's decode, frame sampling included.
+        LabelerKind::Local => {
+            sampling::FrameSampling::from_config(config, "local moderation").map(drop)
+        }
         LabelerKind::CosCi | LabelerKind::Tiia => tencent::builder::check_labeler(config),
         LabelerKind::TencentLegacy => tencent::legacy::check(config),
         LabelerKind::Huawei | LabelerKind::HuaweiMedia => {

@@ -394,7 +394,9 @@ impl Config {
             cfg.min_label_confidence =
                 parse_score(v).map_err(|r| bad("TRIAGE_MIN_LABEL_CONFIDENCE", v, &r))?;
         }
-        cfg.decode_budget_mb = memory::decode_budget_mb(get)?;
+        // The platform's memory variables are not TRIAGE_ ones: read from every variable.
+        let env = cfg.env.clone();
+        cfg.decode_budget_mb = memory::decode_budget_mb(|k| env.get(k))?;
         if let Some(v) = get("TRIAGE_MODEL_DIR") {
             cfg.model_dir = PathBuf::from(v);
         } else if let Some(v) = get("TRIAGE_CACHE") {
