@@ -332,7 +332,10 @@ fn huawei_services_only_where_huawei_offers_them() {
 fn the_decode_budget_is_checked_at_start_and_follows_the_platform() {
     let e = cfg(&[("TRIAGE_DECODE_BUDGET_MB", "-1")]).unwrap_err();
     assert_eq!(e.var, "TRIAGE_DECODE_BUDGET_MB", "{e}");
-    assert_eq!(cfg(&[]).unwrap().decode_budget_mb, memory::DEFAULT_BUDGET_MB);
+    assert_eq!(
+        cfg(&[]).unwrap().decode_budget_mb,
+        memory::DEFAULT_BUDGET_MB
+    );
     let lambda = cfg(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")]).unwrap();
     assert_eq!(lambda.decode_budget_mb, 512);
     // A bad GIF sampling value stops a local-only configuration too.
