@@ -76,8 +76,9 @@ if [ "${1:-}" = ort-lib ]; then
 fi
 if [ "$#" -eq 0 ]; then
     models="$CACHE/models"
-    [ -f "$models/efficientnet_lite0.onnx" ] && [ -f "$models/open_nsfw.onnx" ] ||
+    if [ ! -f "$models/efficientnet_lite0.onnx" ] || [ ! -f "$models/open_nsfw.onnx" ]; then
         die "no models in $models: run scripts/fetch-models.sh, or pass MODEL.onnx:SHAPE arguments"
+    fi
     set -- "$models/efficientnet_lite0.onnx:1x3x224x224" "$models/open_nsfw.onnx:1x224x224x3"
 fi
 # One thread in every pool ONNX Runtime or numpy might start (the session pins its own too).
