@@ -205,7 +205,7 @@ fn main() {
         let (mut decode_ms, mut decoded) = (vec![], None);
         for _ in 0..rounds {
             let (d, ms) = timed(|| {
-                let plan = decode::plan(&bytes, format)?;
+                let plan = decode::plan(&bytes, format, FrameSampling::default())?;
                 decode::decode(&bytes, &plan, FrameSampling::default())
             });
             decode_ms.push(ms);

@@ -578,3 +578,25 @@ fn fixtures_are_what_their_magic_says() {
         "not_an_image"
     );
 }
+
+/// The reduced decode of an interlaced PNG shows every row, also at full size (no reduction):
+/// the 7th pass's odd rows stand for the even rows too.
+#[test]
+fn interlaced_png_decodes_without_gaps() {
+    use image_triage::analyzers::local::decode;
+    use image_triage::analyzers::sampling::FrameSampling;
+    for (w, h) in [(300, 200), (2000, 1200)] {
+        let spec = png_spec(w, h, 3, false, true);
+        let mut buf = Vec::new();
+        write_png(&mut buf, spec).unwrap();
+        let format = image_triage::preflight::ImageFormat::Png;
+        let plan = decode::plan(&buf, format, FrameSampling::default()).unwrap();
+        let d = decode::decode(&buf, &plan, FrameSampling::default()).unwrap();
+        let img = &d.frames[0].image;
+        let white = img.pixels().filter(|p| p.0 == [255, 255, 255]).count();
+        assert_eq!(white, 0, "{w}x{h}: {white} pixels left white");
+        // Row 0 (pass 1 territory) has the colour of the top band.
+        let want = pixel(&spec, 0, 0);
+        assert_eq!(img.get_pixel(0, 0)[1], (want[1] / 257) as u8, "{w}x{h}");
+    }
+}

@@ -155,8 +155,21 @@ impl From<crate::config::ConfigError> for AnalyzerError {
 }
 
 /// Codes of an analyzer that looked at the object and declined it without failing: the stage
-/// is recorded as skipped with the code, and the verdict follows `TRIAGE_ON_ERROR`.
-pub const DECLINE_CODES: [&str; 2] = ["decode_budget", "unreadable_format"];
+/// is recorded as skipped with the code, and the verdict follows `TRIAGE_ON_ERROR`. Besides its
+/// own two, the local decoder declines with a preflight limit's code when the decoder finds a
+/// size the first 64 KiB did not show.
+pub const DECLINE_CODES: [&str; 10] = [
+    "decode_budget",
+    "unreadable_format",
+    "format",
+    "too_few_bytes",
+    "too_large",
+    "base64_too_large",
+    "side_too_small",
+    "side_too_large",
+    "aspect_ratio",
+    "too_many_pixels",
+];
 
 impl AnalyzerError {
     /// The object cannot be analysed by this analyzer within its means (see [`DECLINE_CODES`]).

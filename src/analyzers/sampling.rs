@@ -49,7 +49,7 @@ impl FrameSampling {
     pub fn picks(&self, index: u32) -> bool {
         match self.interval {
             0 => index == 0,
-            n => index % n == 0 && index / n < self.max_frames,
+            n => index.is_multiple_of(n) && index / n < self.max_frames,
         }
     }
 
@@ -57,7 +57,7 @@ impl FrameSampling {
     pub fn past_last(&self, index: u32) -> bool {
         match self.interval {
             0 => index > 0,
-            n => index >= n.saturating_mul(self.max_frames),
+            n => index > n.saturating_mul(self.max_frames.saturating_sub(1)),
         }
     }
 }
@@ -71,7 +71,7 @@ mod tests {
         let s = FrameSampling::default();
         let picked: Vec<u32> = (0..100).filter(|i| s.picks(*i)).collect();
         assert_eq!(picked, vec![0, 5, 10, 15, 20]);
-        assert!(!s.past_last(20) && s.past_last(25));
+        assert!(!s.past_last(20) && s.past_last(21));
         let first = FrameSampling {
             interval: 0,
             max_frames: 5,

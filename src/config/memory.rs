@@ -34,7 +34,9 @@ pub fn decode_budget_mb<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<u64
             (get(SCF_ENV_VAR) == Some("SCF"))
                 .then(cgroup_limit_mb)
                 .flatten()
-        });
+        })
+        // cgroup v1 says "unlimited" with a huge number; no function platform sells 64 GiB+.
+        .filter(|mb| (1..=65_536).contains(mb));
     Ok(platform.map_or(DEFAULT_BUDGET_MB, budget_for_memory))
 }
 
@@ -75,5 +77,9 @@ mod tests {
         let e = budget(&[(BUDGET_VAR, "lots")]).unwrap_err();
         assert_eq!(e.var, BUDGET_VAR);
         assert!(budget(&[(BUDGET_VAR, "0")]).is_err());
+        assert_eq!(
+            budget(&[(LAMBDA_MEMORY_VAR, "9223372036854771712")]).unwrap(),
+            DEFAULT_BUDGET_MB
+        );
     }
 }

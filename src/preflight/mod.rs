@@ -126,13 +126,22 @@ pub fn sniff(head: &[u8]) -> Option<ImageFormat> {
     }
 }
 
-/// An SVG document: optional BOM, XML declaration, comments and doctype, then an `<svg` root.
+/// An SVG document: optional BOM, XML declaration, comments and doctype (internal subset
+/// included), then an `<svg` root, possibly prefixed (`<svg:svg`). Read over the whole head, so
+/// a long comment cannot push the root out of sight.
 fn is_svg(head: &[u8]) -> bool {
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let text = String::from_utf8_lossy(&text[..text.len().min(4096)]);
+    let text = String::from_utf8_lossy(text);
     let mut rest = text.trim_start();
     loop {
-        if rest.starts_with("<svg") {
+        let root = rest.strip_prefix('<').map(|r| {
+            let name: String = r
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || matches!(c, ':' | '_' | '-' | '.'))
+                .collect();
+            name == "svg" || name.ends_with(":svg")
+        });
+        if root == Some(true) {
             return true;
         }
         let skip_to = if rest.starts_with("<?") {
@@ -140,7 +149,11 @@ fn is_svg(head: &[u8]) -> bool {
         } else if rest.starts_with("<!--") {
             rest.find("-->").map(|i| i + 3)
         } else if rest.starts_with("<!") {
-            rest.find('>').map(|i| i + 1)
+            // A doctype's internal subset ends with `]>`.
+            match (rest.find('['), rest.find('>')) {
+                (Some(open), Some(close)) if open < close => rest.find("]>").map(|i| i + 2),
+                (_, close) => close.map(|i| i + 1),
+            }
         } else {
             None
         };
@@ -260,6 +273,15 @@ pub(crate) mod tests {
             Some(ImageFormat::Svg)
         );
         assert_eq!(sniff(b"<?xml version=\"1.0\"?><html/>"), None);
+        assert_eq!(
+            sniff(b"<?xml version=\"1.0\"?>\n<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"x\" [\n<!ENTITY ns \"a>b\">\n]>\n<svg:svg xmlns:svg=\"http://www.w3.org/2000/svg\"/>"),
+            Some(ImageFormat::Svg)
+        );
+        let mut long_comment = b"<!--".to_vec();
+        long_comment.extend(std::iter::repeat_n(b'x', 10_000));
+        long_comment.extend_from_slice(b"--><svg/>");
+        assert_eq!(sniff(&long_comment), Some(ImageFormat::Svg));
+        assert_eq!(sniff(b"<svgfoo/>"), None);
         assert_eq!(sniff(b"\xFF\x0A\xFA\x7F"), Some(ImageFormat::Jxl));
         assert_eq!(
             sniff(b"\0\0\0\x0cJXL \r\n\x87\n\0\0"),

@@ -96,8 +96,9 @@ impl Decoding {
         })
     }
 
-    /// This object's decode: made once, by whichever analyzer asks first.
-    async fn frames(&self, input: &AnalyzerInput) -> Result<Arc<Decoded>, AnalyzerError> {
+    /// This object's decode: made once, by whichever analyzer asks first. Its budget stays
+    /// reserved while the frames live (both analyzers are done with them).
+    async fn frames(&self, input: &AnalyzerInput) -> Result<Arc<Held>, AnalyzerError> {
         let bytes = input.bytes.clone().ok_or_else(|| {
             AnalyzerError::permanent("local", "the pipeline passed no image bytes")
         })?;
@@ -106,14 +107,22 @@ impl Decoding {
         let shared = input
             .shared
             .get_or_init(async move {
+                let sampling = this.sampling;
                 let plan = {
                     let bytes = bytes.clone();
-                    blocking(move || decode::plan(&bytes, format)).await?
+                    blocking(move || decode::plan(&bytes, format, sampling)).await?
                 };
-                let _permit = this.budget.reserve(&plan).await.map_err(decode_error)?;
-                let decoded =
-                    blocking(move || decode::decode(&bytes, &plan, this.sampling)).await?;
-                Ok::<_, AnalyzerError>(Arc::new(decoded))
+                let permit = this.budget.reserve(&plan).await.map_err(decode_error)?;
+                // The permit goes with the work: a caller that gives up does not free the
+                // budget of a decode that is still running.
+                let held = blocking(move || {
+                    decode::decode(&bytes, &plan, sampling).map(|decoded| Held {
+                        decoded,
+                        _permit: permit,
+                    })
+                })
+                .await?;
+                Ok::<_, AnalyzerError>(Arc::new(held))
             })
             .await
             .ok_or_else(|| {
@@ -123,11 +132,18 @@ impl Decoding {
     }
 }
 
+/// A decode and the share of the budget it holds.
+struct Held {
+    decoded: Decoded,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 fn decode_error(e: DecodeError) -> AnalyzerError {
     match e {
         DecodeError::OverBudget { .. } => {
             AnalyzerError::declined("local", "decode_budget", e.to_string())
         }
+        DecodeError::Limits(v) => AnalyzerError::declined("local", v.code(), v.to_string()),
         DecodeError::Unreadable(_) => {
             AnalyzerError::declined("local", "unreadable_format", e.to_string())
         }
@@ -198,7 +214,7 @@ impl Labeler for LocalLabeler {
         let model = self.model.clone();
         let probs = infer(move || {
             // Labels describe what a viewer sees first.
-            let tensor = image_prep::efficientnet_input(&decoded.frames[0].image);
+            let tensor = image_prep::efficientnet_input(&decoded.decoded.frames[0].image);
             Ok(softmax(&model.run(tensor)?))
         })
         .await?;
@@ -220,9 +236,10 @@ impl Moderator for LocalModerator {
     async fn moderate(&self, input: &AnalyzerInput) -> Result<ModerationOutput, AnalyzerError> {
         let decoded = self.decoding.frames(input).await?;
         let model = self.model.clone();
-        let frame_count = decoded.frame_count;
+        let frame_count = decoded.decoded.frame_count;
         let scores = infer(move || {
             decoded
+                .decoded
                 .frames
                 .iter()
                 .map(

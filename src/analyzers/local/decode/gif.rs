@@ -19,14 +19,29 @@ fn decoder(bytes: &[u8]) -> Result<gif::Decoder<Cursor<&[u8]>>, DecodeError> {
     // Frames reaching past the canvas are clipped, as browsers do.
     o.check_frame_consistency(false);
     o.allow_unknown_blocks(true);
+    // Rows are read through our own buffer; this bounds what the decoder keeps itself
+    // (application extensions such as XMP and ICC).
+    o.set_memory_limit(gif::MemoryLimit::Bytes(
+        std::num::NonZeroU64::MIN.saturating_add(1 << 20),
+    ));
     o.read_info(Cursor::new(bytes)).map_err(corrupt)
 }
 
+/// The canvas: the logical screen, grown to hold the first frame (as browsers do), so a tiny
+/// screen cannot hide a large first frame.
+fn canvas(d: &mut gif::Decoder<Cursor<&[u8]>>) -> Result<(u32, u32), DecodeError> {
+    let (mut w, mut h) = (u32::from(d.width()), u32::from(d.height()));
+    if let Some(f) = d.next_frame_info().map_err(corrupt)? {
+        w = w.max(u32::from(f.left) + u32::from(f.width));
+        h = h.max(u32::from(f.top) + u32::from(f.height));
+    }
+    Ok((w, h))
+}
+
 pub fn plan(bytes: &[u8]) -> Result<(u32, u32, u64), DecodeError> {
-    let d = decoder(bytes)?;
-    let (w, h) = (u32::from(d.width()), u32::from(d.height()));
-    // One RGBA row of the widest possible frame, LZW tables.
-    Ok((w, h, 65_535 * 4 + 64 * 1024))
+    let (w, h) = canvas(&mut decoder(bytes)?)?;
+    // One RGBA row of the widest possible frame, LZW tables, the decoder's own limit.
+    Ok((w, h, 65_535 * 4 + 64 * 1024 + (1 << 20)))
 }
 
 /// The source row of the `i`-th row stored in an interlaced frame of height `h`.
@@ -44,8 +59,8 @@ fn interlaced_row(i: u32, h: u32) -> u32 {
 }
 
 pub fn decode(bytes: &[u8], sampling: FrameSampling) -> Result<Decoded, DecodeError> {
+    let (width, height) = canvas(&mut decoder(bytes)?)?;
     let mut d = decoder(bytes)?;
-    let (width, height) = (u32::from(d.width()), u32::from(d.height()));
     let mut anim = Animator::new(width, height, sampling);
     let mut count = 0u32;
     let mut row = Vec::new();
@@ -76,11 +91,31 @@ pub fn decode(bytes: &[u8], sampling: FrameSampling) -> Result<Decoded, DecodeEr
         anim.begin((left, top, fw, fh), dispose, Alpha::Cover);
         row.resize(fw as usize * 4, 0);
         for i in 0..fh {
-            if fw == 0 || !d.fill_buffer(&mut row).map_err(corrupt)? {
+            let y = if interlaced { interlaced_row(i, fh) } else { i };
+            // Rows below the canvas are never shown; the rest of the frame is skipped unread.
+            if fw == 0 || (!interlaced && top + y >= height) {
                 break;
             }
-            let y = if interlaced { interlaced_row(i, fh) } else { i };
-            anim.row(top + y, left, &row);
+            match d.fill_buffer(&mut row) {
+                Ok(true) => {}
+                Ok(false) => break,
+                // A damaged frame ends the animation; the frames before it stand.
+                Err(e) if !anim.frames.is_empty() => {
+                    tracing::debug!(error = %e, "GIF frame ends early");
+                    break;
+                }
+                Err(e) => return Err(corrupt(e)),
+            }
+            if !interlaced {
+                anim.row(top + y, left, &row);
+            } else if fh < 2 || y % 2 == 1 {
+                // Interlaced: the last pass (odd rows) arrives in order; each row also stands
+                // for the even row above it, so the bands fill as for a plain frame.
+                if y > 0 && fh >= 2 {
+                    anim.row(top + y - 1, left, &row);
+                }
+                anim.row(top + y, left, &row);
+            }
         }
         anim.end();
     }

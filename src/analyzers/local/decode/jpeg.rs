@@ -30,6 +30,12 @@ struct Header {
     progressive: bool,
 }
 
+/// Lossless JPEG (SOF3) decodes at full size into 16-bit planes whatever the scale, and no
+/// browser displays it: declined.
+fn lossless(process: CodingProcess) -> bool {
+    process == CodingProcess::Lossless
+}
+
 fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
     let mut d = Decoder::new(Cursor::new(bytes));
     d.read_info().map_err(corrupt)?;
@@ -43,7 +49,11 @@ fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
             PixelFormat::RGB24 => 3,
             PixelFormat::CMYK32 => 4,
         },
-        progressive: info.coding_process == CodingProcess::DctProgressive,
+        progressive: if lossless(info.coding_process) {
+            return Err(DecodeError::Unreadable("lossless jpeg"));
+        } else {
+            info.coding_process == CodingProcess::DctProgressive
+        },
     })
 }
 
@@ -60,7 +70,12 @@ pub fn plan(bytes: &[u8]) -> Result<(u32, u32, u64), DecodeError> {
     } else {
         0
     };
-    Ok((h.width, h.height, scaled + coefficients))
+    // ICC profiles and other APP segments are kept by the decoder: at most the file itself.
+    Ok((
+        h.width,
+        h.height,
+        scaled + coefficients + bytes.len() as u64,
+    ))
 }
 
 pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Decoded, DecodeError> {

@@ -16,7 +16,8 @@ pub mod reduce;
 use image::RgbImage;
 
 use crate::analyzers::sampling::FrameSampling;
-use crate::preflight::ImageFormat;
+use crate::preflight::limits::{check, LOCAL_MODERATION};
+use crate::preflight::{ImageFacts, ImageFormat, LimitViolation};
 pub use budget::Budget;
 use reduce::{Alpha, Reducer};
 
@@ -49,6 +50,9 @@ pub enum DecodeError {
     },
     #[error("the local decoders cannot read {0} images")]
     Unreadable(&'static str),
+    /// The size the decoder found breaks the local limits (preflight may not have seen it).
+    #[error("{0}")]
+    Limits(LimitViolation),
     #[error("corrupt or unsupported {format}: {message}")]
     Corrupt {
         format: &'static str,
@@ -75,8 +79,12 @@ pub struct Plan {
     pub cost: u64,
 }
 
-/// Read the header and price the decode.
-pub fn plan(bytes: &[u8], format: ImageFormat) -> Result<Plan, DecodeError> {
+/// Read the header and price the decode, keeping up to `sampling.max_frames` frames.
+pub fn plan(
+    bytes: &[u8],
+    format: ImageFormat,
+    sampling: FrameSampling,
+) -> Result<Plan, DecodeError> {
     let (width, height, cost) = match format {
         ImageFormat::Png => png::plan(bytes)?,
         ImageFormat::Gif => gif::plan(bytes)?,
@@ -89,11 +97,22 @@ pub fn plan(bytes: &[u8], format: ImageFormat) -> Result<Plan, DecodeError> {
     if width == 0 || height == 0 {
         return Err(DecodeError::corrupt(format, "zero width or height"));
     }
+    // The sides preflight checked came from the first 64 KiB, when they were there at all
+    // (a TIFF directory or a JPEG frame header may come later): the decoder's word is final.
+    let facts = ImageFacts {
+        format,
+        width: Some(width),
+        height: Some(height),
+        bytes: bytes.len() as u64,
+    };
+    check(&LOCAL_MODERATION, &facts).map_err(DecodeError::Limits)?;
+    // The canvas, a saved copy (disposal), the band, and every frame kept.
+    let canvases = 3 + u64::from(sampling.max_frames);
     Ok(Plan {
         format,
         width,
         height,
-        cost: cost + Reducer::cost(width, height) * 3,
+        cost: cost + Reducer::cost(width, height) * canvases,
     })
 }
 

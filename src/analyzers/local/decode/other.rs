@@ -19,13 +19,19 @@ fn webp(bytes: &[u8]) -> Result<image_webp::WebPDecoder<Cursor<&[u8]>>, DecodeEr
 }
 
 pub fn plan_webp(bytes: &[u8]) -> Result<(u32, u32, u64), DecodeError> {
-    let d = webp(bytes)?;
+    let mut d = webp(bytes)?;
     let (w, h) = d.dimensions();
     let px = u64::from(w) * u64::from(h);
-    // Still: the output and the decoder's YUV planes. Animated: the decoder's canvas, the frame
-    // being decoded and our copy.
-    let cost = if d.is_animated() { px * 12 } else { px * 6 };
-    Ok((w, h, cost))
+    // Still: the output, the YUV planes and a lossless alpha plane decoded as RGBA. Animated: the
+    // decoder's canvas, the frame being decoded (and its alpha) and our buffer.
+    let frames = if d.is_animated() { px * 19 } else { px * 11 };
+    // Lossless (VP8L) Huffman tables can be large for few input bytes, whatever the image size.
+    let tables = if d.is_lossy() {
+        0
+    } else {
+        bytes.len() as u64 * 300
+    };
+    Ok((w, h, frames + tables))
 }
 
 pub fn decode_webp(
@@ -160,6 +166,15 @@ fn tiff_rgba(d: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Result<Vec<u8>, D
         }
     };
     let n = color.num_samples() as usize;
+    let (w, h) = d.dimensions().map_err(tiff_err)?;
+    // Planar pages and packed 1- or 4-bit samples do not come back as one 8-bit sample per
+    // channel and pixel: declined rather than misread.
+    if samples.len() as u64 != u64::from(w) * u64::from(h) * n as u64 {
+        return Err(DecodeError::corrupt(
+            ImageFormat::Tiff,
+            "planar or sub-byte samples are not supported",
+        ));
+    }
     let out = match color {
         tiff::ColorType::Gray(_) => samples.iter().flat_map(|&g| [g, g, g, 255]).collect(),
         tiff::ColorType::GrayA(_) => samples

@@ -76,7 +76,13 @@ fn row_order(width: u32, height: u32, interlaced: bool) -> impl Iterator<Item = 
 pub fn decode(bytes: &[u8], sampling: FrameSampling) -> Result<Decoded, DecodeError> {
     let mut r = reader(bytes)?;
     let (width, height) = (r.info().width, r.info().height);
-    let frame_count = r.info().animation_control.map(|a| a.num_frames);
+    // acTL counts only the animation's frames; when no fcTL comes before IDAT, the default
+    // image is one more (shown by viewers without APNG support, and looked at too).
+    let default_apart = r.info().frame_control.is_none();
+    let frame_count = r
+        .info()
+        .animation_control
+        .map(|a| a.num_frames.saturating_add(u32::from(default_apart)));
     let (color, depth) = r.output_color_type();
     let channels = color.samples();
     let sixteen = depth == BitDepth::Sixteen;
@@ -106,15 +112,25 @@ pub fn decode(bytes: &[u8], sampling: FrameSampling) -> Result<Decoded, DecodeEr
         };
         anim.begin(rect, dispose, alpha);
         let (x0, y0, fw, fh) = rect;
-        // The 7th pass alone when interlaced (odd rows); a frame one row tall has none and is
-        // left out of the reduction.
+        // The 7th pass alone when interlaced: every odd row at full width, in order, each also
+        // standing for the even row above it. A frame one row tall has none and is left out.
         let keep = if interlaced { 7 } else { 0 };
         for (pass, y) in row_order(fw, fh, interlaced) {
-            let Some(row) = r.next_row().map_err(corrupt)? else {
-                break;
+            let row = match r.next_row() {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                // A damaged later frame: the frames before it stand.
+                Err(e) if !anim.frames.is_empty() => {
+                    tracing::debug!(error = %e, "PNG frame ends early");
+                    break;
+                }
+                Err(e) => return Err(corrupt(e)),
             };
             if pass == keep {
                 to_rgba(row.data(), channels, sixteen, &mut rgba);
+                if interlaced {
+                    anim.row(y0 + y - 1, x0, &rgba);
+                }
                 anim.row(y0 + y, x0, &rgba);
             }
         }

@@ -13,7 +13,7 @@ fn encode(img: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
 }
 
 fn run(bytes: &[u8], format: ImageFormat, sampling: FrameSampling) -> Decoded {
-    let plan = plan(bytes, format).unwrap();
+    let plan = plan(bytes, format, sampling).unwrap();
     decode(bytes, &plan, sampling).unwrap()
 }
 
@@ -160,11 +160,15 @@ fn multi_page_tiff_and_webp_and_ico() {
 #[test]
 fn progressive_cost_and_unreadable_formats() {
     assert!(matches!(
-        plan(b"<svg/>", ImageFormat::Svg),
+        plan(b"<svg/>", ImageFormat::Svg, FrameSampling::default()),
         Err(DecodeError::Unreadable("svg"))
     ));
     assert!(matches!(
-        plan(b"\xFF\xD8\xFF\xE0garbage", ImageFormat::Jpeg),
+        plan(
+            b"\xFF\xD8\xFF\xE0garbage",
+            ImageFormat::Jpeg,
+            FrameSampling::default()
+        ),
         Err(DecodeError::Corrupt { .. })
     ));
     // A 20000x20000 PNG costs a few MiB to stream, whatever its pixel count.
@@ -177,7 +181,7 @@ fn progressive_cost_and_unreadable_formats() {
         w.write_chunk(::png::chunk::IDAT, &[]).unwrap();
         std::mem::forget(w);
     }
-    let p = plan(&png, ImageFormat::Png).unwrap();
+    let p = plan(&png, ImageFormat::Png, FrameSampling::default()).unwrap();
     assert!(p.cost < 32 * 1024 * 1024, "{p:?}");
 }
 
@@ -197,7 +201,7 @@ fn damaged_files_fail_without_panicking() {
     for (bytes, format) in good {
         for cut in [10, bytes.len() / 3, bytes.len() / 2, bytes.len() - 5] {
             let part = &bytes[..cut];
-            if let Ok(p) = plan(part, format) {
+            if let Ok(p) = plan(part, format, FrameSampling::default()) {
                 let _ = decode(part, &p, FrameSampling::default());
             }
         }
@@ -231,4 +235,71 @@ fn apng_frames_are_sampled_like_gif() {
     assert_eq!(d.frames[0].image.get_pixel(1, 1)[0], 255);
     assert_eq!(d.frames[1].image.get_pixel(1, 1)[0], 128);
     assert_eq!(d.frames[2].image.get_pixel(1, 1)[0], 0);
+}
+
+#[test]
+fn apng_default_image_outside_the_animation_is_not_all_that_is_seen() {
+    // acTL says one frame; the default image (white) comes before it and is not part of it.
+    let mut out = Vec::new();
+    {
+        let mut enc = ::png::Encoder::new(&mut out, 32, 32);
+        enc.set_color(::png::ColorType::Rgb);
+        enc.set_animated(1, 0).unwrap();
+        enc.set_sep_def_img(true).unwrap();
+        let mut w = enc.write_header().unwrap();
+        w.write_image_data(&[255; 32 * 32 * 3]).unwrap();
+        w.write_image_data(&[0; 32 * 32 * 3]).unwrap();
+        w.finish().unwrap();
+    }
+    let every = FrameSampling {
+        interval: 1,
+        max_frames: 5,
+    };
+    let d = run(&out, ImageFormat::Png, every);
+    assert_eq!(d.frame_count, Some(2));
+    assert_eq!(d.frames.len(), 2);
+    assert_eq!(
+        d.frames[1].image.get_pixel(1, 1)[0],
+        0,
+        "the animation's frame"
+    );
+}
+
+#[test]
+fn a_gif_screen_smaller_than_its_first_frame_grows_to_fit() {
+    let mut out = Vec::new();
+    {
+        let palette = [0u8, 0, 0, 255, 255, 255];
+        let mut enc = ::gif::Encoder::new(&mut out, 16, 16, &palette).unwrap();
+        let frame = ::gif::Frame {
+            width: 200,
+            height: 100,
+            buffer: std::borrow::Cow::Owned(vec![0; 200 * 100]),
+            ..Default::default()
+        };
+        enc.write_frame(&frame).unwrap();
+    }
+    let d = run(&out, ImageFormat::Gif, FrameSampling::default());
+    assert_eq!((d.width, d.height), (200, 100));
+    assert_eq!(
+        d.frames[0].image.get_pixel(150, 80)[0],
+        0,
+        "the whole frame is seen"
+    );
+}
+
+#[test]
+fn the_decoders_size_is_held_to_the_local_limits() {
+    let mut png = Vec::new();
+    {
+        let mut enc = ::png::Encoder::new(&mut png, 30_000, 100);
+        enc.set_color(::png::ColorType::Rgb);
+        let mut w = enc.write_header().unwrap();
+        w.write_chunk(::png::chunk::IDAT, &[]).unwrap();
+        std::mem::forget(w);
+    }
+    match plan(&png, ImageFormat::Png, FrameSampling::default()) {
+        Err(DecodeError::Limits(v)) => assert_eq!(v.code(), "side_too_large"),
+        other => panic!("{:?}", other.map(|p| p.cost)),
+    }
 }
