@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use image_triage::analyzers::local::decode;
 use image_triage::analyzers::local::image_prep;
-use image_triage::analyzers::local::model::Model;
+use image_triage::analyzers::local::model::{self as image_prep_input, Model};
 use image_triage::analyzers::sampling::FrameSampling;
 use image_triage::analyzers::{LABELS_MODEL_FILE, NSFW_MODEL_FILE, ORT_RUNTIME_FILE};
 
@@ -178,13 +178,10 @@ fn main() {
     let labels = Model::load(&models.join(LABELS_MODEL_FILE), &lib)
         .expect("labels model: run scripts/fetch-models.sh");
     let nsfw = Model::load(&models.join(NSFW_MODEL_FILE), &lib).expect("nsfw model");
-    let ort = ort_figures(&models);
-    let ort_of = |file: &str| {
-        ort.iter()
-            .find(|(m, _)| m == file)
-            .map_or("n/a".to_string(), |(_, ms)| format!("{ms:.1}"))
-    };
-
+    // ONNX Runtime is measured before and after our runs (the machine's speed drifts over a
+    // few minutes); the table shows the mean of the two.
+    let ort_before = ort_figures(&models);
+    let mut rows = Vec::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(&photos)
         .expect("photos dir: run scripts/fetch-models.sh")
@@ -194,10 +191,6 @@ fn main() {
     inputs.sort();
     inputs.extend(hostile_inputs(dir.path()));
 
-    println!(
-        "| input | bytes | size (px) | decode (ms) | frames | labels model (ms) | ONNX Runtime (ms) | moderation model per frame (ms) | ONNX Runtime (ms) | peak RSS, whole process (MiB) | outcome |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for path in &inputs {
         let bytes = std::fs::read(path).expect("input");
         let name = path.file_name().unwrap().to_string_lossy();
@@ -213,33 +206,59 @@ fn main() {
         }
         let decoded = decoded.unwrap();
         let first = &decoded.frames[0].image;
-        let labels_ms = median(
-            (0..rounds)
-                .map(|_| {
-                    let t = image_prep::efficientnet_input(first);
-                    timed(|| labels.run(t).expect("labels")).1
-                })
-                .collect(),
-        );
-        let nsfw_ms = median(
-            (0..rounds)
-                .flat_map(|_| decoded.frames.iter())
-                .map(|f| {
-                    let t = image_prep::open_nsfw_input(&f.image);
-                    timed(|| nsfw.run(t).expect("nsfw")).1
-                })
-                .collect(),
-        );
+        // Like scripts/ort_bench.py: warm-up runs, then the median of at least 20.
+        let runs = rounds.max(20);
+        let time_model = |model: &Model, input: &dyn Fn() -> image_prep_input::Input| {
+            for _ in 0..3 {
+                model.run(input()).expect("model");
+            }
+            median(
+                (0..runs)
+                    .map(|_| {
+                        let t = input();
+                        timed(|| model.run(t).expect("model")).1
+                    })
+                    .collect(),
+            )
+        };
+        let labels_ms = time_model(&labels, &|| image_prep::efficientnet_input(first));
+        let frame = |i: usize| &decoded.frames[i % decoded.frames.len()].image;
+        let counter = std::cell::Cell::new(0);
+        let nsfw_ms = time_model(&nsfw, &|| {
+            counter.set(counter.get() + 1);
+            image_prep::open_nsfw_input(frame(counter.get()))
+        });
         let (rss, outcome) = whole_process(path, &models);
-        println!(
-            "| {name} | {} | {}×{} | {:.0} | {} | {labels_ms:.1} | {} | {nsfw_ms:.1} | {} | {rss:.0} | {outcome} |",
-            bytes.len(),
-            decoded.width,
-            decoded.height,
-            median(decode_ms),
-            decoded.frames.len(),
-            ort_of(LABELS_MODEL_FILE),
-            ort_of(NSFW_MODEL_FILE),
-        );
+        rows.push((
+            format!(
+                "| {name} | {} | {}×{} | {:.0} | {} | {labels_ms:.1} |",
+                bytes.len(),
+                decoded.width,
+                decoded.height,
+                median(decode_ms),
+                decoded.frames.len(),
+            ),
+            format!("| {nsfw_ms:.1} |"),
+            format!("| {rss:.0} | {outcome} |"),
+        ));
+    }
+    let ort_after = ort_figures(&models);
+    let ort_of = |file: &str| {
+        let pick = |v: &[(String, f64)]| v.iter().find(|(m, _)| m == file).map(|(_, ms)| *ms);
+        match (pick(&ort_before), pick(&ort_after)) {
+            (Some(a), Some(b)) => {
+                eprintln!("ONNX Runtime {file}: {a:.1} ms before, {b:.1} ms after");
+                format!("{:.1}", (a + b) / 2.0)
+            }
+            _ => "n/a".to_string(),
+        }
+    };
+    let (ort_labels, ort_nsfw) = (ort_of(LABELS_MODEL_FILE), ort_of(NSFW_MODEL_FILE));
+    println!(
+        "| input | bytes | size (px) | decode (ms) | frames | labels model (ms) | ONNX Runtime (ms) | moderation model per frame (ms) | ONNX Runtime (ms) | peak RSS, whole process (MiB) | outcome |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (head, nsfw, tail) in rows {
+        println!("{head} {ort_labels} {nsfw} {ort_nsfw} {tail}");
     }
 }
