@@ -16,16 +16,9 @@ use std::time::Instant;
 
 use image_triage::analyzers::local::decode;
 use image_triage::analyzers::local::image_prep;
-use image_triage::analyzers::local::model::{self as image_prep_input, Model};
+use image_triage::analyzers::local::model::{self, Model};
 use image_triage::analyzers::sampling::FrameSampling;
 use image_triage::analyzers::{LABELS_MODEL_FILE, NSFW_MODEL_FILE, ORT_RUNTIME_FILE};
-
-const RSS_WRAPPER: &str = r#"
-import resource, subprocess, sys
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.exit(code)
-"#;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -78,13 +71,9 @@ fn whole_process(file: &Path, models: &Path) -> (f64, String) {
     let event = root.path().join("event.json");
     let body = image_triage::demo::s3_put_event("bench", &key, 0, "");
     std::fs::write(&event, serde_json::to_vec(&body).unwrap()).unwrap();
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            RSS_WRAPPER,
-            env!("CARGO_BIN_EXE_image-triage"),
-            "process",
-        ])
+    let out = Command::new(hostile::python())
+        .args(["-c", hostile::RSS_WRAPPER, "600"])
+        .args([env!("CARGO_BIN_EXE_image-triage"), "process"])
         .arg(&event)
         .env("TRIAGE_STORE", "local")
         .env("TRIAGE_LOCAL_ROOT", root.path())
@@ -92,10 +81,7 @@ fn whole_process(file: &Path, models: &Path) -> (f64, String) {
         .env("TRIAGE_SINKS", "sidecar")
         .output()
         .expect("python3 runs the RSS wrapper");
-    let kib: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0.0);
+    let kib = hostile::peak_rss_kib(&String::from_utf8_lossy(&out.stderr)).unwrap_or(0) as f64;
     let sidecar = root
         .path()
         .join("bench/triage-results")
@@ -205,29 +191,22 @@ fn main() {
             decoded = Some(d.expect("decode"));
         }
         let decoded = decoded.unwrap();
-        let first = &decoded.frames[0].image;
-        // Like scripts/ort_bench.py: warm-up runs, then the median of at least 20.
+        // Like scripts/ort_bench.py: warm-up runs, then the median of at least 20; an
+        // animation's frames take turns.
         let runs = rounds.max(20);
-        let time_model = |model: &Model, input: &dyn Fn() -> image_prep_input::Input| {
-            for _ in 0..3 {
-                model.run(input()).expect("model");
+        let time_model = |model: &Model, input: &dyn Fn(usize) -> model::Input| {
+            for i in 0..3 {
+                model.run(input(i)).expect("model");
             }
-            median(
-                (0..runs)
-                    .map(|_| {
-                        let t = input();
-                        timed(|| model.run(t).expect("model")).1
-                    })
-                    .collect(),
-            )
+            let times = (0..runs).map(|i| {
+                let t = input(i);
+                timed(|| model.run(t).expect("model")).1
+            });
+            median(times.collect())
         };
-        let labels_ms = time_model(&labels, &|| image_prep::efficientnet_input(first));
         let frame = |i: usize| &decoded.frames[i % decoded.frames.len()].image;
-        let counter = std::cell::Cell::new(0);
-        let nsfw_ms = time_model(&nsfw, &|| {
-            counter.set(counter.get() + 1);
-            image_prep::open_nsfw_input(frame(counter.get()))
-        });
+        let labels_ms = time_model(&labels, &|_| image_prep::efficientnet_input(frame(0)));
+        let nsfw_ms = time_model(&nsfw, &|i| image_prep::open_nsfw_input(frame(i)));
         let (rss, outcome) = whole_process(path, &models);
         rows.push((
             format!(

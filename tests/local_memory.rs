@@ -15,7 +15,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{event_for, model_dir, BUCKET};
@@ -25,34 +24,6 @@ use serde_json::Value;
 /// 256 MiB, in the KiB that Linux's ru_maxrss counts.
 const BUDGET_KIB: u64 = 256 * 1024;
 const TIMEOUT_S: u32 = 600;
-
-/// argv: TIMEOUT COMMAND...; prints `peak_rss_kib=N` as stderr's last line, exits as the child
-/// (124 on timeout, 128 + signal when killed). RUSAGE_CHILDREN after one `subprocess.run` is that
-/// child's ru_maxrss; Linux folds in the pages it held between fork and exec, so the figure has a
-/// floor of the wrapper's own RSS (~14 MiB), far below the budget.
-const RSS_WRAPPER: &str = r#"
-import resource, subprocess, sys
-try:
-    code = subprocess.run(sys.argv[2:], timeout=float(sys.argv[1])).returncode
-except subprocess.TimeoutExpired:
-    sys.stderr.write("\nimage-triage killed after %s s\n" % sys.argv[1])
-    code = 124
-sys.stderr.write("\npeak_rss_kib=%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.exit(code if code >= 0 else 128 - code)
-"#;
-
-/// The real interpreter (a pyenv shim would need the HOME that the child does not get).
-fn python() -> &'static Path {
-    static PY: OnceLock<PathBuf> = OnceLock::new();
-    PY.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3 is needed to measure the child's peak RSS (getrusage)");
-        assert!(out.status.success(), "python3 failed: {out:?}");
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-    })
-}
 
 struct Bucket {
     dir: tempfile::TempDir,
@@ -152,11 +123,7 @@ impl Bucket {
         let out = cmd.output().unwrap();
         let wall = start.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let peak_kib = stderr
-            .lines()
-            .last()
-            .and_then(|l| l.strip_prefix("peak_rss_kib="))
-            .and_then(|n| n.parse().ok())
+        let peak_kib = peak_rss_kib(&stderr)
             .unwrap_or_else(|| panic!("the RSS wrapper printed no figure:\n{stderr}"));
         eprintln!(
             "process {keys:?}: peak RSS {:.1} MiB, wall {:.1} s, exit {:?}",

@@ -155,26 +155,20 @@ impl From<crate::config::ConfigError> for AnalyzerError {
 }
 
 /// Codes of an analyzer that looked at the object and declined it without failing: the stage
-/// is recorded as skipped with the code, and the verdict follows `TRIAGE_ON_ERROR`. Besides its
-/// own two, the local decoder declines with a preflight limit's code when the decoder finds a
-/// size the first 64 KiB did not show.
-pub const DECLINE_CODES: [&str; 10] = [
-    "decode_budget",
-    "unreadable_format",
-    "format",
-    "too_few_bytes",
-    "too_large",
-    "base64_too_large",
-    "side_too_small",
-    "side_too_large",
-    "aspect_ratio",
-    "too_many_pixels",
-];
+/// is recorded as skipped with the code, and the verdict follows `TRIAGE_ON_ERROR`. Besides
+/// these, the local decoder declines with a preflight limit's code
+/// ([`crate::preflight::LimitViolation::CODES`]) when it finds a size the first 64 KiB did not
+/// show.
+pub const DECLINE_CODES: [&str; 2] = ["decode_budget", "unreadable_format"];
+
+fn is_decline_code(code: &str) -> bool {
+    DECLINE_CODES.contains(&code) || crate::preflight::LimitViolation::CODES.contains(&code)
+}
 
 impl AnalyzerError {
     /// The object cannot be analysed by this analyzer within its means (see [`DECLINE_CODES`]).
     pub fn declined(service: &str, code: &'static str, message: impl Into<String>) -> Self {
-        debug_assert!(DECLINE_CODES.contains(&code));
+        debug_assert!(is_decline_code(code));
         AnalyzerError {
             service: service.into(),
             code: Some(code.into()),
@@ -184,9 +178,7 @@ impl AnalyzerError {
     }
 
     pub fn is_declined(&self) -> bool {
-        self.code
-            .as_deref()
-            .is_some_and(|c| DECLINE_CODES.contains(&c))
+        self.code.as_deref().is_some_and(is_decline_code)
     }
 
     pub fn permanent(service: &str, message: impl Into<String>) -> Self {

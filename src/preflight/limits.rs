@@ -251,6 +251,19 @@ pub enum LimitViolation {
 }
 
 impl LimitViolation {
+    /// Every code [`LimitViolation::code`] gives.
+    pub const CODES: [&'static str; 9] = [
+        "format",
+        "too_few_bytes",
+        "too_large",
+        "base64_too_large",
+        "side_too_small",
+        "side_too_large",
+        "aspect_ratio",
+        "too_many_pixels",
+        "unreadable_format",
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             LimitViolation::Format { .. } => "format",
@@ -356,6 +369,66 @@ pub fn check(limits: &Limits, facts: &ImageFacts) -> Result<(), LimitViolation> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_lists_every_code() {
+        let s = "svc";
+        let all = [
+            LimitViolation::Format {
+                service: s,
+                format: "svg",
+                accepted: String::new(),
+            },
+            LimitViolation::TooFewBytes {
+                service: s,
+                bytes: 1,
+                min: 2,
+            },
+            LimitViolation::TooLarge {
+                service: s,
+                bytes: 2,
+                max: 1,
+            },
+            LimitViolation::Base64TooLarge {
+                service: s,
+                bytes: 2,
+                max: 1,
+            },
+            LimitViolation::SideTooSmall {
+                service: s,
+                width: 1,
+                height: 1,
+                min: 2,
+            },
+            LimitViolation::SideTooLarge {
+                service: s,
+                width: 2,
+                height: 2,
+                max: 1,
+            },
+            LimitViolation::AspectRatio {
+                service: s,
+                width: 9,
+                height: 1,
+                ratio: 9.0,
+                max: 2.0,
+            },
+            LimitViolation::Unreadable {
+                service: s,
+                format: "svg",
+            },
+            LimitViolation::TooManyPixels {
+                service: s,
+                pixels: 2,
+                max: 1,
+            },
+        ];
+        let mut codes: Vec<&str> = all.iter().map(LimitViolation::code).collect();
+        let mut listed = LimitViolation::CODES.to_vec();
+        codes.sort();
+        listed.sort();
+        assert_eq!(codes, listed);
+    }
 
     fn facts(format: ImageFormat, w: u32, h: u32, bytes: u64) -> ImageFacts {
         ImageFacts {

@@ -1,4 +1,4 @@
-//! Hostile images for tests/local_memory.rs, generated on the fly with bounded memory: big ones
+//! Hostile images for tests/local_memory.rs and benches/local.rs, generated on the fly with bounded memory: big ones
 //! are streamed to a writer row by row (or block by block) and never exist as pixels here.
 //!
 //! PNG and JPEG are written by hand: the png crate's encoder has no Adam7, and a run-aware zlib
@@ -8,6 +8,48 @@
 #![allow(dead_code)]
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+// ------------------------------------------------- peak RSS of one child (for tests, bench) ---
+
+/// argv: TIMEOUT COMMAND...; prints `peak_rss_kib=N` as stderr's last line, exits as the child
+/// (124 on timeout, 128 + signal when killed). RUSAGE_CHILDREN after one `subprocess.run` is that
+/// child's ru_maxrss; Linux folds in the pages it held between fork and exec, so the figure has a
+/// floor of the wrapper's own RSS (~14 MiB), far below the budget.
+pub const RSS_WRAPPER: &str = r#"
+import resource, subprocess, sys
+try:
+    code = subprocess.run(sys.argv[2:], timeout=float(sys.argv[1])).returncode
+except subprocess.TimeoutExpired:
+    sys.stderr.write("\nimage-triage killed after %s s\n" % sys.argv[1])
+    code = 124
+sys.stderr.write("\npeak_rss_kib=%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(code if code >= 0 else 128 - code)
+"#;
+
+/// The real interpreter (a pyenv shim would need the HOME that the child does not get).
+pub fn python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 is needed to measure the child's peak RSS (getrusage)");
+        assert!(out.status.success(), "python3 failed: {out:?}");
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+}
+
+/// The figure [`RSS_WRAPPER`] printed as stderr's last line.
+pub fn peak_rss_kib(stderr: &str) -> Option<u64> {
+    stderr
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("peak_rss_kib="))
+        .and_then(|n| n.parse().ok())
+}
 
 // ---------------------------------------------------------------- zlib (one dynamic block) ---
 

@@ -1,12 +1,12 @@
 //! The two models' input layouts (reference/local-components.md §5), from a decoded frame.
 
-use image::imageops::FilterType;
-use image::{DynamicImage, RgbImage};
+use image::imageops::{self, FilterType};
+use image::RgbImage;
 
 use super::model::Input;
 
-/// Resize so that the short side is `short`, taking a cheap first step for big photos (a
-/// straight triangle filter over a 24 MP image costs more than the model).
+/// Resize so that the short side is `short`. The frame is already reduced to the working size
+/// by the decoder (short side below 896 px), so one triangle filter pass is cheap.
 fn resize_short_side(img: &RgbImage, short: u32) -> RgbImage {
     let (w, h) = img.dimensions();
     let scale = short as f32 / w.min(h) as f32;
@@ -14,19 +14,13 @@ fn resize_short_side(img: &RgbImage, short: u32) -> RgbImage {
         ((w as f32 * scale).round() as u32).max(short),
         ((h as f32 * scale).round() as u32).max(short),
     );
-    let dynamic = DynamicImage::ImageRgb8(img.clone());
-    let pre = if w.min(h) > short * 4 {
-        dynamic.thumbnail(nw * 2, nh * 2)
-    } else {
-        dynamic
-    };
-    pre.resize_exact(nw, nh, FilterType::Triangle).into_rgb8()
+    imageops::resize(img, nw, nh, FilterType::Triangle)
 }
 
 fn center_crop(img: &RgbImage, size: u32) -> RgbImage {
     let (w, h) = img.dimensions();
     let (x, y) = ((w.saturating_sub(size)) / 2, (h.saturating_sub(size)) / 2);
-    image::imageops::crop_imm(img, x, y, size, size).to_image()
+    imageops::crop_imm(img, x, y, size, size).to_image()
 }
 
 /// EfficientNet-Lite0: short side 256, centre crop 224, NCHW RGB, (x − 127) / 128.
@@ -46,16 +40,7 @@ pub fn efficientnet_input(img: &RgbImage) -> Input {
 
 /// open_nsfw (Caffe heritage): 256×256, centre crop 224, NHWC **BGR** minus the mean (104, 117, 123).
 pub fn open_nsfw_input(img: &RgbImage) -> Input {
-    let dynamic = DynamicImage::ImageRgb8(img.clone());
-    let small = if img.width().min(img.height()) > 1024 {
-        dynamic.thumbnail(512, 512)
-    } else {
-        dynamic
-    };
-    let resized = small
-        .resize_exact(256, 256, FilterType::Triangle)
-        .into_rgb8();
-    let crop = center_crop(&resized, 224);
+    let crop = center_crop(&imageops::resize(img, 256, 256, FilterType::Triangle), 224);
     const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
     let mut data = Vec::with_capacity(224 * 224 * 3);
     for px in crop.pixels() {

@@ -5,7 +5,7 @@ use std::io::Cursor;
 use gif::{ColorOutput, DecodeOptions, DisposalMethod};
 
 use super::reduce::Alpha;
-use super::{Animator, DecodeError, Decoded, Dispose};
+use super::{Animator, DecodeError, Decoded, Dispose, Plan};
 use crate::analyzers::sampling::FrameSampling;
 use crate::preflight::ImageFormat;
 
@@ -58,8 +58,9 @@ fn interlaced_row(i: u32, h: u32) -> u32 {
     h
 }
 
-pub fn decode(bytes: &[u8], sampling: FrameSampling) -> Result<Decoded, DecodeError> {
-    let (width, height) = canvas(&mut decoder(bytes)?)?;
+/// Decode onto the canvas `plan` found (see [`canvas`]).
+pub fn decode(bytes: &[u8], plan: &Plan, sampling: FrameSampling) -> Result<Decoded, DecodeError> {
+    let (width, height) = (plan.width, plan.height);
     let mut d = decoder(bytes)?;
     let mut anim = Animator::new(width, height, sampling);
     let mut count = 0u32;

@@ -120,7 +120,7 @@ pub fn plan(
 pub fn decode(bytes: &[u8], plan: &Plan, sampling: FrameSampling) -> Result<Decoded, DecodeError> {
     let decoded = match plan.format {
         ImageFormat::Png => png::decode(bytes, sampling)?,
-        ImageFormat::Gif => gif::decode(bytes, sampling)?,
+        ImageFormat::Gif => gif::decode(bytes, plan, sampling)?,
         ImageFormat::Jpeg => jpeg::decode(bytes, plan)?,
         ImageFormat::Webp => other::decode_webp(bytes, plan, sampling)?,
         ImageFormat::Tiff => other::decode_tiff(bytes, plan, sampling)?,

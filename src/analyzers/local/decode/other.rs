@@ -9,10 +9,6 @@ use super::{reduce_pixels, DecodeError, Decoded, Frame, Plan};
 use crate::analyzers::sampling::FrameSampling;
 use crate::preflight::ImageFormat;
 
-fn corrupt(format: ImageFormat) -> impl Fn(String) -> DecodeError {
-    move |e| DecodeError::corrupt(format, e)
-}
-
 fn webp(bytes: &[u8]) -> Result<image_webp::WebPDecoder<Cursor<&[u8]>>, DecodeError> {
     image_webp::WebPDecoder::new(Cursor::new(bytes))
         .map_err(|e| DecodeError::corrupt(ImageFormat::Webp, e))
@@ -45,7 +41,7 @@ pub fn decode_webp(
     let (w, h) = d.dimensions();
     let size = d
         .output_buffer_size()
-        .ok_or_else(|| corrupt(ImageFormat::Webp)("too large".into()))?;
+        .ok_or_else(|| DecodeError::corrupt(ImageFormat::Webp, "too large"))?;
     let channels = if d.has_alpha() { 4 } else { 3 };
     let mut buf = vec![0u8; size];
     let mut frames = Vec::new();
