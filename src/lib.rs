@@ -26,6 +26,7 @@ pub mod runtime;
 pub mod scan;
 pub mod sinks;
 pub mod store;
+pub mod text;
 pub mod verdict;
 
 pub use object::{ObjectRef, Provider};

@@ -149,6 +149,29 @@ pub struct TriageResult {
     pub failure: Option<FailureRecord>,
 }
 
+/// Which image sample list (`TRIAGE_IMAGE_LISTS`) an upload matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListKind {
+    /// Known good: the verdict is `pass`.
+    Allow,
+    /// Known bad: scores its category (`block/<category>/`, else `block`).
+    Block,
+}
+
+/// The sample an upload matched, by perceptual hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListMatch {
+    pub list: ListKind,
+    /// The category a block sample scores (its folder under `block/`), lower-case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The sample's path relative to `TRIAGE_IMAGE_LISTS`, e.g. `block/ad/flyer.jpg`.
+    pub sample: String,
+    /// Differing bits between the two perceptual hashes (0 = the same picture).
+    pub distance: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailureRecord {
     pub code: String,

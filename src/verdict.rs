@@ -230,6 +230,7 @@ mod tests {
                     label: None,
                 })
                 .collect(),
+            text: None,
             raw: serde_json::Value::Null,
         }
     }

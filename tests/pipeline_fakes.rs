@@ -103,6 +103,7 @@ impl Moderator for Scripted {
                 score: 60.0,
                 label: None,
             }],
+            text: None,
             raw: serde_json::Value::Null,
         })
     }

@@ -26,6 +26,9 @@ pub const LABELS_MODEL_FILE: &str = "efficientnet_lite0.onnx";
 pub const NSFW_MODEL_FILE: &str = "open_nsfw.onnx";
 /// ONNX Runtime's library, from the `onnxruntime` PyPI wheel (scripts/fetch-models.sh).
 pub const ORT_RUNTIME_FILE: &str = "libonnxruntime.so";
+/// PaddleOCR PP-OCRv6 small text detector and recognizer (from the `rapidocr` wheel).
+pub const OCR_DET_FILE: &str = "PP-OCRv6_det_small.onnx";
+pub const OCR_REC_FILE: &str = "PP-OCRv6_rec_small.onnx";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Label {
@@ -82,6 +85,10 @@ pub struct ModerationOutput {
     pub score: f32,
     pub categories: Vec<CategoryScore>,
     pub raw: serde_json::Value,
+    /// Text the moderation read in the image (the local OCR, or the vendor's OCR results).
+    /// Not serialized here: the pipeline moves it to the result's own `text` section.
+    #[serde(skip)]
+    pub text: Option<crate::text::TextOutput>,
 }
 
 /// What an analyzer gets: the object, what preflight learned, the bytes when the analyzer said

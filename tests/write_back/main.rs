@@ -57,6 +57,7 @@ impl Moderator for Blocker {
                 score: 99.0,
                 label: None,
             }],
+            text: None,
             raw: serde_json::Value::Null,
         })
     }

@@ -103,6 +103,7 @@ pub fn parse_result(raw: &Value) -> Result<ModerationOutput, String> {
         score: top.map(|c| c.score).unwrap_or(0.0),
         label,
         categories,
+        text: None,
         raw: raw.clone(),
     })
 }

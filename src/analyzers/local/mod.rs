@@ -275,6 +275,7 @@ fn nsfw_output(frames: &[(u32, f32, f32)], frame_count: Option<u32>) -> Option<M
             score,
             label: Some("nsfw".into()),
         }],
+        text: None,
         raw: serde_json::json!({
             "model": "open_nsfw",
             "sfw": sfw,

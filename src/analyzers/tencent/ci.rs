@@ -402,6 +402,7 @@ pub fn parse_recognition(xml: &str) -> Result<ModerationOutput, AnalyzerError> {
         sub_label: opt(&r.sub_label),
         score: num(&r.score),
         categories,
+        text: None,
         raw,
     })
 }

@@ -107,6 +107,7 @@ pub fn parse(response: Value) -> ModerationOutput {
             .map(str::to_string),
         score: response["Score"].as_f64().unwrap_or(0.0) as f32,
         categories,
+        text: None,
         raw: response,
     }
 }

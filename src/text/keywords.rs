@@ -1,0 +1,1 @@
+//! Keyword lists (`TRIAGE_KEYWORDS`): placeholder, being written.
