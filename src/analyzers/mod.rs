@@ -6,6 +6,8 @@
 pub mod huawei;
 pub mod inline;
 #[cfg(feature = "local")]
+pub mod lists;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod sampling;
 pub mod tencent;

@@ -13,6 +13,7 @@
 pub mod decode;
 pub mod image_prep;
 pub mod model;
+pub mod ocr;
 
 use std::path::Path;
 use std::sync::Arc;

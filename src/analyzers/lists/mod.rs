@@ -1,0 +1,1 @@
+//! Image sample lists (`TRIAGE_IMAGE_LISTS`): being written.

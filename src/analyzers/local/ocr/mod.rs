@@ -1,0 +1,1 @@
+//! Local OCR (PP-OCRv6 small): being written.
