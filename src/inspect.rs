@@ -136,6 +136,22 @@ pub fn render(r: &Report) -> String {
                 &moderation
             )
         );
+        if let Some(t) = &res.text {
+            render_text(&mut s, t);
+        }
+        if let Some(m) = &res.image_list {
+            let what = match (m.list, &m.category) {
+                (crate::result::ListKind::Allow, _) => "allow-list".to_string(),
+                (crate::result::ListKind::Block, Some(c)) => format!("block-list ({c})"),
+                (crate::result::ListKind::Block, None) => "block-list".to_string(),
+            };
+            let _ = writeln!(
+                s,
+                "  image list  {what} sample {} (hash distance {})",
+                printable(&m.sample),
+                m.distance
+            );
+        }
         if let Some(img) = &res.image {
             let dims = match (img.width, img.height) {
                 (Some(w), Some(h)) => format!("{w}x{h}"),
@@ -193,6 +209,46 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(s, "  tags        {}", tags.join("; "));
     }
     s
+}
+
+/// The text section: every line (with its confidence) and every keyword hit.
+fn render_text(s: &mut String, t: &crate::text::TextOutput) {
+    let lines: Vec<String> = t
+        .lines
+        .iter()
+        .map(|l| match l.confidence {
+            Some(c) => format!("{:?} {c:.0}%", printable(&l.text)),
+            None => format!("{:?}", printable(&l.text)),
+        })
+        .collect();
+    let shown = if lines.is_empty() {
+        "no text found".to_string()
+    } else {
+        lines.join(", ")
+    };
+    let more = if t.truncated { " (truncated)" } else { "" };
+    let _ = writeln!(s, "  text        {shown}  ({}){more}", t.reader);
+    for h in &t.hits {
+        let by = match h.source {
+            crate::text::HitSource::Keywords => "TRIAGE_KEYWORDS",
+            crate::text::HitSource::Vendor => "vendor library",
+        };
+        let score = h.score.map(|v| format!(" {v:.0}")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  text hit    {}{score}: {:?} in {:?} ({by})",
+            h.category,
+            printable(&h.keyword),
+            printable(&h.line)
+        );
+    }
+}
+
+/// Text from images and vendors, safe for a terminal (no control or escape characters).
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 fn stage_line(analyzer: &str, status: StageStatus, reason: Option<&str>, done: &str) -> String {

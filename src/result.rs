@@ -129,6 +129,13 @@ pub struct TriageResult {
     pub image: Option<ImageFacts>,
     pub labels: Stage<LabelOutput>,
     pub moderation: Stage<ModerationOutput>,
+    /// Text read in the image and the keyword hits in it (local OCR or the vendor's), when
+    /// text reading ran (`TRIAGE_OCR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<crate::text::TextOutput>,
+    /// The image sample (`TRIAGE_IMAGE_LISTS`) the upload matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_list: Option<ListMatch>,
     /// `None` when the whole object was skipped.
     pub verdict: Option<Verdict>,
     /// Set when the object itself could not be triaged (not an image, truncated, ...).

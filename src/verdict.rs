@@ -212,9 +212,75 @@ pub fn with_label_findings(
     }
 }
 
+/// Raise the verdict by what the user's own libraries found: keyword hits in the image's text
+/// and block-list samples, each a category score judged by the usual thresholds. The reason
+/// says which finding decided (the score's `label`, e.g. `keyword 加微信`).
+pub fn with_findings(verdict: Verdict, findings: &[CategoryScore], thresholds: &Thresholds) -> Verdict {
+    let before = verdict.decision;
+    let Verdict {
+        mut decision,
+        mut reason,
+        on_error_applied,
+    } = verdict;
+    let mut deciding = None;
+    for f in findings {
+        let was = decision;
+        raise_by_scores(std::slice::from_ref(f), thresholds, &mut decision, &mut reason);
+        if decision > was {
+            deciding = f.label.as_deref();
+        }
+    }
+    if let Some(why) = deciding.filter(|_| decision > before) {
+        reason = format!("{reason} ({why})");
+    }
+    Verdict {
+        decision,
+        reason,
+        on_error_applied,
+    }
+}
+
+/// An upload that matches an allow-list sample passes, whatever the analyzers said (the user
+/// vouched for that picture); a block-list match is applied before and wins over it.
+pub fn allow_listed(verdict: &Verdict, sample: &str) -> Verdict {
+    Verdict {
+        decision: Decision::Pass,
+        reason: format!(
+            "matches allow-list sample {sample} (TRIAGE_IMAGE_LISTS); the analyzers said {}",
+            verdict.decision.as_str()
+        ),
+        on_error_applied: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_raise_by_thresholds_and_say_which() {
+        let mut t = Thresholds::default();
+        t.parse_overrides("ad:50/90").unwrap();
+        let pass = decide(
+            ModerationState::Done(&moderation(Suggestion::Pass, &[("porn", 1.0)])),
+            &t,
+            Decision::Review,
+        );
+        let hit = |score: f32| CategoryScore {
+            category: "ad".into(),
+            score,
+            label: Some("keyword 加微信".into()),
+        };
+        let v = with_findings(pass.clone(), &[hit(60.0)], &t);
+        assert_eq!(v.decision, Decision::Review);
+        assert!(v.reason.contains("ad score 60.0 >= review") && v.reason.contains("加微信"), "{}", v.reason);
+        assert_eq!(with_findings(pass.clone(), &[hit(95.0)], &t).decision, Decision::Block);
+        let low = with_findings(pass.clone(), &[hit(10.0)], &t);
+        assert_eq!(low, pass, "a finding under its thresholds changes nothing");
+        let allowed = allow_listed(&with_findings(pass, &[hit(95.0)], &t), "allow/logo.png");
+        assert_eq!(allowed.decision, Decision::Pass);
+        assert!(allowed.reason.contains("allow/logo.png") && allowed.reason.contains("said block"));
+    }
 
     fn moderation(suggestion: Suggestion, cats: &[(&str, f32)]) -> ModerationOutput {
         ModerationOutput {

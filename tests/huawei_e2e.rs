@@ -460,3 +460,84 @@ async fn a_wrong_security_token_is_refused_by_every_service() {
         "auth failures are not retried"
     );
 }
+
+/// A PNG whose bytes carry the emulator's text marker: an image that "contains" `text`.
+fn png_with_text(text: &str) -> Vec<u8> {
+    let mut b = png_header(800, 600, 20_000);
+    let marked = format!("TEXT:{text}\0");
+    b[1000..1000 + marked.len()].copy_from_slice(marked.as_bytes());
+    b
+}
+
+/// Moderate `key` (already in the emulator) with the moderation built from `cfg`, by URL.
+async fn moderate(
+    emu: &Running,
+    cfg: &Config,
+    key: &str,
+) -> image_triage::analyzers::ModerationOutput {
+    use image_triage::analyzers::{AnalyzerInput, Moderator};
+    let body = emu.emu.get("bkt", key).unwrap().body;
+    let store = image_triage::store::obs::builder::build(cfg).unwrap();
+    let url = store
+        .presign("bkt", key, Duration::from_secs(300))
+        .await
+        .unwrap();
+    let m = image_triage::analyzers::huawei::moderation::HuaweiModeration::new(cfg).unwrap();
+    let input = AnalyzerInput {
+        object: image_triage::ObjectRef::new(Provider::Obs, "bkt", key),
+        facts: image_triage::preflight::inspect_header(&body, body.len() as u64).unwrap(),
+        bytes: None,
+        url: Some(url),
+        store: None,
+        shared: Default::default(),
+    };
+    m.moderate(&input).await.unwrap()
+}
+
+/// Moderation v3 reads the text in the image under `image_text` (in the default categories):
+/// `ocr_text` and the glossary hit's `segments` come back as `ModerationOutput.text`. Without
+/// `image_text` requested nothing is read; requested on an image without text, the section is
+/// there without lines.
+#[tokio::test]
+async fn moderation_reads_the_text_in_the_image() {
+    use image_triage::analyzers::Suggestion;
+    use image_triage::text::HitSource;
+    let emu = huawei::start(Some(TOKEN)).await;
+    emu.emu
+        .put("bkt", "ad.png", png_with_text("加微信 abc123"), "image/png");
+    emu.emu
+        .put("bkt", "none.png", png_header(800, 600, 20_000), "image/png");
+
+    let cfg = config(&emu, &[]);
+    let m = moderate(&emu, &cfg, "ad.png").await;
+    assert_eq!(
+        (m.suggestion, m.label.as_str()),
+        (Suggestion::Block, "image_text")
+    );
+    assert_eq!(m.sub_label.as_deref(), Some("ad"));
+    let t = m.text.expect("image_text was requested");
+    assert_eq!(t.reader, "huawei");
+    let lines: Vec<_> = t.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(lines, vec!["加微信 abc123"]);
+    assert_eq!(t.hits.len(), 1, "{t:?}");
+    let h = &t.hits[0];
+    assert_eq!(
+        (
+            h.category.as_str(),
+            h.keyword.as_str(),
+            h.line.as_str(),
+            h.source
+        ),
+        ("ad", "加微信", "加微信 abc123", HitSource::Vendor)
+    );
+    assert!((h.score.unwrap() - 95.0).abs() < 0.01);
+
+    let t = moderate(&emu, &cfg, "none.png").await.text;
+    let t = t.expect("image_text requested: OCR ran, read nothing");
+    assert!(t.lines.is_empty() && t.hits.is_empty());
+
+    let no_ocr = config(&emu, &[("TRIAGE_MODERATION_CATEGORIES", "porn,terrorism")]);
+    let m = moderate(&emu, &no_ocr, "ad.png").await;
+    assert_eq!(m.suggestion, Suggestion::Pass, "the text was not read");
+    assert_eq!(m.text, None);
+}

@@ -627,3 +627,143 @@ async fn the_bucket_region_comes_from_the_event_without_tencentcloud_region() {
         .meta
         .contains_key("triage-marker"));
 }
+
+/// A PNG whose bytes carry the emulators' text marker: an image that "contains" `text`.
+fn png_with_text(text: &str) -> Vec<u8> {
+    let mut b = common::png_header(800, 600, 20_000);
+    let marked = format!("TEXT:{text}\0");
+    b[1000..1000 + marked.len()].copy_from_slice(marked.as_bytes());
+    b
+}
+
+/// The input a moderator gets for `key` in the emulator: facts from the bytes, the presigned
+/// production URL IMS downloads from (CI reads the object on the bucket host).
+async fn analyzer_input(
+    cfg: &Config,
+    key: &str,
+    body: &[u8],
+) -> image_triage::analyzers::AnalyzerInput {
+    let store = image_triage::store::cos::builder::build(cfg).unwrap();
+    let url = store
+        .presign(BUCKET, key, Duration::from_secs(300))
+        .await
+        .unwrap();
+    image_triage::analyzers::AnalyzerInput {
+        object: image_triage::ObjectRef::new(Provider::Cos, BUCKET, key),
+        facts: image_triage::preflight::inspect_header(body, body.len() as u64).unwrap(),
+        bytes: None,
+        url: Some(url),
+        store: None,
+        shared: Default::default(),
+    }
+}
+
+/// IMS reads the text in the image: `OcrResults` (with the ad keyword `加微信`) comes back as
+/// `ModerationOutput.text`, and still scores its label; an image without text has no section.
+#[tokio::test]
+async fn ims_moderation_reads_the_text_in_the_image() {
+    use image_triage::analyzers::Suggestion;
+    use image_triage::text::HitSource;
+    let emu = Emulator::start().await;
+    let cfg = config(&emu, &[]);
+    let ims = image_triage::analyzers::tencent::ims::moderator(&cfg).unwrap();
+
+    let body = png_with_text("加微信 abc123");
+    emu.put_object(BUCKET, KEY, body.clone(), "image/png");
+    let m = ims
+        .moderate(&analyzer_input(&cfg, KEY, &body).await)
+        .await
+        .unwrap();
+    assert_eq!((m.suggestion, m.label.as_str()), (Suggestion::Block, "Ad"));
+    assert!(m.categories.iter().any(|c| c.category == "ad"), "{m:?}");
+    let t = m.text.expect("IMS read text");
+    assert_eq!(t.reader, "ims");
+    assert_eq!(t.lines.len(), 1, "{t:?}");
+    assert_eq!(t.lines[0].text, "加微信 abc123");
+    assert_eq!(t.lines[0].bbox, Some([10, 20, 160, 32]));
+    assert_eq!(t.lines[0].confidence, Some(99.0));
+    assert_eq!(t.hits.len(), 1, "{t:?}");
+    let h = &t.hits[0];
+    assert_eq!(
+        (
+            h.category.as_str(),
+            h.keyword.as_str(),
+            h.line.as_str(),
+            h.source,
+            h.score
+        ),
+        (
+            "ad",
+            "加微信",
+            "加微信 abc123",
+            HitSource::Vendor,
+            Some(95.0)
+        )
+    );
+
+    // Text without a keyword: read, not a hit, and the image still passes.
+    let plain = png_with_text("欢迎光临");
+    emu.put_object(BUCKET, "plain.png", plain.clone(), "image/png");
+    let m = ims
+        .moderate(&analyzer_input(&cfg, "plain.png", &plain).await)
+        .await
+        .unwrap();
+    assert_eq!(m.suggestion, Suggestion::Pass);
+    let t = m.text.expect("IMS read text");
+    assert_eq!(t.lines[0].text, "欢迎光临");
+    assert!(t.hits.is_empty());
+
+    // No text: `OcrResults: []`, which cannot tell that OCR ran.
+    let none = common::png_header(800, 600, 20_000);
+    emu.put_object(BUCKET, "none.png", none.clone(), "image/png");
+    let m = ims
+        .moderate(&analyzer_input(&cfg, "none.png", &none).await)
+        .await
+        .unwrap();
+    assert_eq!(m.text, None);
+}
+
+/// CI reads the text in the image: the root `Text` and the `AdsInfo` scene's `OcrResults` come
+/// back as one line with its position and a vendor hit under `ad`.
+#[tokio::test]
+async fn ci_moderation_reads_the_text_in_the_image() {
+    use image_triage::analyzers::Suggestion;
+    let emu = Emulator::start().await;
+    let cfg = config(&emu, &[("TRIAGE_MODERATOR", "cos-ci")]);
+    let ci = image_triage::analyzers::tencent::ci::moderator(&cfg).unwrap();
+
+    let body = png_with_text("加微信 abc123 & 裸聊");
+    emu.put_object(BUCKET, KEY, body.clone(), "image/png");
+    let m = ci
+        .moderate(&analyzer_input(&cfg, KEY, &body).await)
+        .await
+        .unwrap();
+    assert_eq!(m.suggestion, Suggestion::Block);
+    let t = m.text.expect("CI read text");
+    assert_eq!(t.reader, "cos-ci");
+    let lines: Vec<_> = t.lines.iter().map(|l| (l.text.as_str(), l.bbox)).collect();
+    assert_eq!(
+        lines,
+        vec![("加微信 abc123 & 裸聊", Some([10, 20, 240, 32]))],
+        "both scenes and the root Text read one line"
+    );
+    let hits: Vec<_> = t
+        .hits
+        .iter()
+        .map(|h| (h.category.as_str(), h.keyword.as_str(), h.score))
+        .collect();
+    assert_eq!(
+        hits,
+        vec![("porn", "裸聊", Some(95.0)), ("ad", "加微信", Some(95.0))]
+    );
+
+    // No text: nothing in the answer says the policy reads text.
+    let none = common::png_header(800, 600, 20_000);
+    emu.put_object(BUCKET, "none.png", none.clone(), "image/png");
+    let m = ci
+        .moderate(&analyzer_input(&cfg, "none.png", &none).await)
+        .await
+        .unwrap();
+    assert_eq!(m.suggestion, Suggestion::Pass);
+    assert_eq!(m.text, None);
+}

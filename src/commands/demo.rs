@@ -38,6 +38,12 @@ pub async fn run(args: Args) -> Exit {
         root.display(),
         demo::BUCKET
     );
+    if config.libraries.keywords.is_none() {
+        println!(
+            "(keyword list: the built-in example {}; set TRIAGE_KEYWORDS to use yours)\n",
+            demo::EXAMPLE_KEYWORDS
+        );
+    }
     for (key, outcome) in &outcomes {
         println!("{}", serde_json::to_string(outcome).unwrap_or_default());
         if let Ok(report) =

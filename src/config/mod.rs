@@ -136,6 +136,8 @@ pub struct Config {
     pub trust: trust::Trust,
     /// MiB the local decoders may hold at once, process-wide (see [`memory`]).
     pub decode_budget_mb: u64,
+    /// OCR, keyword lists and image sample lists (see [`libraries`]).
+    pub libraries: libraries::Libraries,
 }
 
 /// `TRIAGE_QUEUE` as given. Its Debug form hides the user-info and the query, where a broker
@@ -216,18 +218,24 @@ impl Default for Config {
             function_region: Default::default(),
             trust: Default::default(),
             decode_budget_mb: memory::DEFAULT_BUDGET_MB,
+            libraries: Default::default(),
         }
     }
 }
 
-/// SHA-256 of each local model file (or `missing`), hashed together.
-fn model_identity(dir: &std::path::Path) -> String {
+/// SHA-256 of each local model file (or `missing`), hashed together; the OCR models count
+/// when the local path reads text.
+fn model_identity(dir: &std::path::Path, ocr: bool) -> String {
     let mut h = Sha256::new();
+    let ocr_files = [crate::analyzers::OCR_DET_FILE, crate::analyzers::OCR_REC_FILE];
     for name in [
         crate::analyzers::LABELS_MODEL_FILE,
         crate::analyzers::NSFW_MODEL_FILE,
         crate::analyzers::ORT_RUNTIME_FILE,
-    ] {
+    ]
+    .into_iter()
+    .chain(ocr_files.into_iter().filter(|_| ocr))
+    {
         h.update(name.as_bytes());
         match std::fs::read(dir.join(name)) {
             Ok(bytes) => h.update(Sha256::digest(&bytes)),
@@ -423,6 +431,7 @@ impl Config {
         }
         let owned = |n: &str| get(n).map(str::to_string);
         cfg.trust = trust::Trust::from_get(owned)?;
+        cfg.libraries = libraries::Libraries::from_get(owned)?;
         trust::check_combinations(
             owned,
             cfg.on_error,
@@ -489,7 +498,10 @@ impl Config {
         {
             basis["local_models"] = serde_json::json!(self
                 .local_models
-                .get_or_init(|| model_identity(&self.model_dir)));
+                .get_or_init(|| model_identity(&self.model_dir, self.libraries.ocr)));
+        }
+        if let Some(libraries) = self.libraries.identity() {
+            basis["libraries"] = libraries;
         }
         let digest = Sha256::digest(basis.to_string().as_bytes());
         hex::encode(&digest[..6])
@@ -640,6 +652,7 @@ fn parse_sinks(v: &str) -> Result<Vec<SinkKind>, String> {
 }
 
 mod check;
+pub mod libraries;
 pub mod memory;
 #[cfg(test)]
 mod tests;

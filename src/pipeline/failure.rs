@@ -57,6 +57,8 @@ impl Pipeline {
                     image: None,
                     labels: Stage::disabled(),
                     moderation: Stage::disabled(),
+                    text: None,
+                    image_list: None,
                     verdict: None,
                     skip_reason: None,
                     actions: vec![],

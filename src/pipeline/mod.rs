@@ -3,6 +3,7 @@
 
 mod failure;
 pub mod guard;
+pub mod libraries;
 mod prior;
 mod writeback;
 
@@ -107,6 +108,7 @@ pub struct Pipeline {
     labelers: Mutex<HashMap<LabelerKind, Built<dyn Labeler>>>,
     moderators: Mutex<HashMap<ModeratorKind, Built<dyn Moderator>>>,
     fixed_analyzers: Option<FixedAnalyzers>,
+    image_lists: libraries::ImageListCheck,
 }
 
 impl Pipeline {
@@ -119,6 +121,7 @@ impl Pipeline {
             labelers: Mutex::default(),
             moderators: Mutex::default(),
             fixed_analyzers: None,
+            image_lists: Default::default(),
         }
     }
 
@@ -336,6 +339,8 @@ impl Pipeline {
             image: None,
             labels: Stage::disabled(),
             moderation: Stage::disabled(),
+            text: None,
+            image_list: None,
             verdict: None,
             skip_reason: None,
             actions: vec![],
@@ -461,7 +466,8 @@ impl Pipeline {
             |m| m.name(),
         );
         let needs_bytes = matches!(&labeler, Ok(l) if l.needs_bytes())
-            || matches!(&moderator, Ok(m) if m.needs_bytes());
+            || matches!(&moderator, Ok(m) if m.needs_bytes())
+            || libraries::ImageListCheck::wanted(&self.config);
         let needs_url = matches!(&labeler, Ok(l) if l.needs_url())
             || matches!(&moderator, Ok(m) if m.needs_url());
         let url = if needs_url && !store.capabilities().presign {
@@ -530,17 +536,39 @@ impl Pipeline {
             };
             (stage, ms(t))
         };
-        let ((labels, t_labels), (moderation, t_moderation)) =
-            tokio::join!(labels_fut, moderation_fut);
+        let lists_fut = async {
+            let t = Instant::now();
+            (self.image_lists.check(&self.config, &input).await, ms(t))
+        };
+        let ((labels, t_labels), (mut moderation, t_moderation), (listed, t_lists)) =
+            tokio::join!(labels_fut, moderation_fut, lists_fut);
         timings.insert("labels".into(), t_labels);
         timings.insert("moderation".into(), t_moderation);
+        if libraries::ImageListCheck::wanted(&self.config) {
+            timings.insert("image_lists".into(), t_lists);
+        }
+        // The text the moderation read goes to its own section, matched against the keywords.
+        let mut text = moderation.output.as_mut().and_then(|o| o.text.take());
+        if !self.config.libraries.ocr {
+            text = None;
+        }
+        if let Some(t) = &mut text {
+            libraries::finish_text(&self.config, t);
+        }
+        let listed = listed.unwrap_or_else(|why| {
+            warn!(error = %why, "image lists not checked");
+            result
+                .notes
+                .push(format!("image lists (TRIAGE_IMAGE_LISTS) not checked: {why}"));
+            None
+        });
         let state = match (&moderation.status, &moderation.output) {
             (StageStatus::Done, Some(out)) => ModerationState::Done(out),
             (StageStatus::Disabled, _) => ModerationState::Disabled,
             _ => ModerationState::Unavailable(moderation.reason.as_deref().unwrap_or("no output")),
         };
         let decided = verdict::decide(state, &self.config.thresholds, self.config.on_error);
-        result.verdict = Some(match &labels.output {
+        let decided = match &labels.output {
             Some(o) => verdict::with_label_findings(
                 decided,
                 o.flagged.as_deref(),
@@ -548,7 +576,17 @@ impl Pipeline {
                 &self.config.thresholds,
             ),
             None => decided,
+        };
+        let findings = libraries::findings(text.as_ref(), listed.as_ref());
+        let decided = verdict::with_findings(decided, &findings, &self.config.thresholds);
+        result.verdict = Some(match &listed {
+            Some(m) if m.list == crate::result::ListKind::Allow => {
+                verdict::allow_listed(&decided, &m.sample)
+            }
+            _ => decided,
         });
+        result.text = text;
+        result.image_list = listed;
         result.labels = labels;
         result.moderation = moderation;
         Ok(hash)

@@ -12,6 +12,10 @@ pub const LABELS: &str = "triage-labels";
 pub const SCHEMA: &str = "triage-schema";
 pub const MARKER: &str = "triage-marker";
 pub const RESULT: &str = "triage-result";
+/// The categories of the keyword hits in the image's text, e.g. `ad,contact`.
+pub const TEXT: &str = "triage-text";
+/// The image sample list the upload matched: `block:<category>` or `allow`.
+pub const LIST: &str = "triage-list";
 /// `sha256:<hex>` of the bytes, where a copy onto itself changes the ETag (see
 /// `ObjectMeta::copy_keeps_etag`): the content identity the guard then checks.
 pub const CONTENT: &str = "triage-content";
@@ -67,6 +71,16 @@ pub fn summary(
             "metadata: the object's other user metadata leaves under {budget} bytes; only verdict and marker written"
         ));
     }
+    // What the user's own libraries found comes before the labels: it explains the verdict.
+    for (key, value) in findings_summary(result) {
+        let mut trial = out.clone();
+        trial.insert(key.to_string(), encode_value(&value));
+        if used(&trial) <= budget {
+            out = trial;
+        } else if note.is_none() {
+            note = Some(format!("metadata: {key} left out for the {budget}-byte metadata budget"));
+        }
+    }
     let labels = result.labels();
     if labels.is_empty() {
         return (out, note);
@@ -99,6 +113,26 @@ pub fn summary(
         ));
     }
     (out, note)
+}
+
+/// `triage-text` (hit categories) and `triage-list` (the matched sample list), when found.
+pub fn findings_summary(result: &TriageResult) -> Vec<(&'static str, String)> {
+    let mut out = vec![];
+    if let Some(t) = &result.text {
+        let categories = t.hit_categories();
+        if !categories.is_empty() {
+            out.push((TEXT, categories.join(",")));
+        }
+    }
+    if let Some(m) = &result.image_list {
+        let value = match (m.list, &m.category) {
+            (crate::result::ListKind::Allow, _) => "allow".to_string(),
+            (crate::result::ListKind::Block, Some(c)) => format!("block:{c}"),
+            (crate::result::ListKind::Block, None) => "block".to_string(),
+        };
+        out.push((LIST, value));
+    }
+    out
 }
 
 /// Labels back from a `triage-labels` value.
@@ -139,6 +173,8 @@ mod tests {
                 },
             ),
             moderation: Stage::disabled(),
+            text: None,
+            image_list: None,
             verdict: None,
             skip_reason: None,
             actions: vec![],

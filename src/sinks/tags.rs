@@ -8,6 +8,8 @@ use crate::store::TagRules;
 pub const VERDICT: &str = "triage-verdict";
 pub const LABEL_PREFIX: &str = "triage-label";
 pub const BLOCKED: &str = "triage-blocked";
+/// The categories of the keyword hits in the image's text.
+pub const TEXT: &str = "triage-text";
 /// The guard's signed record of finished work, where neither metadata nor a sidecar is written
 /// (see `Config::guard_in_tags`). Same value as the metadata marker: `<etag>:<config hash>:<sig>`.
 pub const MARKER: &str = "triage-marker";
@@ -107,6 +109,16 @@ pub fn tag_set(
     if blocked && room(&tags) > 0 {
         tags.push((BLOCKED.into(), "true".into()));
     }
+    // A text hit explains the verdict: before the labels (`ad`, or `ad_contact` for several).
+    if let Some(t) = &result.text {
+        let categories = t.hit_categories();
+        if !categories.is_empty() && room(&tags) > 0 {
+            let value = sanitize(&categories.join("_"), rules.max_value_chars, rules);
+            if !value.is_empty() {
+                tags.push((TEXT.into(), value));
+            }
+        }
+    }
     let labels = result.labels();
     let mut written = 0;
     for (i, label) in labels.iter().enumerate() {
@@ -163,6 +175,8 @@ mod tests {
                 },
             ),
             moderation: Stage::disabled(),
+            text: None,
+            image_list: None,
             verdict: Some(Verdict {
                 decision: Decision::Pass,
                 reason: String::new(),

@@ -13,12 +13,15 @@
 //!   main-object detection accept exactly the request fields of `huaweicloudsdkimage` 3.1.219's
 //!   models and answer only with fields (and JSON types) of its response models
 //!   (`tests/vendor_vectors/huawei_image_models.py` → `.json`, generated offline).
+//! - `ocr_shapes`: the text both emulators read in an image (a `TEXT:` marker in its bytes) is
+//!   answered with only the documented OCR fields and types of IMS, CI and Moderation v3.
 //! - `recording`: both emulators log a call when it arrives, before any injected delay or
 //!   fault, so retry and timeout tests can assert exact counts.
 
 mod huawei_image_models;
 mod huawei_vectors;
 mod legacy_vectors;
+mod ocr_shapes;
 mod recording;
 mod tencent_vectors;
 

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::ai_text;
 use super::apig_client::image_host;
 use super::obs::apply_fault;
 use super::*;
@@ -168,7 +169,9 @@ pub(crate) async fn image(
     r
 }
 
-/// Objects whose bytes contain `BLOCKME` are porn with 0.97 confidence; others pass.
+/// Objects whose bytes contain `BLOCKME` are porn with 0.97 confidence; others pass. Text in
+/// the image (a `TEXT:` marker, `ai_text.rs`) is read when the request asks for `image_text`:
+/// `ocr_text`, and a blocking `image_text` detail per glossary label it hits.
 pub(crate) async fn moderation(
     State(emu): State<Emu>,
     method: Method,
@@ -197,11 +200,23 @@ pub(crate) async fn moderation(
                     )
                 } else {
                     let bad = img.windows(7).any(|w| w == b"BLOCKME");
-                    let result = if bad {
+                    let mut result = if bad {
                         json!({"suggestion":"block","category":"porn","details":[{"suggestion":"block","category":"porn","confidence":0.97,"label":"porn"}]})
                     } else {
                         json!({"suggestion":"pass","category":"","details":[]})
                     };
+                    let text = ai_text::text_in(&img).filter(|_| ai_text::reads_text(&req));
+                    if let Some(text) = text {
+                        let hits = ai_text::image_text_details(&text);
+                        if !hits.is_empty() && !bad {
+                            result["suggestion"] = json!("block");
+                            result["category"] = json!("image_text");
+                        }
+                        if let Some(ds) = result["details"].as_array_mut() {
+                            ds.extend(hits);
+                        }
+                        result["ocr_text"] = json!(text);
+                    }
                     (
                         StatusCode::OK,
                         [("content-type", "application/json")],

@@ -15,6 +15,7 @@ mod ai;
 pub mod ai_media;
 #[cfg(test)]
 mod ai_selftest;
+pub mod ai_text;
 pub mod apig_client;
 mod obs;
 mod obs_attrs;

@@ -94,18 +94,39 @@ pub(super) fn serve_api(
                 Err(e) => return api_error("ResourceUnavailable.ImageDownloadError", &e),
             };
             served_by_url(inner, "ims", &bucket, &key);
-            let (s, label, score) = inner
-                .lock()
-                .unwrap()
-                .moderation
-                .get(&key)
-                .copied()
-                .unwrap_or(("Pass", "Normal", 0));
+            let (image, read) = {
+                let st = inner.lock().unwrap();
+                let image = st
+                    .moderation
+                    .get(&key)
+                    .copied()
+                    .unwrap_or(("Pass", "Normal", 0));
+                let read = st
+                    .objects
+                    .get(&(bucket.clone(), key.clone()))
+                    .and_then(|o| super::text::text_in(&o.body));
+                (image, read)
+            };
+            let (s, label, score) = image;
+            // An image without text: `OcrResults: []`, as in the official example.
+            let ocr = read
+                .as_deref()
+                .map_or(json!([]), super::text::ims_ocr_results);
+            // The answer's top result is the most severe of the image's and the text's.
+            let (mut top_s, mut top_label, mut top_score) = (s, label.to_string(), score);
+            if let Some(o) = ocr.get(0) {
+                let o_s = o["Suggestion"].as_str().unwrap_or("Pass");
+                if super::text::severity(o_s) > super::text::severity(s) {
+                    top_s = if o_s == "Block" { "Block" } else { "Review" };
+                    top_label = o["Label"].as_str().unwrap_or_default().to_string();
+                    top_score = o["Score"].as_u64().unwrap_or(0) as u32;
+                }
+            }
             api_reply(json!({
                 "RequestId": "emu", "DataId": data_id, "BizType": req["BizType"].clone(),
-                "Suggestion": s, "Label": label, "SubLabel": "", "Score": score,
+                "Suggestion": top_s, "Label": top_label, "SubLabel": "", "Score": top_score,
                 "LabelResults": [{"Scene": label, "Suggestion": s, "Label": label, "SubLabel": "", "Score": score, "Details": []}],
-                "ObjectResults": null, "OcrResults": [], "LibResults": null, "Extra": ""
+                "ObjectResults": null, "OcrResults": ocr, "LibResults": null, "Extra": ""
             }))
         }
         ("tiia", "DetectLabel") => {

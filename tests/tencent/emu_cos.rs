@@ -84,7 +84,6 @@ pub(super) fn serve_cos(
         let Some(o) = st.objects.get(&id) else {
             return cos_error(404, "NoSuchKey", "no such object");
         };
-        let _ = o;
         return match process.as_str() {
             "detect-label" => {
                 let scenes = param("scenes").unwrap_or_else(|| "camera".into());
@@ -107,7 +106,38 @@ pub(super) fn serve_cos(
                     "Review" => 2,
                     _ => 0,
                 };
-                reply(200, "application/xml", format!("<RecognitionResult><JobId>j</JobId><Result>{result}</Result><Label>{label}</Label><SubLabel></SubLabel><Score>{score}</Score><PornInfo><Code>0</Code><HitFlag>{result}</HitFlag><Score>{score}</Score><Label>{label}</Label></PornInfo></RecognitionResult>"))
+                let read = super::text::text_in(&o.body);
+                let Some(text) = read else {
+                    return reply(200, "application/xml", format!("<RecognitionResult><JobId>j</JobId><Result>{result}</Result><Label>{label}</Label><SubLabel></SubLabel><Score>{score}</Score><PornInfo><Code>0</Code><HitFlag>{result}</HitFlag><Score>{score}</Score><Label>{label}</Label></PornInfo></RecognitionResult>"));
+                };
+                // An image with text: the root `Text` (the policy reads text), and each scene a
+                // keyword hits carries its `OcrResults` ("returned if there is non-compliant
+                // content"), with that scene's hit; the top result is the most severe.
+                let hits = super::text::hits(&text);
+                let ocr_score = super::text::OCR_SCORE;
+                let mut porn = (result, score, label.to_string(), String::new());
+                let mut ads = None;
+                for (l, keywords) in &hits {
+                    let (container, ci_label) = super::text::ci_scene(l);
+                    let ocr = super::text::ci_ocr_results(&text, keywords);
+                    if container == "PornInfo" {
+                        if porn.0 == 0 {
+                            porn = (1, ocr_score, ci_label.to_string(), String::new());
+                        }
+                        porn.3 = ocr;
+                    } else {
+                        ads = Some(format!("<AdsInfo><Code>0</Code><Msg>OK</Msg><HitFlag>1</HitFlag><Score>{ocr_score}</Score><Label>{ci_label}</Label><SubLabel></SubLabel>{ocr}</AdsInfo>"));
+                    }
+                }
+                let (mut top, mut top_label, mut top_score) = (result, label.to_string(), score);
+                if result == 0 {
+                    if let Some((l, _)) = hits.first() {
+                        (top, top_label, top_score) =
+                            (1, super::text::ci_scene(l).1.to_string(), ocr_score);
+                    }
+                }
+                let (p_flag, p_score, p_label, p_ocr) = porn;
+                reply(200, "application/xml", format!("<RecognitionResult><JobId>j</JobId><Result>{top}</Result><Label>{top_label}</Label><SubLabel></SubLabel><Score>{top_score}</Score><Text>{}</Text><PornInfo><Code>0</Code><HitFlag>{p_flag}</HitFlag><Score>{p_score}</Score><Label>{p_label}</Label>{p_ocr}</PornInfo>{}</RecognitionResult>", quick_xml::escape::escape(&text), ads.unwrap_or_default()))
             }
             _ => cos_error(400, "InvalidArgument", "unknown ci-process"),
         };

@@ -19,6 +19,8 @@ mod legacy;
 #[cfg(test)]
 #[path = "emu_selftest.rs"]
 mod selftest;
+#[path = "emu_text.rs"]
+pub mod text;
 #[path = "../vendor_sign/mod.rs"]
 // Also loaded by the other emulator when a test binary uses both.
 #[allow(clippy::duplicate_mod)]

@@ -5,6 +5,9 @@ use serde_json::{json, Value};
 
 use super::builder::{self, Input};
 use super::tagging::{image_source, num};
+// The collector the Tencent parsers use too (one place for dedupe and bounds until src/text
+// has it).
+use crate::analyzers::tencent::ims::{clip, TextBuilder, KEEP_LINES, KEEP_LINE_BYTES};
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, ModerationOutput, Moderator, Suggestion,
 };
@@ -12,6 +15,7 @@ use crate::cloud::huawei::api::Api;
 use crate::config::Config;
 use crate::preflight::limits::HUAWEI_MODERATION;
 use crate::preflight::Limits;
+use crate::text::{TextOutput, MAX_HITS};
 
 pub struct HuaweiModeration {
     api: Api,
@@ -64,7 +68,18 @@ fn score(v: &Value) -> f32 {
 /// `result`, for all categories at once. (`fail_category`, "the scene that failed when several
 /// were requested", is documented for V2's error body only, and is an error answer there too.)
 /// So an answer without `result`, or without a valid `result.suggestion`, is an error.
+///
+/// The text is taken as the answer shows it ([`ocr_text`]): without `ocr_text` or text hits it
+/// is `None`, since the request may not have asked for `image_text` (see [`parse_result_for`]).
 pub fn parse_result(raw: &Value) -> Result<ModerationOutput, String> {
+    parse_result_for(raw, false)
+}
+
+/// [`parse_result`] for a request that did (`ocr_requested`) or may not have asked for the
+/// `image_text` category: v3 sends `ocr_text` "只有在category参数配置image_text且检测出文本时"
+/// (SDK `ImageDetectionResult.ocr_text`), so when `image_text` was requested an answer without
+/// it means OCR ran and read nothing, and the section is there without lines.
+pub fn parse_result_for(raw: &Value, ocr_requested: bool) -> Result<ModerationOutput, String> {
     let result = raw.get("result").ok_or("the answer has no result")?;
     let overall = result
         .get("suggestion")
@@ -103,9 +118,87 @@ pub fn parse_result(raw: &Value) -> Result<ModerationOutput, String> {
         score: top.map(|c| c.score).unwrap_or(0.0),
         label,
         categories,
-        text: None,
+        text: ocr_text(result, ocr_requested),
         raw: raw.clone(),
     })
+}
+
+/// The text the v3 answer shows (huawei_aws.md §6; SDK `ImageDetectionResult`,
+/// `ImageDetectionResultDetail`, `OCRTextDetail`): `result.ocr_text`, all the text read, as
+/// lines (split where it breaks; a `details[].ocr_text`, as the video frames carry it, is read
+/// the same way); a vendor hit per `details[].segments[].segment`, the text fragment that
+/// matched, found in the first line that holds it. The hit's category is the detail's `label`
+/// (`ad`, `porn`, `abuse`, `contraband` for `image_text`), the category the same words get from
+/// IMS and CI, else its `category` (`image_text`); its score the detail's `confidence`. There
+/// is no position or OCR confidence in the answer.
+///
+/// `None` when nothing shows that OCR ran: no `ocr_text`, no `segments`, and `image_text` not
+/// known to be requested (a `biz_type` policy, or a category list without it).
+fn ocr_text(result: &Value, ocr_requested: bool) -> Option<TextOutput> {
+    let details: Vec<&Value> = result
+        .get("details")
+        .and_then(Value::as_array)
+        .map(|ds| ds.iter().filter(|d| d.is_object()).collect())
+        .unwrap_or_default();
+    let texts: Vec<&str> = std::iter::once(result)
+        .chain(details.iter().copied())
+        .filter_map(|v| v.get("ocr_text").and_then(Value::as_str))
+        .collect();
+    let mut ran = ocr_requested || !texts.is_empty();
+    let mut t = TextBuilder::new("huawei");
+    for line in texts.iter().flat_map(|s| s.lines()) {
+        // Past the kept lines every other line is dropped: stop reading megabytes of them.
+        if t.out.truncated && t.out.lines.len() >= KEEP_LINES {
+            break;
+        }
+        t.line(line, None, None);
+    }
+    for d in details {
+        let Some(segments) = d.get("segments").and_then(Value::as_array) else {
+            continue;
+        };
+        ran = true;
+        let lower = |k: &str| {
+            d.get(k)
+                .and_then(Value::as_str)
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty() && s != "normal")
+        };
+        let Some(category) = lower("label").or_else(|| lower("category")) else {
+            continue;
+        };
+        let confidence = d.get("confidence").map(score);
+        for seg in segments {
+            // No more hits can be kept: the rest would only be searched for.
+            if t.out.hits.len() >= MAX_HITS {
+                t.out.truncated = true;
+                break;
+            }
+            let Some(keyword) = seg.get("segment").and_then(Value::as_str) else {
+                continue;
+            };
+            let keyword = keyword.trim();
+            if keyword.is_empty() {
+                continue;
+            }
+            // The first kept line that holds the fragment (kept lines only: an answer's text
+            // can be megabytes); else the text, or the fragment itself when there is none.
+            let line = t
+                .out
+                .lines
+                .iter()
+                .find(|l| l.text.contains(keyword))
+                .map(|l| l.text.clone())
+                .or_else(|| {
+                    texts
+                        .first()
+                        .map(|s| clip(s.trim(), KEEP_LINE_BYTES).0.to_string())
+                })
+                .unwrap_or_else(|| keyword.to_string());
+            t.hit(&category, keyword, &line, confidence);
+        }
+    }
+    ran.then(|| t.finish())
 }
 
 #[async_trait]
@@ -134,7 +227,7 @@ impl Moderator for HuaweiModeration {
                 |i| self.request_body(i),
             )
             .await?;
-        parse_result(&raw).map_err(|m| AnalyzerError {
+        parse_result_for(&raw, self.settings.requests_ocr()).map_err(|m| AnalyzerError {
             service: self.name().into(),
             code: Some("MalformedResponse".into()),
             message: m,
@@ -239,5 +332,179 @@ mod tests {
         ] {
             assert!(parse_result(&raw).is_err(), "{raw}");
         }
+    }
+
+    /// The v3 answer's documented text fields (huawei_aws.md §6; SDK `ImageDetectionResult`,
+    /// `ImageDetectionResultDetail`, `OCRTextDetail`): `ocr_text`, `segments[]{segment,
+    /// glossary_name}` under `image_text`, and the doc example's `qr_code` detail.
+    #[test]
+    fn ocr_text_and_segments_become_lines_and_vendor_hits() {
+        let raw = json!({"request_id": "r", "result": {"suggestion": "block", "category": "image_text",
+            "details": [
+                {"suggestion": "block", "category": "image_text", "confidence": 0.95, "label": "ad",
+                 "segments": [{"segment": "加微信"}, {"segment": "abc123", "glossary_name": "my_words"}]},
+                {"suggestion": "review", "category": "image_text", "confidence": 1.0, "label": "qr_code",
+                 "qr_location": {"top_left_x": 1, "top_left_y": 2, "bottom_right_x": 30, "bottom_right_y": 40},
+                 "qr_content": "https://example.com", "segments": null},
+                {"suggestion": "block", "category": "porn", "confidence": 0.9, "label": "porn"}],
+            "ocr_text": "欢迎光临\n加微信 abc123"}});
+        let out = parse_result(&raw).unwrap();
+        let cats: Vec<_> = out
+            .categories
+            .iter()
+            .map(|c| (c.category.as_str(), c.label.as_deref()))
+            .collect();
+        assert_eq!(
+            cats,
+            vec![
+                ("image_text", Some("qr_code")),
+                ("image_text", Some("ad")),
+                ("porn", Some("porn"))
+            ],
+            "categories as before"
+        );
+        let t = out.text.expect("ocr_text says OCR ran");
+        assert_eq!(t.reader, "huawei");
+        let lines: Vec<_> = t.lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(lines, vec!["欢迎光临", "加微信 abc123"]);
+        assert!(t
+            .lines
+            .iter()
+            .all(|l| l.bbox.is_none() && l.confidence.is_none()));
+        let hits: Vec<_> = t
+            .hits
+            .iter()
+            .map(|h| {
+                (
+                    h.category.as_str(),
+                    h.keyword.as_str(),
+                    h.line.as_str(),
+                    h.score,
+                )
+            })
+            .collect();
+        assert_eq!(
+            hits,
+            vec![
+                ("ad", "加微信", "加微信 abc123", Some(95.0)),
+                ("ad", "abc123", "加微信 abc123", Some(95.0)),
+            ]
+        );
+        assert!(t
+            .hits
+            .iter()
+            .all(|h| h.source == crate::text::HitSource::Vendor));
+    }
+
+    #[test]
+    fn the_text_section_is_there_when_ocr_ran() {
+        let pass = json!({"result": {"suggestion": "pass", "category": "", "details": []}});
+        assert_eq!(
+            parse_result(&pass).unwrap().text,
+            None,
+            "image_text maybe not asked"
+        );
+        let t = parse_result_for(&pass, true)
+            .unwrap()
+            .text
+            .expect("asked: read nothing");
+        assert!(t.lines.is_empty() && t.hits.is_empty());
+        // The doc example: text read, a QR code found, no segments.
+        let doc = json!({"request_id": "x", "result": {"suggestion": "block", "category": "image_text",
+            "details": [{"suggestion": "block", "category": "image_text", "confidence": 1.0, "label": "qr_code"}],
+            "ocr_text": "xxxxxxxxx"}});
+        let t = parse_result(&doc).unwrap().text.unwrap();
+        assert_eq!(t.lines[0].text, "xxxxxxxxx");
+        assert!(t.hits.is_empty());
+        // A segment without ocr_text: the fragment is its own line of reference.
+        let seg = json!({"result": {"suggestion": "review", "details": [{"category": "image_text",
+            "label": "normal", "confidence": 0.5, "segments": [{"segment": "x"}]}]}});
+        let t = parse_result(&seg).unwrap().text.unwrap();
+        assert_eq!(
+            (t.hits[0].category.as_str(), t.hits[0].line.as_str()),
+            ("image_text", "x"),
+            "a normal label leaves the category"
+        );
+    }
+
+    #[test]
+    fn hostile_text_fields_neither_panic_nor_grow() {
+        let odd = json!({"result": {"suggestion": "review", "ocr_text": 5, "details": [
+            "x", 7, null,
+            {"category": "image_text", "label": 7, "confidence": "high", "segments": "nope"},
+            {"category": "image_text", "label": 7, "confidence": 3, "ocr_text": ["a"],
+             "segments": [1, {"segment": 5}, {"segment": "  "}, {"segment": "k"}, null]},
+            {"category": 9, "segments": [{"segment": "lost"}]}]}});
+        let t = parse_result(&odd)
+            .unwrap()
+            .text
+            .expect("segments say OCR ran");
+        assert!(t.lines.is_empty());
+        let hits: Vec<_> = t
+            .hits
+            .iter()
+            .map(|h| {
+                (
+                    h.category.as_str(),
+                    h.keyword.as_str(),
+                    h.line.as_str(),
+                    h.score,
+                )
+            })
+            .collect();
+        assert_eq!(hits, vec![("image_text", "k", "k", Some(3.0))]);
+
+        // 10,000 lines of text, 10,000 segments, a huge line: bounded while read.
+        let mut text: String = (0..10_000).map(|i| format!("line {i}\n")).collect();
+        text.push_str(&"广".repeat(100_000));
+        let segments: Vec<Value> = (0..10_000)
+            .map(|i| json!({"segment": format!("line {i}")}))
+            .collect();
+        let raw = json!({"result": {"suggestion": "block", "ocr_text": text, "details": [
+            {"category": "image_text", "label": "ad", "confidence": 0.8, "segments": segments}]}});
+        let mut t = parse_result(&raw).unwrap().text.unwrap();
+        assert!(t.truncated);
+        assert_eq!(t.lines.len(), KEEP_LINES);
+        assert_eq!(t.hits.len(), MAX_HITS);
+        assert_eq!(t.hits[1].line, "line 1");
+        assert!(t.lines.iter().all(|l| l.text.len() <= KEEP_LINE_BYTES));
+        t.bound();
+        assert_eq!(t.lines.len(), crate::text::MAX_LINES);
+        assert!(t
+            .hits
+            .iter()
+            .all(|h| h.line.len() <= crate::text::MAX_LINE_BYTES));
+    }
+
+    #[test]
+    fn ocr_asks_for_image_text() {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let all = list(builder::CATEGORIES);
+        assert_eq!(
+            builder::categories_for_ocr(&all, true),
+            all,
+            "default: as is"
+        );
+        assert_eq!(builder::categories_for_ocr(&all, false), all);
+        assert_eq!(
+            builder::categories_for_ocr(&list(&["porn"]), true),
+            list(&["porn", "image_text"])
+        );
+        assert_eq!(
+            builder::categories_for_ocr(&list(&["porn"]), false),
+            list(&["porn"])
+        );
+        assert!(build(&[]).unwrap().settings.requests_ocr());
+        assert!(!build(&[("TRIAGE_MODERATION_CATEGORIES", "porn")])
+            .unwrap()
+            .settings
+            .requests_ocr());
+        assert!(
+            !build(&[("TRIAGE_MODERATION_BIZ_TYPE", "my_policy")])
+                .unwrap()
+                .settings
+                .requests_ocr(),
+            "a policy's categories are not known here"
+        );
     }
 }

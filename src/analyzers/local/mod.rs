@@ -14,6 +14,7 @@ pub mod decode;
 pub mod image_prep;
 pub mod model;
 pub mod ocr;
+mod text;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -133,6 +134,28 @@ impl Decoding {
     }
 }
 
+/// The object's shared decode for work beside the models (image sample lists): the same one
+/// decode, made by whichever asks first, within the same budget.
+pub struct FrameReader(Decoding);
+
+impl FrameReader {
+    pub fn for_config(config: &Config) -> Result<Self, AnalyzerError> {
+        Decoding::for_config(config).map(FrameReader)
+    }
+
+    /// Run `f` on the first decoded frame (reduced to the working size), on a blocking thread.
+    pub async fn first_frame<R: Send + 'static>(
+        &self,
+        input: &AnalyzerInput,
+        f: impl FnOnce(&image::RgbImage) -> R + Send + 'static,
+    ) -> Result<R, AnalyzerError> {
+        let held = self.0.frames(input).await?;
+        tokio::task::spawn_blocking(move || f(&held.decoded.frames[0].image))
+            .await
+            .map_err(|e| AnalyzerError::permanent("local", format!("frame task failed: {e}")))
+    }
+}
+
 /// A decode and the share of the budget it holds.
 struct Held {
     decoded: Decoded,
@@ -165,6 +188,8 @@ pub struct LocalLabeler {
 pub struct LocalModerator {
     model: Arc<Model>,
     decoding: Decoding,
+    /// The text reader, when `TRIAGE_OCR` is on.
+    ocr: Option<Arc<ocr::Ocr>>,
 }
 
 pub fn labeler(config: &Config) -> Result<Arc<dyn Labeler>, AnalyzerError> {
@@ -176,7 +201,39 @@ pub fn labeler(config: &Config) -> Result<Arc<dyn Labeler>, AnalyzerError> {
 pub fn moderator(config: &Config) -> Result<Arc<dyn Moderator>, AnalyzerError> {
     let model = load(config, NSFW_MODEL_FILE)?;
     let decoding = Decoding::for_config(config)?;
-    Ok(Arc::new(LocalModerator { model, decoding }))
+    let ocr = if config.libraries.ocr {
+        Some(load_ocr(config)?)
+    } else {
+        None
+    };
+    Ok(Arc::new(LocalModerator {
+        model,
+        decoding,
+        ocr,
+    }))
+}
+
+/// The two OCR models; missing files are `model_missing` like the others.
+fn load_ocr(config: &Config) -> Result<Arc<ocr::Ocr>, AnalyzerError> {
+    let det = config.model_dir.join(super::OCR_DET_FILE);
+    let rec = config.model_dir.join(super::OCR_REC_FILE);
+    let lib = config.model_dir.join(model::RUNTIME_FILE);
+    for needed in [&det, &rec] {
+        if !needed.is_file() {
+            return Err(AnalyzerError {
+                service: "local".into(),
+                code: Some("model_missing".into()),
+                message: format!(
+                    "{} not found; run scripts/fetch-models.sh (or set TRIAGE_OCR=off)",
+                    needed.display()
+                ),
+                retryable: false,
+            });
+        }
+    }
+    ocr::Ocr::load(&det, &rec, &lib)
+        .map(Arc::new)
+        .map_err(|e| AnalyzerError::permanent("local", format!("loading the OCR models: {e}")))
 }
 
 /// CPU-bound work goes to the blocking pool so that labels and moderation really run side by
@@ -238,6 +295,14 @@ impl Moderator for LocalModerator {
         let decoded = self.decoding.frames(input).await?;
         let model = self.model.clone();
         let frame_count = decoded.decoded.frame_count;
+        // Text is read beside the NSFW model, on the same frames.
+        let for_text = decoded.clone();
+        let text = async move {
+            let Some(ocr) = self.ocr.clone() else {
+                return Ok(None);
+            };
+            infer(move || text::read_frames(&ocr, &for_text.decoded).map(Some)).await
+        };
         let scores = infer(move || {
             decoded
                 .decoded
@@ -253,10 +318,12 @@ impl Moderator for LocalModerator {
                     },
                 )
                 .collect::<Result<Vec<_>, String>>()
-        })
-        .await?;
-        nsfw_output(&scores, frame_count)
-            .ok_or_else(|| AnalyzerError::permanent("local", "no frame was moderated"))
+        });
+        let (scores, text) = tokio::join!(scores, text);
+        let mut out = nsfw_output(&scores?, frame_count)
+            .ok_or_else(|| AnalyzerError::permanent("local", "no frame was moderated"))?;
+        out.text = text?;
+        Ok(out)
     }
 }
 

@@ -26,6 +26,27 @@ pub struct Model {
     session: Mutex<Session>,
 }
 
+/// How a session manages its memory. The default is ONNX Runtime's own (CPU arena and memory
+/// pattern on), what [`Model::load`] has always used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryOptions {
+    /// The CPU arena keeps every block it ever grew to for reuse: good for fixed input sizes,
+    /// but a model fed many sizes (OCR) keeps the high-water mark of each.
+    pub cpu_arena: bool,
+    /// Plans one buffer for all intermediate tensors of a given input shape; with shapes that
+    /// change from run to run the plan is redone and mostly wasted.
+    pub memory_pattern: bool,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        MemoryOptions {
+            cpu_arena: true,
+            memory_pattern: true,
+        }
+    }
+}
+
 /// Load the runtime from `lib` (the first caller's path wins: a process has one runtime).
 fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, String> {
     static ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
@@ -43,8 +64,19 @@ fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, Str
 impl Model {
     /// Load `path` with the runtime library `lib`.
     pub fn load(path: &Path, lib: &Path) -> Result<Model, String> {
+        Model::load_with(path, lib, MemoryOptions::default())
+    }
+
+    /// Load `path` with the runtime library `lib` and the given memory behaviour.
+    pub fn load_with(path: &Path, lib: &Path, memory: MemoryOptions) -> Result<Model, String> {
         let env = environment(lib)?;
         let session = Session::builder(env)
+            .map_err(|e| e.to_string())?
+            .with_execution_providers([ort::ep::CPU::default()
+                .with_arena_allocator(memory.cpu_arena)
+                .build()])
+            .map_err(|e| e.to_string())?
+            .with_memory_pattern(memory.memory_pattern)
             .map_err(|e| e.to_string())?
             .with_intra_threads(1)
             .map_err(|e| e.to_string())?
@@ -78,5 +110,41 @@ impl Model {
             .try_extract_tensor::<f32>()
             .map_err(|e| format!("unexpected output type: {e}"))?;
         Ok(values.to_vec())
+    }
+
+    /// Run on one input and hand the first output's shape and values to `f`, without copying
+    /// them out of the runtime's buffer (a recognizer's output is timesteps × 18,710 classes).
+    pub fn run_with<R>(
+        &self,
+        input: Input,
+        f: impl FnOnce(&[usize], &[f32]) -> Result<R, String>,
+    ) -> Result<R, String> {
+        let shape: Vec<i64> = input.shape.iter().map(|&d| d as i64).collect();
+        let tensor = Tensor::from_array((shape, input.data)).map_err(|e| format!("input: {e}"))?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let out = session
+            .run(ort::inputs![tensor])
+            .map_err(|e| format!("inference failed: {e}"))?;
+        if out.len() == 0 {
+            return Err("the model returned no output".into());
+        }
+        let (shape, values) = out[0]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| format!("unexpected output type: {e}"))?;
+        // A negative (symbolic) dimension cannot come back from a run; treat it as empty.
+        let dims: Vec<usize> = shape
+            .iter()
+            .map(|&d| usize::try_from(d).unwrap_or(0))
+            .collect();
+        f(&dims, values)
+    }
+
+    /// A custom metadata value stored in the model file (`None` when the key is absent).
+    pub fn metadata(&self, key: &str) -> Result<Option<String>, String> {
+        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let meta = session
+            .metadata()
+            .map_err(|e| format!("reading model metadata: {e}"))?;
+        Ok(meta.custom(key))
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::builder;
+use super::ims::{bbox, TextBuilder, KEEP_LINE_BYTES};
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, Label, LabelOutput, Labeler, ModerationOutput,
     Moderator, Suggestion,
@@ -18,6 +19,7 @@ use crate::cloud::tencent::cos::{CosClient, CosError, Req};
 use crate::config::Config;
 use crate::preflight::limits::{Limits, COS_CI_MODERATION, COS_CI_TAGGING};
 use crate::preflight::ImageFormat;
+use crate::text::{TextOutput, MAX_HITS};
 
 /// Seed 000: tagging is limited to 20 QPS; 5 s per call.
 pub const CI_TUNING: Tuning =
@@ -263,22 +265,7 @@ pub fn failed_scenes(xml: &str) -> Result<Vec<FailedScene>, String> {
     loop {
         let event = reader.read_event().map_err(|e| unreadable(&e))?;
         // Text of a direct child of the scene container (`Code`, `Msg`), entities resolved.
-        let text = match &event {
-            Event::Text(t) => Some(t.decode().map_err(|e| unreadable(&e))?.into_owned()),
-            Event::CData(t) => Some(t.decode().map_err(|e| unreadable(&e))?.into_owned()),
-            Event::GeneralRef(r) => {
-                let name = r.decode().map_err(|e| unreadable(&e))?;
-                let c = match r.resolve_char_ref().map_err(|e| unreadable(&e))? {
-                    Some(c) => c.to_string(),
-                    None => quick_xml::escape::resolve_predefined_entity(&name)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("&{name};")),
-                };
-                Some(c)
-            }
-            _ => None,
-        };
-        if let Some(text) = text {
+        if let Some(text) = event_text(&event).map_err(|e| unreadable(&e))? {
             if let (Some(s), 3) = (scene.as_mut(), path.len()) {
                 match path[2].as_str() {
                     "Code" => s.code.push_str(&text),
@@ -318,6 +305,28 @@ pub fn failed_scenes(xml: &str) -> Result<Vec<FailedScene>, String> {
         }
     }
     Ok(failed)
+}
+
+/// The character data an XML event carries (text, CDATA, or one entity or character
+/// reference, which quick-xml reports apart from the text around it), entities resolved; `None`
+/// for markup.
+fn event_text(event: &quick_xml::events::Event) -> Result<Option<String>, String> {
+    use quick_xml::events::Event;
+    let text = match event {
+        Event::Text(t) => t.decode().map_err(|e| e.to_string())?.into_owned(),
+        Event::CData(t) => t.decode().map_err(|e| e.to_string())?.into_owned(),
+        Event::GeneralRef(r) => {
+            let name = r.decode().map_err(|e| e.to_string())?;
+            match r.resolve_char_ref().map_err(|e| e.to_string())? {
+                Some(c) => c.to_string(),
+                None => quick_xml::escape::resolve_predefined_entity(&name)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("&{name};")),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(text))
 }
 
 /// A scene `Code` that does not say the scene failed: `0`, or none at all. Anything else,
@@ -402,9 +411,181 @@ pub fn parse_recognition(xml: &str) -> Result<ModerationOutput, AnalyzerError> {
         sub_label: opt(&r.sub_label),
         score: num(&r.score),
         categories,
-        text: None,
+        // The answer was read above; the text is extra, so a part of it that cannot be read
+        // costs the text, never the verdict.
+        text: ocr_text(xml),
         raw,
     })
+}
+
+/// The project's category for a scene container's OCR hits: the one [`parse_recognition`] gives
+/// the container's score; for a scene it does not score (a policy can run others, e.g.
+/// `AbuseInfo`, `IllegalInfo`), the container's name without `Info`, lower-case.
+fn scene_category(container: &str) -> String {
+    match container {
+        "PornInfo" => "porn".into(),
+        "AdsInfo" => "ad".into(),
+        "PoliticsInfo" => "politics".into(),
+        "TerroristInfo" | "TerrorismInfo" => "terrorism".into(),
+        "TeenagerInfo" => "teenager".into(),
+        other => other
+            .strip_suffix("Info")
+            .unwrap_or(other)
+            .to_ascii_lowercase(),
+    }
+}
+
+/// One `OcrResults` entry while it is read.
+#[derive(Default)]
+struct OcrEntry {
+    text: String,
+    keywords: Vec<String>,
+    keyword: String,
+    /// `X`, `Y`, `Width`, `Height` as sent.
+    location: [String; 4],
+}
+
+/// Append `add` to `s` while `s` is under `max` bytes (a character at a time): an untrusted
+/// answer's text can be megabytes, of which only a line's worth is kept. `max` leaves room past
+/// [`KEEP_LINE_BYTES`], so a cut is still seen (and flagged) when the line is kept.
+fn push_bounded(s: &mut String, add: &str, max: usize) {
+    for c in add.chars() {
+        if s.len() + c.len_utf8() > max {
+            return;
+        }
+        s.push(c);
+    }
+}
+
+/// The text CI read, from the sync answer (vendor-doc_tencent_ci_image_audit_sync.md): every
+/// scene container (`PornInfo`, `AdsInfo`, … any direct `…Info` child of the root) may carry
+/// `OcrResults[]{Text, Keywords[], Location{X,Y,Width,Height,Rotate}}`, "returned if there is
+/// non-compliant content"; the root's `Text` is all the text OCR read, "returned if text content
+/// detection is enabled in the moderation policy". A line per distinct OCR result text
+/// (positioned; the same text under two scenes is one line), then the root `Text` unless a
+/// result already carries it; a vendor hit per keyword under the scene's category
+/// ([`scene_category`]), scored with the scene's `Score`.
+///
+/// `None` when the answer has neither a root `Text` nor any `OcrResults`: then the policy may
+/// not detect text at all, which is not "no text". A root `Text`, even empty, says OCR ran.
+/// Read with the event reader rather than serde: `OcrResults` and `Keywords` repeat (possibly
+/// interleaved with other elements) and can number thousands; they are taken up to the bounds
+/// while reading. `None` too for XML the reader refuses (the moderation itself was read from it
+/// already).
+pub fn ocr_text(xml: &str) -> Option<TextOutput> {
+    use quick_xml::events::Event;
+    const KEEP: usize = KEEP_LINE_BYTES + 4;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut b = TextBuilder::new("cos-ci");
+    let mut ran = false;
+    let mut whole = String::new();
+    let mut entry: Option<OcrEntry> = None;
+    // The current scene's `Score`, and where its hits start (they are scored at its end, since
+    // `Score` may come after `OcrResults`).
+    let mut scene_score = String::new();
+    let mut scene_hits = 0;
+    let in_scene = |p: &[String]| p.len() >= 2 && p[1].ends_with("Info");
+    let in_entry = |p: &[String]| in_scene(p) && p.len() >= 3 && p[2] == "OcrResults";
+    loop {
+        let event = reader.read_event().ok()?;
+        if let Some(text) = event_text(&event).ok()? {
+            match path.len() {
+                2 if path[1] == "Text" => push_bounded(&mut whole, &text, KEEP),
+                3 if in_scene(&path) && path[2] == "Score" => {
+                    push_bounded(&mut scene_score, &text, 32)
+                }
+                4 if in_entry(&path) => {
+                    if let Some(e) = entry.as_mut() {
+                        match path[3].as_str() {
+                            "Text" => push_bounded(&mut e.text, &text, KEEP),
+                            "Keywords" => push_bounded(&mut e.keyword, &text, KEEP),
+                            _ => {}
+                        }
+                    }
+                }
+                5 if in_entry(&path) && path[3] == "Location" => {
+                    let i = ["X", "Y", "Width", "Height"]
+                        .iter()
+                        .position(|n| *n == path[4]);
+                    if let (Some(e), Some(i)) = (entry.as_mut(), i) {
+                        push_bounded(&mut e.location[i], &text, 32);
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            Event::Start(e) => {
+                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                match path.len() {
+                    2 if path[1] == "Text" => ran = true,
+                    2 if in_scene(&path) => {
+                        scene_score.clear();
+                        scene_hits = b.out.hits.len();
+                    }
+                    // A repeated `Score`: the last one counts.
+                    3 if in_scene(&path) && path[2] == "Score" => scene_score.clear(),
+                    3 if in_entry(&path) => {
+                        ran = true;
+                        entry = Some(OcrEntry::default());
+                    }
+                    _ => {}
+                }
+            }
+            // `<Text/>` at the root, `<OcrResults/>` in a scene: OCR ran, read nothing.
+            Event::Empty(e) => {
+                let name = e.local_name();
+                let name = name.as_ref();
+                ran |= (path.len() == 1 && name == b"Text")
+                    || (path.len() == 2 && in_scene(&path) && name == b"OcrResults");
+            }
+            Event::End(_) => {
+                if in_entry(&path) {
+                    match path.len() {
+                        4 if path[3] == "Keywords" => {
+                            if let Some(e) = entry.as_mut() {
+                                let k = std::mem::take(&mut e.keyword);
+                                // One more than can be kept as hits, so the cut is
+                                // still flagged; the rest are only dropped.
+                                if e.keywords.len() <= MAX_HITS {
+                                    e.keywords.push(k);
+                                }
+                            }
+                        }
+                        3 => {
+                            if let Some(e) = entry.take() {
+                                let n = |s: &str| s.trim().parse::<f64>().ok();
+                                let [x, y, w, h] = &e.location;
+                                b.line(&e.text, None, bbox(n(x), n(y), n(w), n(h)));
+                                let category = scene_category(&path[1]);
+                                for k in &e.keywords {
+                                    b.hit(&category, k, &e.text, None);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                } else if path.len() == 2 && in_scene(&path) {
+                    let score = scene_score
+                        .trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|s| s.is_finite())
+                        .map(|s| s.clamp(0.0, 100.0));
+                    for h in b.out.hits.iter_mut().skip(scene_hits) {
+                        h.score = h.score.or(score);
+                    }
+                }
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    b.line(&whole, None, None);
+    ran.then(|| b.finish())
 }
 
 #[async_trait]
@@ -563,5 +744,172 @@ mod tests {
         // Unreadable XML is still MalformedXML.
         let e = parse_recognition("<RecognitionResult><PornInfo>").unwrap_err();
         assert_eq!(e.code.as_deref(), Some("MalformedXML"), "{e}");
+    }
+
+    /// The sync answer's documented OCR shape (vendor-doc_tencent_ci_image_audit_sync.md): the
+    /// root `Text`, and `OcrResults{Text, Keywords[], Location}` in two scenes for one line.
+    const OCR_ANSWER: &str = "<RecognitionResult><JobId>j</JobId><State>Success</State><Object>a.png</Object>\
+        <CompressionResult>0</CompressionResult><Result>1</Result><Label>Ads</Label><Category></Category>\
+        <SubLabel></SubLabel><Score>95</Score><Text>加微信 abc123 欢迎光临</Text>\
+        <PornInfo><Code>0</Code><Msg>OK</Msg><HitFlag>0</HitFlag><Score>10</Score><Label></Label><SubLabel></SubLabel></PornInfo>\
+        <AdsInfo><Code>0</Code><Msg>OK</Msg><HitFlag>1</HitFlag><Label>Ads</Label><SubLabel></SubLabel>\
+        <OcrResults><Text>加微信 abc123</Text><Keywords>加微信</Keywords><Keywords>abc123</Keywords>\
+        <Location><X>12.4</X><Y>30</Y><Width>200.2</Width><Height>40</Height><Rotate>0</Rotate></Location></OcrResults>\
+        <Score>95</Score></AdsInfo>\
+        <PoliticsInfo><Code>0</Code><Msg>OK</Msg><HitFlag>2</HitFlag><Score>70</Score>\
+        <OcrResults><Text>加微信 abc123</Text><Keywords>abc123</Keywords>\
+        <Location><X>12.4</X><Y>30</Y><Width>200.2</Width><Height>40</Height><Rotate>0</Rotate></Location></OcrResults>\
+        </PoliticsInfo></RecognitionResult>";
+
+    #[test]
+    fn ocr_results_of_every_scene_become_one_set_of_lines_and_hits() {
+        let m = parse_recognition(OCR_ANSWER).unwrap();
+        assert_eq!(m.suggestion, Suggestion::Block);
+        let t = m.text.expect("OCR ran");
+        assert_eq!(t.reader, "cos-ci");
+        assert!(!t.truncated);
+        let lines: Vec<_> = t
+            .lines
+            .iter()
+            .map(|l| (l.text.as_str(), l.bbox, l.confidence))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("加微信 abc123", Some([12, 30, 200, 40]), None),
+                ("加微信 abc123 欢迎光临", None, None),
+            ],
+            "the line both scenes read is one line"
+        );
+        let hits: Vec<_> = t
+            .hits
+            .iter()
+            .map(|h| {
+                (
+                    h.category.as_str(),
+                    h.keyword.as_str(),
+                    h.line.as_str(),
+                    h.score,
+                )
+            })
+            .collect();
+        assert_eq!(
+            hits,
+            vec![
+                ("ad", "加微信", "加微信 abc123", Some(95.0)),
+                ("ad", "abc123", "加微信 abc123", Some(95.0)),
+                ("politics", "abc123", "加微信 abc123", Some(70.0)),
+            ],
+            "each scene's category and Score, wherever Score sits"
+        );
+        assert!(t
+            .hits
+            .iter()
+            .all(|h| h.source == crate::text::HitSource::Vendor));
+    }
+
+    #[test]
+    fn the_text_section_is_there_only_when_the_answer_shows_ocr() {
+        // The doc's example answer: no root Text, no OcrResults: the policy may not read text.
+        let doc = "<RecognitionResult><JobId>x</JobId><CompressionResult>0</CompressionResult><Result>1</Result><Label>Porn</Label><SubLabel>SexBehavior</SubLabel><Score>95</Score><PornInfo><Code>0</Code><Msg>OK</Msg><HitFlag>1</HitFlag><Label>xxx</Label><SubLabel>SexBehavior</SubLabel><Score>95</Score></PornInfo></RecognitionResult>";
+        assert_eq!(parse_recognition(doc).unwrap().text, None);
+        // The doc's response-body template: empty OcrResults elements, so OCR ran, read nothing.
+        let template = "<RecognitionResult><JobId>xxxxxxxxxxxxxxx</JobId><Result>1</Result><Label>Porn</Label><SubLabel>SexBehavior</SubLabel><Score>90</Score><PornInfo><Code>0</Code><Msg>OK</Msg><HitFlag>1</HitFlag><Label>xxx</Label><SubLabel>SexBehavior</SubLabel><Score>100</Score><OcrResults><Text></Text><Keywords></Keywords><Location><X></X><Y></Y><Width></Width><Height></Height><Rotate></Rotate></Location></OcrResults></PornInfo></RecognitionResult>";
+        let t = parse_recognition(template).unwrap().text.expect("OCR ran");
+        assert!(t.lines.is_empty() && t.hits.is_empty(), "{t:?}");
+        // An empty root Text: OCR on in the policy, nothing read.
+        for xml in [
+            "<RecognitionResult><Result>0</Result><Text></Text></RecognitionResult>",
+            "<RecognitionResult><Result>0</Result><Text/></RecognitionResult>",
+            "<RecognitionResult><Result>0</Result><AdsInfo><OcrResults/></AdsInfo></RecognitionResult>",
+        ] {
+            let t = parse_recognition(xml).unwrap().text.expect(xml);
+            assert!(t.lines.is_empty(), "{xml}");
+        }
+        // Root text only (no non-compliant content): a line, no hits; entities resolved.
+        let t = ocr_text("<RecognitionResult><Text> A &amp; B &#x52A0; <![CDATA[<c>]]></Text></RecognitionResult>").unwrap();
+        assert_eq!(t.lines[0].text, "A & B 加 <c>");
+        assert!(t.hits.is_empty());
+    }
+
+    #[test]
+    fn hostile_ocr_xml_neither_panics_nor_grows() {
+        // Wrong types, odd nesting, interleaved repeats (which serde would refuse), a scene
+        // this module does not score, and Location values that are not numbers.
+        let odd = "<RecognitionResult><Result>2</Result>\
+            <AdsInfo><OcrResults><Text>one</Text><Keywords><b>x</b></Keywords><Keywords>  </Keywords>\
+            <Location><X>abc</X><Y>1</Y><Width>5</Width><Height>5</Height></Location></OcrResults>\
+            <Score>250</Score><OcrResults><Text>two</Text><Keywords>k</Keywords>\
+            <Location><X>-3</X><Y>1e300</Y><Width>NaN</Width><Height>4</Height></Location></OcrResults>\
+            </AdsInfo>\
+            <AbuseInfo><OcrResults><Keywords>骂</Keywords><Text>three</Text>\
+            <Location><X>-3</X><Y>1e30</Y><Width>9</Width><Height>4</Height></Location></OcrResults></AbuseInfo>\
+            <OcrResults><Text>not in a scene</Text></OcrResults></RecognitionResult>";
+        let t = parse_recognition(odd).unwrap().text.unwrap();
+        let lines: Vec<_> = t.lines.iter().map(|l| (l.text.as_str(), l.bbox)).collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("one", None),
+                ("two", None),
+                ("three", Some([0, u32::MAX, 9, 4]))
+            ]
+        );
+        let hits: Vec<_> = t
+            .hits
+            .iter()
+            .map(|h| {
+                (
+                    h.category.as_str(),
+                    h.keyword.as_str(),
+                    h.line.as_str(),
+                    h.score,
+                )
+            })
+            .collect();
+        assert_eq!(
+            hits,
+            vec![
+                ("ad", "k", "two", Some(100.0)),
+                ("abuse", "骂", "three", None)
+            ],
+            "the scene's Score wherever it sits, clamped; a scene without Score has none"
+        );
+        // 10,000 results with long text and many keywords each: bounded while read, then cut
+        // to the result's bounds by the pipeline's bound().
+        let long = "广".repeat(2000);
+        let mut xml = String::from("<RecognitionResult><Result>1</Result><Text>");
+        xml.push_str(&long);
+        xml.push_str("</Text><AdsInfo><Score>90</Score>");
+        for i in 0..10_000 {
+            let text = if i < 3 {
+                format!("{i} {long}")
+            } else {
+                format!("line {i}")
+            };
+            xml.push_str(&format!("<OcrResults><Text>{text}</Text>"));
+            for k in 0..25 {
+                xml.push_str(&format!("<Keywords>k{i}-{k}</Keywords>"));
+            }
+            xml.push_str("</OcrResults>");
+        }
+        xml.push_str("</AdsInfo></RecognitionResult>");
+        let mut t = parse_recognition(&xml).unwrap().text.unwrap();
+        assert!(t.truncated);
+        assert_eq!(t.lines.len(), super::super::ims::KEEP_LINES);
+        assert_eq!(t.hits.len(), MAX_HITS);
+        assert!(t.lines.iter().all(|l| l.text.len() <= KEEP_LINE_BYTES));
+        assert!(t.hits.iter().all(|h| h.score == Some(90.0)));
+        t.bound();
+        assert_eq!(t.lines.len(), crate::text::MAX_LINES);
+        assert!(t
+            .lines
+            .iter()
+            .all(|l| l.text.len() <= crate::text::MAX_LINE_BYTES));
+        // Markup the reader refuses costs the text only (here: a mismatched end tag).
+        assert_eq!(
+            ocr_text("<RecognitionResult><Text>a</Txt></RecognitionResult>"),
+            None
+        );
     }
 }

@@ -16,6 +16,7 @@ use crate::cloud::tencent::api::Api;
 use crate::config::Config;
 use crate::preflight::limits::{Limits, TENCENT_IMS};
 use crate::preflight::ImageFormat;
+use crate::text::{HitSource, TextHit, TextLine, TextOutput, MAX_HITS, MAX_LINES, MAX_LINE_BYTES};
 
 /// Seed 001: 100 QPS per account; the FAQ names a 15 s service timeout.
 pub const IMS_TUNING: Tuning = Tuning::new(
@@ -87,12 +88,12 @@ pub fn parse(response: Value) -> ModerationOutput {
         for r in results(name) {
             let label = r["Label"].as_str().unwrap_or_default();
             let hit = i == 0 || r["Suggestion"].as_str().is_some_and(|s| s != "Pass");
-            if label.is_empty() || label.eq_ignore_ascii_case("normal") || !hit {
+            let Some(category) = category(label).filter(|_| hit) else {
                 continue;
-            }
+            };
             let sub = r["SubLabel"].as_str().filter(|s| !s.is_empty());
             categories.push(CategoryScore {
-                category: label.to_ascii_lowercase(),
+                category,
                 score: r["Score"].as_f64().unwrap_or(0.0) as f32,
                 label: Some(sub.unwrap_or(label).to_string()),
             });
@@ -107,9 +108,210 @@ pub fn parse(response: Value) -> ModerationOutput {
             .map(str::to_string),
         score: response["Score"].as_f64().unwrap_or(0.0) as f32,
         categories,
-        text: None,
+        text: ocr_text(&response),
         raw: response,
     }
+}
+
+/// The project's category for an IMS label (`Ad` → `ad`); `None` for `Normal` or no label.
+fn category(label: &str) -> Option<String> {
+    let label = label.trim();
+    (!label.is_empty() && !label.eq_ignore_ascii_case("normal")).then(|| label.to_ascii_lowercase())
+}
+
+/// A number IMS sends as a JSON number (or, leniently, as a numeric string); never NaN or ±∞.
+fn number(v: Option<&Value>) -> Option<f64> {
+    let v = v?;
+    v.as_f64()
+        .or_else(|| v.as_str()?.trim().parse().ok())
+        .filter(|n: &f64| n.is_finite())
+}
+
+/// A vendor score or confidence on the 0–100 scale.
+fn percent(n: f64) -> f32 {
+    n.clamp(0.0, 100.0) as f32
+}
+
+/// The text IMS read, from `OcrResults[]` (SDK `ims/v20201229` `OcrResult`: `Scene, Suggestion,
+/// Label, SubLabel, Score, Text, Details[]`; `OcrTextDetail`: `Text, Label, LibId, LibName,
+/// Keywords[], Score, Location{X,Y,Width,Height,Rotate}, Rate` where `Rate` is the OCR's own
+/// confidence, 0–100, and `Score` the label's). A line per detail that has text (positioned),
+/// then each result's whole `Text` when no detail already carries it (IMS puts all the text it
+/// read there, details only cover what a label matched); a vendor hit per keyword of a detail,
+/// under the detail's label (else the result's).
+///
+/// `None` when the answer cannot say that OCR ran: the official example answers
+/// `OcrResults: []` (for a porn image, text or not unknown), and OCR can be switched off in
+/// the console policy (seed 001, "图片 OCR 是否可以关闭模型打击"), so an empty or missing list
+/// does not tell "read nothing" from "did not read". One result entry, even with an empty
+/// `Text`, says OCR ran: then the section is there, possibly without lines.
+fn ocr_text(response: &Value) -> Option<TextOutput> {
+    let results: Vec<&serde_json::Map<String, Value>> = response
+        .get("OcrResults")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_object)
+        .collect();
+    if results.is_empty() {
+        return None;
+    }
+    let mut t = TextBuilder::new("ims");
+    for r in results {
+        let whole = s(r.get("Text"));
+        let r_label = s(r.get("Label"));
+        let r_score = number(r.get("Score")).map(percent);
+        let details = r.get("Details").and_then(Value::as_array);
+        for d in details.into_iter().flatten().filter_map(Value::as_object) {
+            let text = s(d.get("Text"));
+            let location = d.get("Location");
+            let bbox = location.and_then(|l| {
+                bbox(
+                    number(l.get("X")),
+                    number(l.get("Y")),
+                    number(l.get("Width")),
+                    number(l.get("Height")),
+                )
+            });
+            t.line(text, number(d.get("Rate")).map(percent), bbox);
+            let label = Some(s(d.get("Label")))
+                .filter(|l| !l.is_empty())
+                .unwrap_or(r_label);
+            let Some(category) = category(label) else {
+                continue;
+            };
+            let line = if text.is_empty() { whole } else { text };
+            let score = number(d.get("Score")).map(percent).or(r_score);
+            let keywords = d.get("Keywords").and_then(Value::as_array);
+            for k in keywords.into_iter().flatten().filter_map(Value::as_str) {
+                t.hit(&category, k, line, score);
+            }
+        }
+        t.line(whole, None, None);
+    }
+    Some(t.finish())
+}
+
+/// A string field, trimmed; "" when missing or not a string.
+fn s(v: Option<&Value>) -> &str {
+    v.and_then(Value::as_str).unwrap_or_default().trim()
+}
+
+/// `[x, y, width, height]` in whole pixels from a vendor's float box; `None` for a box without
+/// area (IMS and CI send all zeros, or empty elements, when there is no position). A rotated
+/// box (`Rotate`) keeps its own corner and size: the section has no angle to carry.
+pub(crate) fn bbox(
+    x: Option<f64>,
+    y: Option<f64>,
+    w: Option<f64>,
+    h: Option<f64>,
+) -> Option<[u32; 4]> {
+    let (x, y, w, h) = (x?, y?, w?, h?);
+    if ![x, y, w, h].iter().all(|v| v.is_finite()) || w < 1.0 || h < 1.0 {
+        return None;
+    }
+    // `as` saturates: a negative corner is 0, a huge one u32::MAX.
+    let px = |v: f64| v.round() as u32;
+    Some([px(x), px(y), px(w), px(h)])
+}
+
+/// Lines a vendor parser keeps. More than the result's [`MAX_LINES`]: the pipeline matches the
+/// user's keywords against the lines before it cuts the section to the result's bounds
+/// ([`TextOutput::bound`], "so a hit is never lost to it"), so the parsers leave that cut to it
+/// and only bound what an untrusted answer can make them hold.
+pub(crate) const KEEP_LINES: usize = 2 * MAX_LINES;
+/// Bytes of a line a vendor parser keeps: IMS documents its OCR text as at most 5000 bytes
+/// (`OcrTextDetail.Text`, "OCR文本识别上限在5000字节内"); the result keeps [`MAX_LINE_BYTES`].
+pub(crate) const KEEP_LINE_BYTES: usize = 5000;
+
+/// Collects a vendor's OCR lines and keyword hits into a [`TextOutput`], deduplicated and
+/// bounded while collecting ([`KEEP_LINES`] lines of [`KEEP_LINE_BYTES`], [`MAX_HITS`] hits:
+/// vendor hits are not matched again, so more could only be cut), whatever an untrusted answer
+/// lists: thousands of results, megabytes of text. Shared by the vendors' moderation parsers
+/// (IMS, CI, Huawei), whose answers differ only in where the text sits.
+pub(crate) struct TextBuilder {
+    pub(crate) out: TextOutput,
+}
+
+impl TextBuilder {
+    pub(crate) fn new(reader: &str) -> Self {
+        TextBuilder {
+            out: TextOutput::new(reader, vec![]),
+        }
+    }
+
+    /// Keep `text` as a line (blank text is no line). The same text read again (another scene,
+    /// another label's detail) stays one line, and lends it a position or confidence it lacked.
+    pub(crate) fn line(&mut self, text: &str, confidence: Option<f32>, bbox: Option<[u32; 4]>) {
+        let (text, cut) = clip(text.trim(), KEEP_LINE_BYTES);
+        if text.is_empty() {
+            return;
+        }
+        if let Some(l) = self.out.lines.iter_mut().find(|l| l.text == text) {
+            l.bbox = l.bbox.or(bbox);
+            l.confidence = l.confidence.or(confidence);
+            self.out.truncated |= cut;
+            return;
+        }
+        if self.out.lines.len() >= KEEP_LINES {
+            self.out.truncated = true;
+            return;
+        }
+        self.out.truncated |= cut;
+        self.out.lines.push(TextLine {
+            text: text.to_string(),
+            confidence,
+            bbox,
+            frame: None,
+        });
+    }
+
+    /// Keep a vendor keyword hit (a blank keyword or category is none); once per
+    /// category, keyword and line.
+    pub(crate) fn hit(&mut self, category: &str, keyword: &str, line: &str, score: Option<f32>) {
+        let (keyword, cut_k) = clip(keyword.trim(), MAX_LINE_BYTES);
+        let (line, cut_l) = clip(line.trim(), KEEP_LINE_BYTES);
+        let category = category.trim();
+        if keyword.is_empty() || category.is_empty() {
+            return;
+        }
+        let known = self
+            .out
+            .hits
+            .iter()
+            .any(|h| h.category == category && h.keyword == keyword && h.line == line);
+        if known {
+            return;
+        }
+        if self.out.hits.len() >= MAX_HITS {
+            self.out.truncated = true;
+            return;
+        }
+        self.out.truncated |= cut_k || cut_l;
+        self.out.hits.push(TextHit {
+            category: category.to_string(),
+            keyword: keyword.to_string(),
+            line: line.to_string(),
+            source: HitSource::Vendor,
+            score,
+        });
+    }
+
+    /// The section, for the pipeline to match and bound.
+    pub(crate) fn finish(self) -> TextOutput {
+        self.out
+    }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary, and whether it was cut.
+pub(crate) fn clip(s: &str, max: usize) -> (&str, bool) {
+    if s.len() <= max {
+        return (s, false);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&s[..end], true)
 }
 
 #[async_trait]
@@ -190,6 +392,176 @@ mod tests {
         );
         assert_eq!(pass.suggestion, Suggestion::Pass);
         assert!(pass.categories.is_empty());
+    }
+
+    /// The documented `OcrResult` / `OcrTextDetail` shape (tencent.md §5, SDK models): two
+    /// details on the same line (the built-in Ad library and a custom one), and the whole text.
+    #[test]
+    fn ocr_results_become_lines_and_vendor_hits() {
+        let v = json!({"RequestId": "r", "DataId": "d", "BizType": "", "Suggestion": "Block",
+        "Label": "Ad", "SubLabel": "", "Score": 95,
+        "LabelResults": [{"Scene": "Porn", "Suggestion": "Pass", "Label": "Normal", "SubLabel": "", "Score": 0, "Details": []}],
+        "ObjectResults": [], "LibResults": null, "RecognitionResults": [], "Extra": "",
+        "OcrResults": [{"Scene": "OCR", "Suggestion": "Block", "Label": "Ad", "SubLabel": "",
+            "Score": 95, "Text": "加微信 abc123 欢迎光临",
+            "Details": [
+                {"Text": "加微信 abc123", "Label": "Ad", "LibId": "", "LibName": "",
+                 "Keywords": ["加微信"], "Score": 95, "Rate": 98, "SubLabel": "", "HitInfos": [],
+                 "Location": {"X": 12.4, "Y": 30.0, "Width": 200.2, "Height": 40.0, "Rotate": 0.0}},
+                {"Text": "加微信 abc123", "Label": "Custom", "LibId": "lib-1", "LibName": "my words",
+                 "Keywords": ["abc123", "加微信"], "Score": 80, "Rate": 98, "SubLabel": "",
+                 "Location": {"X": 12.4, "Y": 30.0, "Width": 200.2, "Height": 40.0, "Rotate": 0.0}}
+            ]}]});
+        let m = parse(v);
+        assert_eq!(
+            m.categories
+                .iter()
+                .map(|c| (c.category.as_str(), c.score))
+                .collect::<Vec<_>>(),
+            vec![("ad", 95.0)],
+            "the OCR scene still scores its label"
+        );
+        let t = m.text.expect("OCR ran");
+        assert_eq!(t.reader, "ims");
+        assert!(!t.truncated);
+        let lines: Vec<_> = t
+            .lines
+            .iter()
+            .map(|l| (l.text.as_str(), l.bbox, l.confidence))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("加微信 abc123", Some([12, 30, 200, 40]), Some(98.0)),
+                ("加微信 abc123 欢迎光临", None, None),
+            ]
+        );
+        let hits: Vec<_> = t
+            .hits
+            .iter()
+            .map(|h| {
+                (
+                    h.category.as_str(),
+                    h.keyword.as_str(),
+                    h.line.as_str(),
+                    h.score,
+                )
+            })
+            .collect();
+        assert_eq!(
+            hits,
+            vec![
+                ("ad", "加微信", "加微信 abc123", Some(95.0)),
+                ("custom", "abc123", "加微信 abc123", Some(80.0)),
+                ("custom", "加微信", "加微信 abc123", Some(80.0)),
+            ]
+        );
+        assert!(t.hits.iter().all(|h| h.source == HitSource::Vendor));
+        assert_eq!(t.hit_categories(), vec!["ad", "custom"]);
+    }
+
+    #[test]
+    fn the_text_section_is_there_only_when_ocr_ran() {
+        // Missing, null, or [] (the official example's value): OCR may not have run.
+        for v in [
+            json!({"Suggestion": "Pass", "Label": "Normal"}),
+            json!({"Suggestion": "Pass", "OcrResults": null}),
+            json!({"Suggestion": "Pass", "OcrResults": []}),
+            json!({"Suggestion": "Pass", "OcrResults": "none"}),
+        ] {
+            assert_eq!(parse(v.clone()).text, None, "{v}");
+        }
+        // An OCR result without text: OCR ran and read nothing.
+        let none = parse(json!({"Suggestion": "Pass", "OcrResults": [{"Scene": "OCR",
+            "Suggestion": "Pass", "Label": "Normal", "SubLabel": "", "Score": 0, "Text": "", "Details": []}]}));
+        let t = none.text.expect("OCR ran");
+        assert!(t.lines.is_empty() && t.hits.is_empty());
+        // Text without a label: a line, no hits, no category.
+        let plain = parse(json!({"Suggestion": "Pass", "OcrResults": [{"Scene": "OCR",
+            "Suggestion": "Pass", "Label": "Normal", "Score": 0, "Text": " 欢迎光临 ", "Details": null}]}));
+        assert!(plain.categories.is_empty());
+        let t = plain.text.unwrap();
+        assert_eq!(t.lines[0].text, "欢迎光临");
+        assert!(t.hits.is_empty());
+        // Keywords under a Normal label are not hits.
+        let normal = parse(json!({"OcrResults": [{"Label": "Normal", "Text": "t",
+            "Details": [{"Text": "t", "Label": "Normal", "Keywords": ["t"]}]}]}));
+        assert!(normal.text.unwrap().hits.is_empty());
+    }
+
+    #[test]
+    fn hostile_ocr_results_neither_panic_nor_grow() {
+        let v = json!({"OcrResults": [1, "x", null, [], {"Details": "nope", "Text": 5, "Label": {}},
+        {"Label": "Ad", "Score": "97", "Text": "whole", "Details": [
+            {"Keywords": "加微信", "Location": {"X": "a"}, "Text": ["x"]},
+            {"Keywords": [1, null, "  ", "k"], "Label": 7, "Text": "t", "Score": "high", "Rate": 1000,
+             "Location": {"X": -5, "Y": 1e300, "Width": 1e308, "Height": "3"}},
+            {"Keywords": ["z"], "Text": "u", "Score": -20, "Location": {"X": 1, "Y": 1, "Width": 0, "Height": 9}},
+            7
+        ]}]});
+        let t = parse(v).text.expect("object entries say OCR ran");
+        let lines: Vec<_> = t
+            .lines
+            .iter()
+            .map(|l| (l.text.as_str(), l.bbox, l.confidence))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("t", Some([0, u32::MAX, u32::MAX, 3]), Some(100.0)),
+                ("u", None, None),
+                ("whole", None, None)
+            ]
+        );
+        let hits: Vec<_> = t
+            .hits
+            .iter()
+            .map(|h| {
+                (
+                    h.category.as_str(),
+                    h.keyword.as_str(),
+                    h.line.as_str(),
+                    h.score,
+                )
+            })
+            .collect();
+        // A label that is not a string falls back to the result's; scores that are not numbers
+        // to the result's; negative ones are 0.
+        assert_eq!(
+            hits,
+            vec![("ad", "k", "t", Some(97.0)), ("ad", "z", "u", Some(0.0))]
+        );
+
+        // 10,000 results, each with its own lines and keywords, some of them megabytes long:
+        // bounded while collected, then cut to the result's bounds by the pipeline's bound().
+        let huge = "广".repeat(1_000_000);
+        let many: Vec<Value> = (0..10_000)
+            .map(|i| {
+                let whole = if i < 3 { huge.clone() } else { format!("{i} whole") };
+                json!({"Label": "Ad", "Score": 90, "Text": whole,
+                    "Details": [{"Text": format!("line {i}"), "Keywords": [format!("k{i}"), "广".repeat(200)]}]})
+            })
+            .collect();
+        let mut t = parse(json!({"Suggestion": "Block", "OcrResults": many}))
+            .text
+            .unwrap();
+        assert!(t.truncated);
+        assert_eq!(t.lines.len(), KEEP_LINES);
+        assert_eq!(t.hits.len(), MAX_HITS);
+        assert_eq!(
+            t.lines[1].text.len(),
+            KEEP_LINE_BYTES - 2,
+            "cut on a char boundary"
+        );
+        assert!(t.lines.iter().all(|l| l.text.len() <= KEEP_LINE_BYTES));
+        assert!(t
+            .hits
+            .iter()
+            .all(|h| h.line.len() <= KEEP_LINE_BYTES && h.keyword.len() <= MAX_LINE_BYTES));
+        assert_eq!(t.lines[0].text, "line 0");
+        t.bound();
+        assert_eq!(t.lines.len(), MAX_LINES);
+        assert!(t.lines.iter().all(|l| l.text.len() <= MAX_LINE_BYTES));
     }
 
     #[test]

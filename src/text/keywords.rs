@@ -1,1 +1,0 @@
-//! Keyword lists (`TRIAGE_KEYWORDS`): placeholder, being written.
