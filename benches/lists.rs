@@ -3,8 +3,11 @@
 //! directory, loads it cold (every sample decoded and hashed) and again from the hash cache,
 //! then measures [`ImageLists::find`] per upload (the median over many runs, for uploads that
 //! match a sample and for uploads that match none: a full scan) and [`ImageLists::hash`] on
-//! reduced frames (the demo photos' and the largest a reduced frame can be). Prints Markdown
-//! tables for the README. `BENCH_SAMPLES` changes the number of samples.
+//! reduced frames (the demo photos' and the largest a reduced frame can be). It also checks
+//! matching at that scale: every sample's re-upload (half size, JPEG) must find that sample, and
+//! no two samples may match each other (pictures of one style: the hard case for false
+//! matches). Prints Markdown tables for the README. `BENCH_SAMPLES` changes the number of
+//! samples.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -79,16 +82,30 @@ fn reduced(bytes: &[u8]) -> RgbImage {
     decoded.frames.remove(0).image
 }
 
+/// Sample `i`'s path: a few categories, as a real block list has, and an allow list.
+fn sample_path(i: usize) -> String {
+    match i % 10 {
+        0 => format!("allow/{i:05}.png"),
+        1..=3 => format!("block/ad/{i:05}.png"),
+        4..=6 => format!("block/porn/{i:05}.png"),
+        _ => format!("block/{i:05}.png"),
+    }
+}
+
+/// What a re-upload does to sample `i`: half size (48 px), JPEG q80.
+fn reupload(i: usize) -> Vec<u8> {
+    let half = image::imageops::resize(
+        &picture(i as u64, 96, 96),
+        48,
+        48,
+        image::imageops::FilterType::Triangle,
+    );
+    jpeg(&half, 80)
+}
+
 fn write_samples(dir: &Path, n: usize) {
     for i in 0..n {
-        // A few categories, as a real block list has, and an allow list.
-        let rel = match i % 10 {
-            0 => format!("allow/{i:05}.png"),
-            1..=3 => format!("block/ad/{i:05}.png"),
-            4..=6 => format!("block/porn/{i:05}.png"),
-            _ => format!("block/{i:05}.png"),
-        };
-        let path = dir.join(rel);
+        let path = dir.join(sample_path(i));
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, png(&picture(i as u64, 96, 96))).expect("write");
     }
@@ -128,14 +145,38 @@ fn main() {
     assert_eq!((cold.decoded(), warm.decoded()), (samples, 0));
     eprintln!("fingerprint {check}");
 
-    // Uploads that match: samples re-encoded as JPEG at half size. Uploads that match none:
-    // other generated pictures, and the demo photos (a full scan each).
-    let matching: Vec<Hash> = (0..samples.min(200))
+    // Every sample's re-upload finds that sample; no two samples match each other.
+    let (found_own, reupload_s) = timed(|| {
+        (0..samples)
+            .filter(|&i| {
+                let m = warm.find(&ImageLists::hash(&reduced(&reupload(i))));
+                m.is_some_and(|m| m.sample == sample_path(i))
+            })
+            .count()
+    });
+    let hashes: Vec<Hash> = (0..samples)
         .map(|i| {
-            let img = picture(i as u64 * 7 % samples as u64, 96, 96);
-            let half = image::imageops::resize(&img, 48, 48, image::imageops::FilterType::Triangle);
-            ImageLists::hash(&reduced(&jpeg(&half, 80)))
+            let bytes = std::fs::read(dir.path().join(sample_path(i))).expect("sample");
+            ImageLists::hash_encoded(&bytes).expect("hash")
         })
+        .collect();
+    let (pairs, false_pairs) = {
+        let mut pairs = 0u64;
+        let mut matched = 0u64;
+        for (i, a) in hashes.iter().enumerate() {
+            for b in &hashes[i + 1..] {
+                pairs += 1;
+                matched += u64::from(a.compare(b).matches);
+            }
+        }
+        (pairs, matched)
+    };
+    eprintln!("re-uploads checked in {reupload_s:.1} s");
+
+    // Uploads that match: samples' re-uploads. Uploads that match none: other generated
+    // pictures, and the demo photos (a full scan each).
+    let matching: Vec<Hash> = (0..samples.min(200))
+        .map(|i| ImageLists::hash(&reduced(&reupload(i * 7 % samples))))
         .collect();
     let mut unmatched: Vec<Hash> = (0..200)
         .map(|i| ImageLists::hash(&reduced(&png(&picture(1_000_000 + i, 96, 96)))))
@@ -148,7 +189,6 @@ fn main() {
         }
     }
     unmatched.extend(frames.iter().map(|(_, f)| ImageLists::hash(f)));
-    debug_miss(&warm, samples);
     let rounds = 101;
     let (match_us, found) = per_find(&warm, &matching, rounds);
     let (miss_us, false_found) = per_find(&warm, &unmatched, rounds);
@@ -180,6 +220,10 @@ fn main() {
         unmatched.len()
     );
     println!();
+    println!("| samples | their re-uploads (48 px, JPEG q80) found | false matches among sample pairs |");
+    println!("|---|---|---|");
+    println!("| {samples} | {found_own} | {false_pairs} of {pairs} |");
+    println!();
     println!("| reduced frame | size (px) | ImageLists::hash (µs) |");
     println!("|---|---|---|");
     for row in hash_rows {
@@ -187,17 +231,3 @@ fn main() {
     }
 }
 
-#[allow(dead_code)]
-fn debug_miss(lists: &ImageLists, samples: usize) {
-    for i in 0..samples.min(200) {
-        let idx = i as u64 * 7 % samples as u64;
-        let img = picture(idx, 96, 96);
-        let half = image::imageops::resize(&img, 48, 48, image::imageops::FilterType::Triangle);
-        let h = ImageLists::hash(&reduced(&jpeg(&half, 80)));
-        if lists.find(&h).is_none() {
-            let orig = ImageLists::hash(&reduced(&png(&img)));
-            eprintln!("miss: sample {idx}: {:?} matchable {}", h.compare(&orig), h.is_matchable());
-            img.save(format!("/tmp/miss-{idx}.png")).ok();
-        }
-    }
-}

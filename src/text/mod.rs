@@ -2,6 +2,7 @@
 //! keyword hits found in them, in one shape whatever the cloud (the result's `text` section).
 
 pub mod keywords;
+pub mod vendor;
 
 use serde::{Deserialize, Serialize};
 
@@ -114,15 +115,10 @@ impl TextOutput {
 
 /// Cut `s` to at most `max` bytes on a character boundary; true when it was cut.
 fn truncate_str(s: &mut String, max: usize) -> bool {
-    if s.len() <= max {
-        return false;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
+    let (kept, cut) = vendor::clip(s, max);
+    let end = kept.len();
     s.truncate(end);
-    true
+    cut
 }
 
 #[cfg(test)]

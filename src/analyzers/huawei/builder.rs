@@ -217,20 +217,6 @@ impl ModerationSettings {
 /// The v3 category under which the service reads the text in the image.
 pub const IMAGE_TEXT: &str = "image_text";
 
-/// The `categories` to request for the `TRIAGE_OCR` setting: with OCR on, `image_text` is
-/// added when the list lacks it, since Huawei reads no text without it (it is in the default
-/// list, so only a `TRIAGE_MODERATION_CATEGORIES` without it changes); with OCR off the list is
-/// left as configured, because `image_text` is also the moderation of ads, text and QR codes
-/// in the image, which the category list (not the OCR switch) decides: the text is dropped
-/// from the result instead. (Not wired yet: the configuration has no `ocr` setting.)
-pub fn categories_for_ocr(categories: &[String], ocr: bool) -> Vec<String> {
-    let mut out = categories.to_vec();
-    if ocr && !out.iter().any(|c| c == IMAGE_TEXT) {
-        out.push(IMAGE_TEXT.into());
-    }
-    out
-}
-
 /// `TRIAGE_HUAWEI_INPUT=url|base64`; objects in the embedded bucket cannot be fetched by URL.
 pub fn input(config: &Config) -> Result<Input, ConfigError> {
     match config.env.get(INPUT_VAR) {

@@ -7,7 +7,7 @@ use super::builder::{self, Input};
 use super::tagging::{image_source, num};
 // The collector the Tencent parsers use too (one place for dedupe and bounds until src/text
 // has it).
-use crate::analyzers::tencent::ims::{clip, TextBuilder, KEEP_LINES, KEEP_LINE_BYTES};
+use crate::text::vendor::{clip, TextBuilder, KEEP_LINES, KEEP_LINE_BYTES};
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, ModerationOutput, Moderator, Suggestion,
 };
@@ -477,23 +477,8 @@ mod tests {
     }
 
     #[test]
-    fn ocr_asks_for_image_text() {
-        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let all = list(builder::CATEGORIES);
-        assert_eq!(
-            builder::categories_for_ocr(&all, true),
-            all,
-            "default: as is"
-        );
-        assert_eq!(builder::categories_for_ocr(&all, false), all);
-        assert_eq!(
-            builder::categories_for_ocr(&list(&["porn"]), true),
-            list(&["porn", "image_text"])
-        );
-        assert_eq!(
-            builder::categories_for_ocr(&list(&["porn"]), false),
-            list(&["porn"])
-        );
+    fn ocr_follows_the_requested_categories() {
+        // An explicit list without image_text wins (it is also the ad/QR-code moderation).
         assert!(build(&[]).unwrap().settings.requests_ocr());
         assert!(!build(&[("TRIAGE_MODERATION_CATEGORIES", "porn")])
             .unwrap()

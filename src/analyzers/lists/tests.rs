@@ -156,3 +156,17 @@ fn the_decode_budget_is_shared_by_the_workers() {
     });
     assert_eq!(*lock(&budget.used), 0);
 }
+
+#[test]
+fn the_row_by_row_grid_equals_the_cell_by_cell_one() {
+    for (w, h) in [(64, 64), (451, 300), (97, 1000)] {
+        let p = picture(w, h);
+        let rect = Rect { x: 3, y: 2, w: w - 7, h: h - 5 };
+        let rect = if w - 7 < 64 { Rect { x: 0, y: 0, w, h } } else { rect };
+        assert_eq!(
+            super::hash::box_grid(&p, rect),
+            super::hash::small_grid(&p, rect),
+            "{w}x{h}"
+        );
+    }
+}

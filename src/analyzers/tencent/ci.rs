@@ -9,7 +9,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::builder;
-use super::ims::{bbox, TextBuilder, KEEP_LINE_BYTES};
+use crate::text::vendor::{bbox, TextBuilder, KEEP_LINE_BYTES};
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, Label, LabelOutput, Labeler, ModerationOutput,
     Moderator, Suggestion,
@@ -896,7 +896,7 @@ mod tests {
         xml.push_str("</AdsInfo></RecognitionResult>");
         let mut t = parse_recognition(&xml).unwrap().text.unwrap();
         assert!(t.truncated);
-        assert_eq!(t.lines.len(), super::super::ims::KEEP_LINES);
+        assert_eq!(t.lines.len(), crate::text::vendor::KEEP_LINES);
         assert_eq!(t.hits.len(), MAX_HITS);
         assert!(t.lines.iter().all(|l| l.text.len() <= KEEP_LINE_BYTES));
         assert!(t.hits.iter().all(|h| h.score == Some(90.0)));
