@@ -58,7 +58,8 @@ fn picture(seed: u64, w: u32, h: u32) -> RgbImage {
 
 fn png(img: &RgbImage) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).expect("png");
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
     out.into_inner()
 }
 
@@ -182,7 +183,13 @@ fn main() {
         .map(|i| ImageLists::hash(&reduced(&png(&picture(1_000_000 + i, 96, 96)))))
         .collect();
     let mut frames: Vec<(String, RgbImage)> = Vec::new();
-    for name in ["chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycle_left.png"] {
+    for name in [
+        "chelsea.png",
+        "coffee.png",
+        "astronaut.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+    ] {
         match std::fs::read(photos.join(name)) {
             Ok(bytes) => frames.push((name.to_string(), reduced(&bytes))),
             Err(e) => eprintln!("{name}: {e} (run scripts/fetch-models.sh)"),
@@ -196,7 +203,11 @@ fn main() {
     // The largest reduced frame: a 2,000,000-pixel working image (reduce::MAX_WORK_PIXELS).
     let side = (reduce::MAX_WORK_PIXELS as f64 / 1.5).sqrt() as u32;
     frames.push((
-        format!("generated {}×{} (largest reduced frame)", side * 3 / 2, side),
+        format!(
+            "generated {}×{} (largest reduced frame)",
+            side * 3 / 2,
+            side
+        ),
         picture(42, side * 3 / 2, side),
     ));
     let mut hash_rows = Vec::new();
@@ -220,7 +231,9 @@ fn main() {
         unmatched.len()
     );
     println!();
-    println!("| samples | their re-uploads (48 px, JPEG q80) found | false matches among sample pairs |");
+    println!(
+        "| samples | their re-uploads (48 px, JPEG q80) found | false matches among sample pairs |"
+    );
     println!("|---|---|---|");
     println!("| {samples} | {found_own} | {false_pairs} of {pairs} |");
     println!();
@@ -230,4 +243,3 @@ fn main() {
         println!("{row}");
     }
 }
-

@@ -61,12 +61,12 @@ const FLAT_DETAIL: f32 = 4.0;
 /// Match thresholds: all three must hold. Measured (`tests/image_lists.rs`,
 /// `cargo bench --bench lists`): re-uploads of the demo photos (down to a quarter-size copy with
 /// a 4 px border at JPEG q50) differ by at most 16 of 256 DCT bits, 6 of 144 gradient bits and
-/// tone 0; 48 px JPEG copies of the bench's 5,000 smooth 96 px pictures, the hardest case met,
+/// tone 1; 48 px JPEG copies of the bench's 5,000 smooth 96 px pictures, the hardest case met,
 /// by up to 84 DCT bits (the median of a smooth picture's frequencies splits near-equal ones),
 /// 10 gradient bits and tone 4. Unrelated photos differ by 104 DCT bits and more (mean 127,
-/// sd 8, as random 256-bit strings would), by 26 gradient bits and more; among the 12.5 million
-/// pairs of bench pictures, which share their style, the DCT and gradient hashes come as close
-/// as 24 and 0 bits, and tone (over 8 for every one of them) keeps them apart.
+/// sd 8, as random 256-bit strings would) and by 26 gradient bits and more. The 12.5 million
+/// pairs of bench pictures, which share one style, come as close as 24 DCT bits and 0 gradient
+/// bits, but no pair is within all three thresholds: tone parts those the hashes do not.
 pub const MAX_DCT_BITS: u32 = 96;
 pub const MAX_GRADIENT_BITS: u32 = 24;
 /// Mean absolute difference of the 48 tone values (0-255): flat greys of 128 and 140 are 12
@@ -149,7 +149,10 @@ impl Signature {
 
     /// Differing bits of the two hashes (DCT, gradient).
     pub fn bits(&self, other: &Signature) -> (u32, u32) {
-        (xor_ones(&self.dct, &other.dct), xor_ones(&self.gradient, &other.gradient))
+        (
+            xor_ones(&self.dct, &other.dct),
+            xor_ones(&self.gradient, &other.gradient),
+        )
     }
 
     /// The mean tone difference, rounded (0-255).
@@ -174,8 +177,7 @@ impl Signature {
         }
         let gradient_bits = xor_ones(&self.gradient, &other.gradient);
         let tone_ok = self.tone_sum(other) <= MAX_TONE * self.tone.len() as u32;
-        (gradient_bits <= MAX_GRADIENT_BITS && tone_ok)
-            .then_some(dct_bits + gradient_bits)
+        (gradient_bits <= MAX_GRADIENT_BITS && tone_ok).then_some(dct_bits + gradient_bits)
     }
 
     /// A fixed-length text form for the cache: kind, then the words and the tone in hex.
@@ -249,21 +251,35 @@ pub struct Rect {
 /// a line is judged by its spread and mean, not pixel by pixel.
 pub fn trim(image: &RgbImage) -> Rect {
     let (w, h) = image.dimensions();
-    // Pixel `j` of line `i` from side `side` (0 top, 1 bottom, 2 left, 3 right).
-    let at = |side: usize, i: u32, j: u32| match side {
-        0 => image.get_pixel(j, i).0,
-        1 => image.get_pixel(j, h - 1 - i).0,
-        2 => image.get_pixel(i, j).0,
-        _ => image.get_pixel(w - 1 - i, j).0,
-    };
+    let raw = image.as_raw().as_slice();
+    let stride = w as usize * 3;
     let mut cut = [0u32; 4];
     for (side, cut) in cut.iter_mut().enumerate() {
         let (across, along) = if side < 2 { (h, w) } else { (w, h) };
+        // Line `i` from this side (top, bottom, left, right) in the raw bytes: the offset of
+        // its first pixel and the step to the next.
+        let line = |i: u32| -> Line<'_> {
+            let (first, step) = match side {
+                0 => (i as usize * stride, 3),
+                1 => ((h - 1 - i) as usize * stride, 3),
+                2 => (i as usize * 3, stride),
+                _ => ((w - 1 - i) as usize * 3, stride),
+            };
+            Line {
+                raw,
+                first,
+                step,
+                len: along as usize,
+            }
+        };
         let cap = across * MARGIN_MAX_PERCENT / 100;
-        let (outer, _) = line_stats(along, |j| at(side, 0, j));
+        let (outer, _) = line(0).stats();
         while *cut < cap {
-            let (mean, spread) = line_stats(along, |j| at(side, *cut, j));
-            let drift = (0..3).map(|c| mean[c].abs_diff(outer[c])).max().unwrap_or(0);
+            let (mean, spread) = line(*cut).stats();
+            let drift = (0..3)
+                .map(|c| mean[c].abs_diff(outer[c]))
+                .max()
+                .unwrap_or(0);
             if spread > MARGIN_SPREAD || drift > MARGIN_DRIFT {
                 break;
             }
@@ -279,27 +295,43 @@ pub fn trim(image: &RgbImage) -> Rect {
     }
 }
 
-/// A line's mean colour and spread (mean over its `n` pixels of the largest channel deviation).
-fn line_stats(n: u32, at: impl Fn(u32) -> [u8; 3]) -> ([u32; 3], u32) {
-    let mut sum = [0u64; 3];
-    for j in 0..n {
-        let p = at(j);
-        for c in 0..3 {
-            sum[c] += u64::from(p[c]);
-        }
-    }
-    let count = u64::from(n.max(1));
-    let mean = sum.map(|s| (s / count) as u32);
-    let spread: u64 = (0..n)
-        .map(|j| {
-            let p = at(j);
-            (0..3)
-                .map(|c| u64::from(u32::from(p[c]).abs_diff(mean[c])))
-                .max()
-                .unwrap_or(0)
+/// One row or column of a frame's RGB bytes.
+struct Line<'a> {
+    raw: &'a [u8],
+    first: usize,
+    step: usize,
+    len: usize,
+}
+
+impl Line<'_> {
+    fn pixels(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len).map(move |j| {
+            let at = self.first + j * self.step;
+            &self.raw[at..at + 3]
         })
-        .sum();
-    (mean, (spread / count) as u32)
+    }
+
+    /// Mean colour and spread (mean over the pixels of the largest channel deviation).
+    fn stats(&self) -> ([u32; 3], u32) {
+        let mut sum = [0u64; 3];
+        for p in self.pixels() {
+            for c in 0..3 {
+                sum[c] += u64::from(p[c]);
+            }
+        }
+        let n = self.len.max(1) as u64;
+        let mean = sum.map(|s| (s / n) as u32);
+        let spread: u64 = self
+            .pixels()
+            .map(|p| {
+                (0..3)
+                    .map(|c| u64::from(u32::from(p[c]).abs_diff(mean[c])))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .sum();
+        (mean, (spread / n) as u32)
+    }
 }
 
 /// The source pixels `[a, b)` of grid cell `cell` along a side of `n` pixels from `offset`:
@@ -318,11 +350,12 @@ pub(super) fn box_grid(image: &RgbImage, rect: Rect) -> Vec<[u8; 3]> {
     }
     // Every pixel is in one cell: sum each source row into its band's cells in one pass over
     // the raw bytes (a frame holds up to 2 million pixels).
-    let mut column_cell = vec![0usize; rect.w as usize];
-    for cell in 0..GRID {
-        let (a, b) = span(cell, rect.w, 0);
-        column_cell[a as usize..b as usize].fill(cell);
-    }
+    let columns: Vec<(usize, usize)> = (0..GRID)
+        .map(|cell| {
+            let (a, b) = span(cell, rect.w, rect.x);
+            (a as usize * 3, b as usize * 3)
+        })
+        .collect();
     let stride = image.width() as usize * 3;
     let raw = image.as_raw();
     let mut grid = Vec::with_capacity(GRID * GRID);
@@ -330,18 +363,21 @@ pub(super) fn box_grid(image: &RgbImage, rect: Rect) -> Vec<[u8; 3]> {
         let (y0, y1) = span(band, rect.h, rect.y);
         let mut sums = [[0u32; 3]; GRID];
         for y in y0..y1 {
-            let start = y as usize * stride + rect.x as usize * 3;
-            let row = &raw[start..start + rect.w as usize * 3];
-            for (px, cell) in row.chunks_exact(3).zip(&column_cell) {
-                let sum = &mut sums[*cell];
-                for c in 0..3 {
-                    sum[c] += u32::from(px[c]);
+            let row = &raw[y as usize * stride..(y as usize + 1) * stride];
+            for (sum, &(a, b)) in sums.iter_mut().zip(&columns) {
+                let (mut r, mut g, mut bl) = (0u32, 0u32, 0u32);
+                for px in row[a..b].chunks_exact(3) {
+                    r += u32::from(px[0]);
+                    g += u32::from(px[1]);
+                    bl += u32::from(px[2]);
                 }
+                sum[0] += r;
+                sum[1] += g;
+                sum[2] += bl;
             }
         }
-        for (cell, sum) in sums.iter().enumerate() {
-            let (x0, x1) = span(cell, rect.w, 0);
-            let n = (x1 - x0) * (y1 - y0);
+        for (sum, &(a, b)) in sums.iter().zip(&columns) {
+            let n = ((b - a) / 3) as u32 * (y1 - y0);
             grid.push(sum.map(|s| (s / n) as u8));
         }
     }

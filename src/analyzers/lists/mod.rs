@@ -13,11 +13,11 @@ mod cache;
 mod hash;
 #[cfg(test)]
 mod tests;
+mod walk;
+mod work;
 
-use std::io::Read;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
 
 use image::RgbImage;
 use sha2::{Digest, Sha256};
@@ -26,6 +26,8 @@ use crate::analyzers::local::decode::{self, DecodeError};
 use crate::analyzers::sampling::FrameSampling;
 use crate::result::{ListKind, ListMatch};
 use hash::{Kind, Signature};
+use walk::{read_sample, walk};
+use work::{hash_all, hash_planned, plan_sample};
 
 /// A sample's decode may hold at most this much at its peak (and all decodes of a load
 /// together, as they run side by side).
@@ -123,7 +125,7 @@ pub enum ListsError {
     Empty(PathBuf),
     #[error("image lists: unexpected {}: {why}", path.display())]
     Unexpected { path: PathBuf, why: &'static str },
-    #[error("image lists: category folder {}: the name must be 1-32 of a-z, 0-9, '_' and '-' (lower case is taken as given)", .0.display())]
+    #[error("image lists: category folder {}: the name must be 1-32 of a-z, 0-9, '_' and '-' (upper case counts as lower case)", .0.display())]
     BadCategory(PathBuf),
     #[error("image lists: sample {} is {bytes} bytes, more than {} MiB", path.display(), MAX_SAMPLE_BYTES >> 20)]
     TooLarge { path: PathBuf, bytes: u64 },
@@ -136,14 +138,6 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ListsError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// A sample file found by the walk.
-struct Entry {
-    rel: String,
-    path: PathBuf,
-    list: ListKind,
-    category: Option<String>,
 }
 
 impl ImageLists {
@@ -176,11 +170,20 @@ impl ImageLists {
         // Rewritten when it would differ: new samples, or entries of removed ones.
         let mut cache_file = None;
         if let Some(path) = cache_path {
-            let stale = cached.len() != results.len()
-                || results.iter().any(|r| !cached.contains_key(&r.sha));
-            let pairs: Vec<(&str, &Signature)> =
-                results.iter().map(|r| (r.sha.as_str(), &r.signature)).collect();
-            match if stale { cache::write(&path, &pairs) } else { Ok(()) } {
+            // Two samples with the same bytes share one entry.
+            let current: HashSet<&str> = results.iter().map(|r| r.sha.as_str()).collect();
+            let stale =
+                current.len() != cached.len() || current.iter().any(|s| !cached.contains_key(*s));
+            let pairs: Vec<(&str, &Signature)> = results
+                .iter()
+                .map(|r| (r.sha.as_str(), &r.signature))
+                .collect();
+            let written = if stale {
+                cache::write(&path, &pairs)
+            } else {
+                Ok(())
+            };
+            match written {
                 Ok(()) => cache_file = Some(path),
                 Err(e) => tracing::warn!(
                     cache = %path.display(),
@@ -225,10 +228,11 @@ impl ImageLists {
     }
 
     /// The closest sample within the match thresholds. A block match wins over an allow match
-    /// however close the allow sample is: an upload that looks like a known-bad image must not
-    /// pass because it also looks like a known-good one (else an allowed picture with a banned
-    /// one pasted small into it, or an allow list grown careless, would let the banned one
-    /// through); a wrong block is seen and fixed, a wrong pass is not.
+    /// however close the allow sample is: an upload like both a known-bad and a known-good
+    /// sample is taken for the bad one, because the two mistakes are not alike. A wrong block
+    /// is seen (the object is held and reported) and fixed by editing the lists; a wrong pass
+    /// is seen by nobody, and an allow sample that came too close to a banned picture would
+    /// let it through every time.
     pub fn find(&self, hash: &Hash) -> Option<ListMatch> {
         let upload = &hash.0;
         if upload.kind == Kind::Texture {
@@ -275,269 +279,5 @@ impl ImageLists {
     /// The cache file read and kept up to date, `None` when hashes are in memory only.
     pub fn cache_file(&self) -> Option<&Path> {
         self.cache_file.as_deref()
-    }
-}
-
-/// The samples under `dir`, sorted by relative path.
-fn walk(dir: &Path) -> Result<Vec<Entry>, ListsError> {
-    match std::fs::metadata(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ListsError::Missing(dir.to_path_buf()))
-        }
-        Err(e) => return Err(io_error(dir)(e)),
-        Ok(m) if !m.is_dir() => return Err(ListsError::NotADirectory(dir.to_path_buf())),
-        Ok(_) => {}
-    }
-    let mut entries = Vec::new();
-    for (name, path, is_dir) in list_dir(dir)? {
-        match name.as_str() {
-            "allow" | "block" if !is_dir => {
-                return Err(ListsError::Unexpected {
-                    path,
-                    why: "a file where the allow/ or block/ folder goes",
-                })
-            }
-            "allow" => samples_in(&path, "allow", ListKind::Allow, None, &mut entries)?,
-            "block" => {
-                for (sub, sub_path, sub_is_dir) in list_dir(&path)? {
-                    if !sub_is_dir {
-                        let rel = format!("block/{sub}");
-                        entries.push(sample(sub_path, rel, ListKind::Block, None)?);
-                        continue;
-                    }
-                    let category = sub.to_lowercase();
-                    let valid = (1..=32).contains(&category.len())
-                        && category
-                            .bytes()
-                            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
-                    if !valid {
-                        return Err(ListsError::BadCategory(sub_path));
-                    }
-                    let rel = format!("block/{sub}");
-                    samples_in(&sub_path, &rel, ListKind::Block, Some(category), &mut entries)?;
-                }
-            }
-            _ => {
-                return Err(ListsError::Unexpected {
-                    path,
-                    why: "only allow/ and block/ (and dot-files) belong at the top of the image lists",
-                })
-            }
-        }
-    }
-    if entries.is_empty() {
-        return Err(ListsError::Empty(dir.to_path_buf()));
-    }
-    entries.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(entries)
-}
-
-/// The sample files directly in `folder` (a folder in it is an error).
-fn samples_in(
-    folder: &Path,
-    rel: &str,
-    list: ListKind,
-    category: Option<String>,
-    out: &mut Vec<Entry>,
-) -> Result<(), ListsError> {
-    for (name, path, is_dir) in list_dir(folder)? {
-        if is_dir {
-            return Err(ListsError::Unexpected {
-                path,
-                why: match list {
-                    ListKind::Allow => "a folder in allow/ (allow has no categories)",
-                    ListKind::Block => "a folder in a category folder (one level only)",
-                },
-            });
-        }
-        out.push(sample(path, format!("{rel}/{name}"), list, category.clone())?);
-    }
-    Ok(())
-}
-
-fn sample(
-    path: PathBuf,
-    rel: String,
-    list: ListKind,
-    category: Option<String>,
-) -> Result<Entry, ListsError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if !ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
-        return Err(ListsError::Unexpected {
-            path,
-            why: "not an image file (.jpg, .jpeg, .png, .gif, .webp, .bmp, .tif, .tiff or .ico)",
-        });
-    }
-    Ok(Entry {
-        rel,
-        path,
-        list,
-        category,
-    })
-}
-
-/// (name, path, is a directory) of the entries of `dir` that are not dot-files.
-fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, ListsError> {
-    let mut out = Vec::new();
-    for item in std::fs::read_dir(dir).map_err(io_error(dir))? {
-        let item = item.map_err(io_error(dir))?;
-        let path = item.path();
-        let Some(name) = item.file_name().to_str().map(str::to_string) else {
-            return Err(ListsError::Unexpected {
-                path,
-                why: "a name that is not UTF-8 (results name samples by path)",
-            });
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        // Followed through symbolic links: a layer or volume may link its folders.
-        let meta = std::fs::metadata(&path).map_err(io_error(&path))?;
-        out.push((name, path, meta.is_dir()));
-    }
-    Ok(out)
-}
-
-fn read_sample(path: &Path) -> Result<Vec<u8>, ListsError> {
-    let file = std::fs::File::open(path).map_err(io_error(path))?;
-    let mut bytes = Vec::new();
-    // One byte more than allowed tells a file that is too large, even one still growing.
-    file.take(MAX_SAMPLE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_error(path))?;
-    if bytes.len() as u64 > MAX_SAMPLE_BYTES {
-        let bytes = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
-        return Err(ListsError::TooLarge {
-            path: path.to_path_buf(),
-            bytes,
-        });
-    }
-    Ok(bytes)
-}
-
-struct Hashed {
-    sha: String,
-    signature: Signature,
-    decoded: bool,
-}
-
-/// Hash every entry, from the cache or by decoding, a few at a time within one shared decode
-/// budget; the error of the first failing entry (by path) if any fails.
-fn hash_all(
-    entries: &[Entry],
-    cached: &std::collections::HashMap<String, Signature>,
-) -> Result<Vec<Hashed>, ListsError> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let budget = Budget::default();
-    let results: Mutex<Vec<(usize, Result<Hashed, ListsError>)>> = Mutex::default();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, MAX_WORKERS)
-        .min(entries.len());
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= entries.len() || failed.load(Ordering::Relaxed) {
-            return;
-        }
-        let result = hash_one(&entries[i], cached, &budget);
-        if result.is_err() {
-            failed.store(true, Ordering::Relaxed);
-        }
-        lock(&results).push((i, result));
-    };
-    std::thread::scope(|s| {
-        for _ in 1..workers {
-            s.spawn(work);
-        }
-        work();
-    });
-    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
-}
-
-fn hash_one(
-    entry: &Entry,
-    cached: &std::collections::HashMap<String, Signature>,
-    budget: &Budget,
-) -> Result<Hashed, ListsError> {
-    let bytes = read_sample(&entry.path)?;
-    let sha = hex::encode(Sha256::digest(&bytes));
-    let failed = |source| ListsError::Sample {
-        path: entry.path.clone(),
-        source,
-    };
-    let (signature, decoded) = match cached.get(&sha) {
-        Some(signature) => (signature.clone(), false),
-        None => {
-            let plan = plan_sample(&bytes).map_err(failed)?;
-            let _held = budget.reserve(plan.cost);
-            (hash_planned(&bytes, &plan).map_err(failed)?.0, true)
-        }
-    };
-    if signature.kind == Kind::Texture {
-        return Err(failed(SampleError::Featureless));
-    }
-    Ok(Hashed {
-        sha,
-        signature,
-        decoded,
-    })
-}
-
-/// The decode plan of a sample, refused when over [`MAX_DECODE_BYTES`].
-fn plan_sample(bytes: &[u8]) -> Result<decode::Plan, SampleError> {
-    let format = crate::preflight::sniff(bytes).ok_or(SampleError::NotAnImage)?;
-    let plan = decode::plan(bytes, format, FIRST_FRAME)?;
-    if plan.cost > MAX_DECODE_BYTES {
-        return Err(SampleError::OverBudget {
-            need_mib: plan.cost.div_ceil(1 << 20),
-        });
-    }
-    Ok(plan)
-}
-
-fn hash_planned(bytes: &[u8], plan: &decode::Plan) -> Result<Hash, SampleError> {
-    let decoded = decode::decode(bytes, plan, FIRST_FRAME)?;
-    let frame = decoded.frames.first().ok_or(DecodeError::Corrupt {
-        format: plan.format.as_str(),
-        message: "no frame".into(),
-    })?;
-    Ok(ImageLists::hash(&frame.image))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Bytes held by the decodes running side by side, at most [`MAX_DECODE_BYTES`] together.
-#[derive(Default)]
-struct Budget {
-    used: Mutex<u64>,
-    freed: Condvar,
-}
-
-struct Held<'a>(&'a Budget, u64);
-
-impl Budget {
-    /// Wait until `cost` (at most the whole budget) fits.
-    fn reserve(&self, cost: u64) -> Held<'_> {
-        let mut used = lock(&self.used);
-        while *used > 0 && *used + cost > MAX_DECODE_BYTES {
-            used = self.freed.wait(used).unwrap_or_else(|p| p.into_inner());
-        }
-        *used += cost;
-        Held(self, cost)
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        *lock(&self.0.used) -= self.1;
-        self.0.freed.notify_all();
     }
 }

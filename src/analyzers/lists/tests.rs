@@ -2,7 +2,9 @@ use image::{Rgb, RgbImage};
 
 use super::cache;
 use super::hash::{trim, Kind, Rect, Signature};
+use super::work::{lock, Budget};
 use super::*;
+use std::sync::atomic::Ordering;
 
 /// A picture whose every edge line varies (nothing to trim): diagonal bands plus a pattern.
 fn picture(w: u32, h: u32) -> RgbImage {
@@ -161,8 +163,17 @@ fn the_decode_budget_is_shared_by_the_workers() {
 fn the_row_by_row_grid_equals_the_cell_by_cell_one() {
     for (w, h) in [(64, 64), (451, 300), (97, 1000)] {
         let p = picture(w, h);
-        let rect = Rect { x: 3, y: 2, w: w - 7, h: h - 5 };
-        let rect = if w - 7 < 64 { Rect { x: 0, y: 0, w, h } } else { rect };
+        let rect = Rect {
+            x: 3,
+            y: 2,
+            w: w - 7,
+            h: h - 5,
+        };
+        let rect = if w - 7 < 64 {
+            Rect { x: 0, y: 0, w, h }
+        } else {
+            rect
+        };
         assert_eq!(
             super::hash::box_grid(&p, rect),
             super::hash::small_grid(&p, rect),
