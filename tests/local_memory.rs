@@ -21,8 +21,12 @@ use common::{event_for, model_dir, BUCKET};
 use hostile::*;
 use serde_json::Value;
 
-/// 256 MiB, in the KiB that Linux's ru_maxrss counts.
-const BUDGET_KIB: u64 = 256 * 1024;
+/// The whole process's peak, in the KiB that Linux's ru_maxrss counts: the three models with
+/// ONNX Runtime (~100 MiB), the decode budget's default 96 MiB, and the OCR detector's working
+/// memory (one run at a time per process: its session is behind a lock; ~150–200 MiB at its
+/// largest input). The same inputs peaked at 139–164 MiB before text reading, 270–340 MiB after.
+const BUDGET_MIB: u64 = 400;
+const BUDGET_KIB: u64 = BUDGET_MIB * 1024;
 const TIMEOUT_S: u32 = 600;
 
 struct Bucket {
@@ -219,7 +223,7 @@ fn triage_within_budget(
     }
     assert!(
         run.peak_kib <= BUDGET_KIB,
-        "{key}: peak RSS {:.1} MiB > 256 MiB",
+        "{key}: peak RSS {:.1} MiB > {BUDGET_MIB} MiB",
         run.mib()
     );
 }

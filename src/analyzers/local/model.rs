@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
+use ort::session::{RunOptions, Session};
 use ort::value::Tensor;
 
 /// The ONNX Runtime library in `TRIAGE_MODEL_DIR`.
@@ -24,6 +24,8 @@ pub struct Input {
 
 pub struct Model {
     session: Mutex<Session>,
+    /// Asks for the arena to give back, at the end of each run, what the run grew it by.
+    shrink: Option<RunOptions>,
 }
 
 /// How a session manages its memory. The default is ONNX Runtime's own (CPU arena and memory
@@ -36,6 +38,9 @@ pub struct MemoryOptions {
     /// Plans one buffer for all intermediate tensors of a given input shape; with shapes that
     /// change from run to run the plan is redone and mostly wasted.
     pub memory_pattern: bool,
+    /// With the arena: return what a run grew it by when the run ends, so that a large input
+    /// does not keep its memory while the process does other work (the peak stays).
+    pub shrink_arena: bool,
 }
 
 impl Default for MemoryOptions {
@@ -43,6 +48,7 @@ impl Default for MemoryOptions {
         MemoryOptions {
             cpu_arena: true,
             memory_pattern: true,
+            shrink_arena: false,
         }
     }
 }
@@ -70,14 +76,19 @@ impl Model {
     /// Load `path` with the runtime library `lib` and the given memory behaviour.
     pub fn load_with(path: &Path, lib: &Path, memory: MemoryOptions) -> Result<Model, String> {
         let env = environment(lib)?;
-        let session = Session::builder(env)
-            .map_err(|e| e.to_string())?
-            .with_execution_providers([ort::ep::CPU::default()
-                .with_arena_allocator(memory.cpu_arena)
-                .build()])
-            .map_err(|e| e.to_string())?
-            .with_memory_pattern(memory.memory_pattern)
-            .map_err(|e| e.to_string())?
+        let mut builder = Session::builder(env).map_err(|e| e.to_string())?;
+        // The defaults are ONNX Runtime's own: left untouched, so `load` builds exactly the
+        // session it always has.
+        if memory != MemoryOptions::default() {
+            builder = builder
+                .with_execution_providers([ort::ep::CPU::default()
+                    .with_arena_allocator(memory.cpu_arena)
+                    .build()])
+                .map_err(|e| e.to_string())?
+                .with_memory_pattern(memory.memory_pattern)
+                .map_err(|e| e.to_string())?;
+        }
+        let session = builder
             .with_intra_threads(1)
             .map_err(|e| e.to_string())?
             .with_inter_threads(1)
@@ -90,26 +101,24 @@ impl Model {
             .map_err(|e| e.to_string())?
             .commit_from_file(path)
             .map_err(|e| e.to_string())?;
+        let shrink = if memory.cpu_arena && memory.shrink_arena {
+            let mut options = RunOptions::new().map_err(|e| e.to_string())?;
+            options
+                .set("memory.enable_memory_arena_shrinkage", "cpu:0")
+                .map_err(|e| e.to_string())?;
+            Some(options)
+        } else {
+            None
+        };
         Ok(Model {
             session: Mutex::new(session),
+            shrink,
         })
     }
 
     /// Run on one input; returns the first output flattened.
     pub fn run(&self, input: Input) -> Result<Vec<f32>, String> {
-        let shape: Vec<i64> = input.shape.iter().map(|&d| d as i64).collect();
-        let tensor = Tensor::from_array((shape, input.data)).map_err(|e| format!("input: {e}"))?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let out = session
-            .run(ort::inputs![tensor])
-            .map_err(|e| format!("inference failed: {e}"))?;
-        if out.len() == 0 {
-            return Err("the model returned no output".into());
-        }
-        let (_, values) = out[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| format!("unexpected output type: {e}"))?;
-        Ok(values.to_vec())
+        self.run_with(input, |_, values| Ok(values.to_vec()))
     }
 
     /// Run on one input and hand the first output's shape and values to `f`, without copying
@@ -122,9 +131,11 @@ impl Model {
         let shape: Vec<i64> = input.shape.iter().map(|&d| d as i64).collect();
         let tensor = Tensor::from_array((shape, input.data)).map_err(|e| format!("input: {e}"))?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let out = session
-            .run(ort::inputs![tensor])
-            .map_err(|e| format!("inference failed: {e}"))?;
+        let out = match &self.shrink {
+            Some(options) => session.run_with_options(ort::inputs![tensor], options),
+            None => session.run(ort::inputs![tensor]),
+        }
+        .map_err(|e| format!("inference failed: {e}"))?;
         if out.len() == 0 {
             return Err("the model returned no output".into());
         }

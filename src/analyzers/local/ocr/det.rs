@@ -172,7 +172,7 @@ pub fn regions(map: &[f32], w: usize, h: usize) -> Vec<Region> {
     }
     let mut index_of_root = vec![usize::MAX; runs.len()];
     let mut out: Vec<Region> = Vec::new();
-    for i in 0..runs.len() {
+    for (i, &(y, x0, x1)) in runs.iter().enumerate() {
         let root = find(&mut parent, i);
         // Roots are the smallest run of their region: regions come out in raster order.
         if index_of_root[root] == usize::MAX {
@@ -182,7 +182,6 @@ pub fn regions(map: &[f32], w: usize, h: usize) -> Vec<Region> {
             index_of_root[root] = out.len();
             out.push(Vec::new());
         }
-        let (y, x0, x1) = runs[i];
         out[index_of_root[root]].extend([[x0 as f64, y as f64], [x1 as f64, y as f64]]);
     }
     out

@@ -255,11 +255,12 @@ pub fn perspective(from: [Point; 4], to: [Point; 4]) -> Option<[f64; 9]> {
             return None;
         }
         m.swap(col, pivot);
-        for row in 0..8 {
-            if row != col {
-                let f = m[row][col] / m[col][col];
-                for k in col..9 {
-                    m[row][k] -= f * m[col][k];
+        let pivot_row = m[col];
+        for (r, row) in m.iter_mut().enumerate() {
+            if r != col {
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                    *v -= f * p;
                 }
             }
         }

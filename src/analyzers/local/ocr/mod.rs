@@ -3,10 +3,12 @@
 //! rapidocr 3.10 (defaults: DB detector at short side 736, recognizer at height 48, no
 //! direction classifier) rewritten without OpenCV.
 //!
-//! [`Ocr::read`] finds the text boxes ([`det`]), straightens each into an upright crop and
-//! reads it ([`rec`]). The work is bounded whatever the image holds: the detector's input is
-//! at most 2000 px on its long side, at most [`MAX_LINES`] boxes are read, each at most
-//! [`rec::MAX_WIDTH`] px wide.
+//! [`Ocr::read`] finds the text boxes (`det`), straightens each into an upright crop and
+//! reads it (`rec`). The work is bounded whatever the image holds: the detector's input is at
+//! most 2000 px on its long side, at most [`MAX_LINES`] boxes are read, each at most 1920
+//! input columns wide (`rec::MAX_WIDTH`), [`MAX_COLUMNS`] in all. The recognizer reads each
+//! line on its own (rapidocr batches six, padded to the widest, which can change a
+//! borderline line's reading); no direction classifier (rapidocr's flips upright lines).
 
 mod det;
 mod geom;
@@ -43,15 +45,19 @@ const SAME_LINE_PX: f32 = 10.0;
 /// reaches it, and then its smallest boxes go unread.
 pub const MAX_COLUMNS: usize = 64 * 1024;
 
-/// The sessions' memory. Measured on a 2000×1000 image of 22 lines (peak RSS of the
-/// process, baseline with both models loaded ≈ 95 MB): ONNX Runtime's default (arena and
+/// The sessions' memory. Measured on a 2000×1000 image of 22 lines, peak RSS of the process
+/// with both models loaded (≈ 95 MB before the first run): ONNX Runtime's default (arena and
 /// memory pattern) peaks at ≈ 760 MB and keeps it, as the pattern plans anew for every
-/// recognizer width; no arena at all peaks at ≈ 500 MB (glibc keeps the freed blocks
-/// fragmented) and detects 1.5–2× slower; the arena alone peaks at ≈ 470 MB, keeps it for
-/// reuse, and is the fastest.
+/// recognizer width; no arena peaks at ≈ 500–550 MB (glibc keeps the freed blocks,
+/// fragmented) and detects 1.5–2× slower; the arena alone peaks at ≈ 470 MB and keeps it for
+/// the next image. Shrinking the arena after each run hands ≈ 250 MB back between images but
+/// raises the peak to ≈ 550 MB (the arena regrows on fragmented pages) and costs ≈ 15 % more
+/// detection time; as the next object's decode is held while its own OCR runs, the lower
+/// peak is what keeps a 1 GiB function alive.
 const MEMORY: MemoryOptions = MemoryOptions {
     cpu_arena: true,
     memory_pattern: false,
+    shrink_arena: false,
 };
 
 pub struct Ocr {

@@ -376,3 +376,9 @@ fn detector_input_pads_strips_with_black() {
         assert!((col(y) - want).abs() < 1e-4, "row {y}: {}", col(y));
     }
 }
+
+#[test]
+fn the_engine_can_be_shared_across_blocking_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Ocr>();
+}
