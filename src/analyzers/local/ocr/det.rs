@@ -46,6 +46,9 @@ fn round32(v: f64) -> usize {
     ((v.floor() / 32.0).round_ties_even() as usize * 32).max(32)
 }
 
+/// The most pixels the detector's input may have (1568×832, or 2000×640).
+pub const MAX_PIXELS: f64 = 1_300_000.0;
+
 impl Layout {
     pub fn new(image_w: usize, image_h: usize) -> Layout {
         let (w0, h0) = (image_w.max(1) as f64, image_h.max(1) as f64);
@@ -63,6 +66,14 @@ impl Layout {
             (LIMIT_SIDE / short).min(MAX_SIDE / long).max(1.0)
         } else {
             1.0
+        };
+        // The detector's working memory grows with its input (≈ 470 MB of process at
+        // 1984×992): large inputs are scaled down to MAX_PIXELS, a little under rapidocr.
+        let area = w1 * r * h2 * r;
+        let r = if area > MAX_PIXELS {
+            r * (MAX_PIXELS / area).sqrt()
+        } else {
+            r
         };
         Layout {
             width: round32(w1 * r),

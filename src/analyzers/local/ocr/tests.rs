@@ -66,8 +66,10 @@ fn layout_follows_rapidocr() {
     // Short side up to 736, sides to multiples of 32 (Python's round: ties to even).
     let l = det::Layout::new(1000, 600);
     assert_eq!((l.width, l.height, l.pad), (1216, 736, 0));
+    // Over det::MAX_PIXELS (rapidocr would use 1984×992): scaled down for memory.
     let l = det::Layout::new(2000, 1000);
-    assert_eq!((l.width, l.height, l.pad), (1984, 992, 0));
+    assert_eq!((l.width, l.height, l.pad), (1600, 800, 0));
+    assert!((l.width * l.height) as f64 <= det::MAX_PIXELS);
     // Upscaling stops at a long side of 2000.
     let l = det::Layout::new(1800, 500);
     assert_eq!((l.width, l.height), (1984, 544));
