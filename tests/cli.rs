@@ -135,6 +135,25 @@ fn demo_runs_on_the_fetched_photos() {
     assert!(stdout.contains("[animal/cat]"), "{stdout}");
     assert!(stdout.contains("espresso"), "{stdout}");
     assert!(root.join("events/chelsea.png.json").is_file());
+    // The text image and the built-in example keyword list: a text hit, shown by `inspect`.
+    assert!(
+        stdout.contains("text hit    ad 100: \"加微信\"") || stdout.contains("\"add wechat\""),
+        "{stdout}"
+    );
+    // The README's replay, with the same keyword list: already processed, same verdict.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/keywords.example.txt");
+    let out = bin(&root)
+        .env("TRIAGE_KEYWORDS", example)
+        .arg("process")
+        .arg(root.join("events/text-ad.png.json"))
+        .output()
+        .unwrap();
+    let replay = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        replay.contains("already_processed") && replay.contains("\"verdict\":\"block\""),
+        "{replay}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `TRIAGE_STORE=local` resolves every provider's event against the embedded bucket
