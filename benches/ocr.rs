@@ -44,7 +44,9 @@ fn render(dir: &Path, name: &str, lines: &[String], python: &Path) -> PathBuf {
     let out = dir.join(name);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/text/render.py");
     let mut cmd = Command::new(python);
-    cmd.arg(script).arg(&out).args(["--font", FONT, "--size", "30"]);
+    cmd.arg(script)
+        .arg(&out)
+        .args(["--font", FONT, "--size", "30"]);
     cmd.args(["--width", "1000", "--height", "700"]);
     if lines.is_empty() {
         cmd.args(["--background", "gradient"]);

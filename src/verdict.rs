@@ -215,7 +215,11 @@ pub fn with_label_findings(
 /// Raise the verdict by what the user's own libraries found: keyword hits in the image's text
 /// and block-list samples, each a category score judged by the usual thresholds. The reason
 /// says which finding decided (the score's `label`, e.g. `keyword 加微信`).
-pub fn with_findings(verdict: Verdict, findings: &[CategoryScore], thresholds: &Thresholds) -> Verdict {
+pub fn with_findings(
+    verdict: Verdict,
+    findings: &[CategoryScore],
+    thresholds: &Thresholds,
+) -> Verdict {
     let before = verdict.decision;
     let Verdict {
         mut decision,
@@ -225,7 +229,12 @@ pub fn with_findings(verdict: Verdict, findings: &[CategoryScore], thresholds: &
     let mut deciding = None;
     for f in findings {
         let was = decision;
-        raise_by_scores(std::slice::from_ref(f), thresholds, &mut decision, &mut reason);
+        raise_by_scores(
+            std::slice::from_ref(f),
+            thresholds,
+            &mut decision,
+            &mut reason,
+        );
         if decision > was {
             deciding = f.label.as_deref();
         }
@@ -273,8 +282,15 @@ mod tests {
         };
         let v = with_findings(pass.clone(), &[hit(60.0)], &t);
         assert_eq!(v.decision, Decision::Review);
-        assert!(v.reason.contains("ad score 60.0 >= review") && v.reason.contains("加微信"), "{}", v.reason);
-        assert_eq!(with_findings(pass.clone(), &[hit(95.0)], &t).decision, Decision::Block);
+        assert!(
+            v.reason.contains("ad score 60.0 >= review") && v.reason.contains("加微信"),
+            "{}",
+            v.reason
+        );
+        assert_eq!(
+            with_findings(pass.clone(), &[hit(95.0)], &t).decision,
+            Decision::Block
+        );
         let low = with_findings(pass.clone(), &[hit(10.0)], &t);
         assert_eq!(low, pass, "a finding under its thresholds changes nothing");
         let allowed = allow_listed(&with_findings(pass, &[hit(95.0)], &t), "allow/logo.png");

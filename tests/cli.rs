@@ -141,7 +141,8 @@ fn demo_runs_on_the_fetched_photos() {
         "{stdout}"
     );
     // The README's replay, with the same keyword list: already processed, same verdict.
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/keywords.example.txt");
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/keywords.example.txt");
     let out = bin(&root)
         .env("TRIAGE_KEYWORDS", example)
         .arg("process")

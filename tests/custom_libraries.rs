@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use common::*;
 use image_triage::config::Config;
+use image_triage::inspect;
 use image_triage::pipeline::Pipeline;
 use image_triage::store::ObjectStore;
-use image_triage::inspect;
 
 const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
 
@@ -34,7 +34,14 @@ fn render(lines: &[&str], size: u32) -> Vec<u8> {
     let status = std::process::Command::new(python)
         .arg(&script)
         .arg(&out)
-        .args(["--font", CJK_FONT, "--size", &size.to_string(), "--width", "1000"])
+        .args([
+            "--font",
+            CJK_FONT,
+            "--size",
+            &size.to_string(),
+            "--width",
+            "1000",
+        ])
         .args(lines)
         .status()
         .unwrap();
@@ -67,7 +74,10 @@ fn keywords(dir: &Path, text: &str) -> PathBuf {
 async fn a_text_ad_with_a_listed_keyword_does_not_pass_and_names_the_keyword() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
-    let list = keywords(dir.path(), "# ads\n[ad]\n加微信\n\n[contact:60]\nwhatsapp\n");
+    let list = keywords(
+        dir.path(),
+        "# ads\n[ad]\n加微信\n\n[contact:60]\nwhatsapp\n",
+    );
     let pipeline = Pipeline::new(config(
         dir.path(),
         &[
@@ -93,7 +103,10 @@ async fn a_text_ad_with_a_listed_keyword_does_not_pass_and_names_the_keyword() {
     assert_eq!(hit["line"], "加微信 abc123 领取福利");
     assert_eq!(hit["source"], "keywords");
     let reason = sc["verdict"]["reason"].as_str().unwrap();
-    assert!(reason.contains("ad score 100.0") && reason.contains("加微信"), "{reason}");
+    assert!(
+        reason.contains("ad score 100.0") && reason.contains("加微信"),
+        "{reason}"
+    );
 
     // Where people look: metadata, tags and `inspect`, read back from the bucket.
     let report = inspect::inspect(&*store, BUCKET, "u/ad.png", "triage-results/")
@@ -101,10 +114,15 @@ async fn a_text_ad_with_a_listed_keyword_does_not_pass_and_names_the_keyword() {
         .unwrap();
     assert_eq!(report.metadata["triage-verdict"], "block");
     assert_eq!(report.metadata["triage-text"], "ad");
-    assert!(report.tags.contains(&("triage-text".into(), "ad".into())), "{:?}", report.tags);
+    assert!(
+        report.tags.contains(&("triage-text".into(), "ad".into())),
+        "{:?}",
+        report.tags
+    );
     let shown = inspect::render(&report);
     assert!(
-        shown.contains("加微信 abc123 领取福利") && shown.contains("text hit    ad 100: \"加微信\""),
+        shown.contains("加微信 abc123 领取福利")
+            && shown.contains("text hit    ad 100: \"加微信\""),
         "{shown}"
     );
 }
@@ -134,7 +152,11 @@ async fn keywords_hidden_with_spaces_or_full_width_letters_are_still_found() {
         .iter()
         .map(|h| h["keyword"].as_str().unwrap())
         .collect();
-    assert!(found.contains(&"加微信") && found.contains(&"wechat"), "{}", sc["text"]);
+    assert!(
+        found.contains(&"加微信") && found.contains(&"wechat"),
+        "{}",
+        sc["text"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,7 +168,12 @@ async fn a_benign_text_image_passes_with_its_text_and_a_photo_has_an_empty_text_
         dir.path(),
         &[("TRIAGE_KEYWORDS", list.to_str().unwrap())],
     ));
-    upload(&*store, "u/menu.png", render(&["今日菜单", "Coffee 12 Tea 10"], 48)).await;
+    upload(
+        &*store,
+        "u/menu.png",
+        render(&["今日菜单", "Coffee 12 Tea 10"], 48),
+    )
+    .await;
     let o = process(&pipeline, "u/menu.png").await;
     assert_eq!(o.verdict.as_deref(), Some("pass"), "{o:?}");
     let sc = sidecar(dir.path(), "u/menu.png");
@@ -164,7 +191,10 @@ async fn a_benign_text_image_passes_with_its_text_and_a_photo_has_an_empty_text_
     assert!(!report.metadata.contains_key("triage-text"));
 
     upload(&*store, "u/cat.png", photo("chelsea.png")).await;
-    assert_eq!(process(&pipeline, "u/cat.png").await.verdict.as_deref(), Some("pass"));
+    assert_eq!(
+        process(&pipeline, "u/cat.png").await.verdict.as_deref(),
+        Some("pass")
+    );
     let sc = sidecar(dir.path(), "u/cat.png");
     assert_eq!(sc["text"]["lines"], serde_json::json!([]), "{}", sc["text"]);
 }
@@ -176,7 +206,10 @@ async fn ocr_off_reads_no_text() {
     let list = keywords(dir.path(), "[ad]\n加微信\n");
     let pipeline = Pipeline::new(config(
         dir.path(),
-        &[("TRIAGE_KEYWORDS", list.to_str().unwrap()), ("TRIAGE_OCR", "off")],
+        &[
+            ("TRIAGE_KEYWORDS", list.to_str().unwrap()),
+            ("TRIAGE_OCR", "off"),
+        ],
     ));
     upload(&*store, "u/ad.png", render(&["加微信 abc123"], 56)).await;
     let o = process(&pipeline, "u/ad.png").await;
@@ -226,7 +259,10 @@ async fn a_re_encoded_block_sample_does_not_pass_and_an_allow_sample_passes() {
     assert_eq!(sc["image_list"]["category"], "ad");
     assert_eq!(sc["image_list"]["sample"], "block/ad/coffee.png");
     let reason = sc["verdict"]["reason"].as_str().unwrap();
-    assert!(reason.contains("block-list sample block/ad/coffee.png"), "{reason}");
+    assert!(
+        reason.contains("block-list sample block/ad/coffee.png"),
+        "{reason}"
+    );
     let report = inspect::inspect(&*store, BUCKET, "u/copy.jpg", "triage-results/")
         .await
         .unwrap();
@@ -254,7 +290,9 @@ async fn a_re_encoded_block_sample_does_not_pass_and_an_allow_sample_passes() {
     // An unrelated photo matches nothing.
     upload(&*store, "u/rocket.jpg", photo("rocket.jpg")).await;
     process(&pipeline, "u/rocket.jpg").await;
-    assert!(sidecar(dir.path(), "u/rocket.jpg").get("image_list").is_none());
+    assert!(sidecar(dir.path(), "u/rocket.jpg")
+        .get("image_list")
+        .is_none());
 }
 
 #[test]
@@ -269,8 +307,20 @@ fn a_bad_keyword_file_stops_start_up_naming_the_line() {
     let e = Config::from_vars(vars.clone()).unwrap_err();
     assert_eq!(e.var, "TRIAGE_KEYWORDS");
     assert!(e.to_string().contains("line 4"), "{e}");
-    let missing = [("TRIAGE_KEYWORDS".to_string(), "/nonexistent/k.txt".to_string())];
-    assert_eq!(Config::from_vars(missing).unwrap_err().var, "TRIAGE_KEYWORDS");
-    let lists = [("TRIAGE_IMAGE_LISTS".to_string(), "/nonexistent/lists".to_string())];
-    assert_eq!(Config::from_vars(lists).unwrap_err().var, "TRIAGE_IMAGE_LISTS");
+    let missing = [(
+        "TRIAGE_KEYWORDS".to_string(),
+        "/nonexistent/k.txt".to_string(),
+    )];
+    assert_eq!(
+        Config::from_vars(missing).unwrap_err().var,
+        "TRIAGE_KEYWORDS"
+    );
+    let lists = [(
+        "TRIAGE_IMAGE_LISTS".to_string(),
+        "/nonexistent/lists".to_string(),
+    )];
+    assert_eq!(
+        Config::from_vars(lists).unwrap_err().var,
+        "TRIAGE_IMAGE_LISTS"
+    );
 }

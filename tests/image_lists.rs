@@ -5,6 +5,7 @@
 //! the hash cache.
 //!
 //! The demo photos come from scripts/fetch-models.sh (`TRIAGE_PHOTOS_DIR`).
+#![cfg(feature = "local")]
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

@@ -227,7 +227,10 @@ impl Default for Config {
 /// when the local path reads text.
 fn model_identity(dir: &std::path::Path, ocr: bool) -> String {
     let mut h = Sha256::new();
-    let ocr_files = [crate::analyzers::OCR_DET_FILE, crate::analyzers::OCR_REC_FILE];
+    let ocr_files = [
+        crate::analyzers::OCR_DET_FILE,
+        crate::analyzers::OCR_REC_FILE,
+    ];
     for name in [
         crate::analyzers::LABELS_MODEL_FILE,
         crate::analyzers::NSFW_MODEL_FILE,

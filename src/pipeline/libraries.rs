@@ -47,7 +47,8 @@ pub fn findings(text: Option<&TextOutput>, listed: Option<&ListMatch>) -> Vec<Ca
 #[derive(Default)]
 pub struct ImageListCheck {
     #[cfg(feature = "local")]
-    lists: tokio::sync::OnceCell<Result<std::sync::Arc<crate::analyzers::lists::ImageLists>, String>>,
+    lists:
+        tokio::sync::OnceCell<Result<std::sync::Arc<crate::analyzers::lists::ImageLists>, String>>,
 }
 
 impl ImageListCheck {
@@ -114,7 +115,10 @@ mod tests {
             source,
             score: Some(70.0),
         };
-        text.hits = vec![hit(HitSource::Vendor, "ad"), hit(HitSource::Keywords, "contact")];
+        text.hits = vec![
+            hit(HitSource::Vendor, "ad"),
+            hit(HitSource::Keywords, "contact"),
+        ];
         let block = ListMatch {
             list: ListKind::Block,
             category: None,
@@ -125,7 +129,10 @@ mod tests {
         assert_eq!(f.len(), 2, "{f:?}");
         assert_eq!((f[0].category.as_str(), f[0].score), ("contact", 70.0));
         assert!(f[0].label.as_deref().unwrap().contains("加微信"));
-        assert_eq!((f[1].category.as_str(), f[1].score), (BLOCK_LIST_CATEGORY, 100.0));
+        assert_eq!(
+            (f[1].category.as_str(), f[1].score),
+            (BLOCK_LIST_CATEGORY, 100.0)
+        );
         let allow = ListMatch {
             list: ListKind::Allow,
             ..block

@@ -557,9 +557,9 @@ impl Pipeline {
         }
         let listed = listed.unwrap_or_else(|why| {
             warn!(error = %why, "image lists not checked");
-            result
-                .notes
-                .push(format!("image lists (TRIAGE_IMAGE_LISTS) not checked: {why}"));
+            result.notes.push(format!(
+                "image lists (TRIAGE_IMAGE_LISTS) not checked: {why}"
+            ));
             None
         });
         let state = match (&moderation.status, &moderation.output) {

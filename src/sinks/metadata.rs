@@ -78,7 +78,9 @@ pub fn summary(
         if used(&trial) <= budget {
             out = trial;
         } else if note.is_none() {
-            note = Some(format!("metadata: {key} left out for the {budget}-byte metadata budget"));
+            note = Some(format!(
+                "metadata: {key} left out for the {budget}-byte metadata budget"
+            ));
         }
     }
     let labels = result.labels();

@@ -6,12 +6,7 @@ use super::{HitSource, TextHit, TextLine, TextOutput, MAX_HITS, MAX_LINES, MAX_L
 /// `[x, y, width, height]` in whole pixels from a vendor's float box; `None` for a box without
 /// area (IMS and CI send all zeros, or empty elements, when there is no position). A rotated
 /// box (`Rotate`) keeps its own corner and size: the section has no angle to carry.
-pub fn bbox(
-    x: Option<f64>,
-    y: Option<f64>,
-    w: Option<f64>,
-    h: Option<f64>,
-) -> Option<[u32; 4]> {
+pub fn bbox(x: Option<f64>, y: Option<f64>, w: Option<f64>, h: Option<f64>) -> Option<[u32; 4]> {
     let (x, y, w, h) = (x?, y?, w?, h?);
     if ![x, y, w, h].iter().all(|v| v.is_finite()) || w < 1.0 || h < 1.0 {
         return None;
@@ -120,4 +115,3 @@ pub fn clip(s: &str, max: usize) -> (&str, bool) {
     }
     (&s[..end], true)
 }
-

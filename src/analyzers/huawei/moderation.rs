@@ -7,7 +7,6 @@ use super::builder::{self, Input};
 use super::tagging::{image_source, num};
 // The collector the Tencent parsers use too (one place for dedupe and bounds until src/text
 // has it).
-use crate::text::vendor::{clip, TextBuilder, KEEP_LINES, KEEP_LINE_BYTES};
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, ModerationOutput, Moderator, Suggestion,
 };
@@ -15,6 +14,7 @@ use crate::cloud::huawei::api::Api;
 use crate::config::Config;
 use crate::preflight::limits::HUAWEI_MODERATION;
 use crate::preflight::Limits;
+use crate::text::vendor::{clip, TextBuilder, KEEP_LINES, KEEP_LINE_BYTES};
 use crate::text::{TextOutput, MAX_HITS};
 
 pub struct HuaweiModeration {

@@ -9,7 +9,6 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::builder;
-use crate::text::vendor::{bbox, TextBuilder, KEEP_LINE_BYTES};
 use crate::analyzers::{
     AnalyzerError, AnalyzerInput, CategoryScore, Label, LabelOutput, Labeler, ModerationOutput,
     Moderator, Suggestion,
@@ -19,6 +18,7 @@ use crate::cloud::tencent::cos::{CosClient, CosError, Req};
 use crate::config::Config;
 use crate::preflight::limits::{Limits, COS_CI_MODERATION, COS_CI_TAGGING};
 use crate::preflight::ImageFormat;
+use crate::text::vendor::{bbox, TextBuilder, KEEP_LINE_BYTES};
 use crate::text::{TextOutput, MAX_HITS};
 
 /// Seed 000: tagging is limited to 20 QPS; 5 s per call.
