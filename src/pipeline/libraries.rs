@@ -106,6 +106,43 @@ mod tests {
     use crate::text::TextHit;
 
     #[test]
+    fn the_users_keywords_are_matched_against_a_vendors_text_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("k.txt");
+        std::fs::write(&list, "[contact:70]\nwhatsapp\n").unwrap();
+        let config =
+            Config::from_vars([("TRIAGE_KEYWORDS".to_string(), list.display().to_string())])
+                .unwrap();
+        // As the IMS parser gives it: its own hit on one line, the user's word on another.
+        let mut text = TextOutput::new("ims", vec![]);
+        for line in ["加微信 abc123", "WhatsApp: +1 555 0100"] {
+            text.lines.push(crate::text::TextLine {
+                text: line.into(),
+                confidence: None,
+                bbox: None,
+                frame: None,
+            });
+        }
+        text.hits.push(TextHit {
+            category: "ad".into(),
+            keyword: "加微信".into(),
+            line: "加微信 abc123".into(),
+            source: HitSource::Vendor,
+            score: Some(95.0),
+        });
+        finish_text(&config, &mut text);
+        assert_eq!(text.hits.len(), 2, "{:?}", text.hits);
+        let user = &text.hits[1];
+        assert_eq!(
+            (user.category.as_str(), user.keyword.as_str(), user.source),
+            ("contact", "whatsapp", HitSource::Keywords)
+        );
+        let f = findings(Some(&text), None);
+        assert_eq!(f.len(), 1, "only the user's hit scores: {f:?}");
+        assert_eq!((f[0].category.as_str(), f[0].score), ("contact", 70.0));
+    }
+
+    #[test]
     fn user_keyword_hits_and_block_samples_score_vendor_hits_do_not() {
         let mut text = TextOutput::new("ims", vec![]);
         let hit = |source, category: &str| TextHit {
