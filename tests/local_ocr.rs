@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use image::RgbImage;
 use image_triage::analyzers::local::decode;
@@ -205,25 +204,11 @@ fn a_large_upload_is_read_after_the_decoder_reduces_it() {
     assert_eq!(texts(&read(&img)), [line]);
 }
 
-fn rss_mib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (kib("VmRSS:") / 1024, kib("VmHWM:") / 1024)
-}
-
-/// Timings and the process's peak RSS on a dense 2000×1000 image (22 lines of 26 px text).
-/// By hand, alone, so that the peak is OCR's:
-/// `cargo test --release --test local_ocr -- --ignored --nocapture`.
+/// A dense 2000×1000 image (22 lines of 26 px text) at full size, the largest input OCR sees
+/// (the decoder would halve it): every line is read within the per-image caps. Its speed is
+/// measured in `cargo bench --bench ocr`, its memory bound in tests/local_memory.rs.
 #[test]
-#[ignore]
-fn dense_2000x1000_timings_and_peak_memory() {
+fn a_dense_2000x1000_poster_is_read_whole() {
     let lines: Vec<String> = (1..=22)
         .map(|i| format!("Line {i}: 扫码领取红包 The quick brown fox jumps over 0123456789"))
         .collect();
@@ -231,29 +216,10 @@ fn dense_2000x1000_timings_and_peak_memory() {
         "--font", ZH_FONT, "--size", "26", "--width", "2000", "--height", "1000",
     ];
     args.extend(lines.iter().map(String::as_str));
-    // At full size (the decoder would halve it): the largest input OCR sees is ~2 MP.
     let img = image::load_from_memory(&render_png(&args))
         .unwrap()
         .to_rgb8();
     assert_eq!(img.dimensions(), (2000, 1000));
-    let ocr = ocr();
-    eprintln!("loaded: rss/peak {:?} MiB", rss_mib());
-    for run in 1..=3 {
-        let t = Instant::now();
-        let boxes = ocr.detect(&img).unwrap();
-        let det = t.elapsed();
-        let t = Instant::now();
-        let read = ocr.read(&img).unwrap();
-        let all = t.elapsed();
-        eprintln!(
-            "run {run}: detect {det:?} ({} boxes); read {all:?} ({} lines, {:?} per line); rss/peak {:?} MiB",
-            boxes.len(),
-            read.len(),
-            all.saturating_sub(det) / read.len().max(1) as u32,
-            rss_mib()
-        );
-        assert_eq!(read.len(), 22);
-    }
-    let (_, peak) = rss_mib();
-    assert!(peak < 700, "peak RSS {peak} MiB");
+    let read = ocr().read(&img).unwrap();
+    assert_eq!(read.len(), 22, "{read:?}");
 }
