@@ -1,6 +1,7 @@
 //! The pipeline: one object from event to written results. It names no vendor: stores and
 //! analyzers come from their registries, by the object's provider and the configuration.
 
+pub mod current;
 mod failure;
 pub mod guard;
 pub mod libraries;

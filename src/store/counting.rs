@@ -9,7 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
+use super::{
+    Capabilities, ListPage, ObjectMeta, ObjectStore, PutCondition, StoreError, TagRules,
+};
 
 #[derive(Debug)]
 pub struct CountingStore<S> {
@@ -82,6 +84,18 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
         content_type: &str,
     ) -> Result<(), StoreError> {
         self.inner.put(bucket, key, body, content_type).await
+    }
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition<'_>,
+    ) -> Result<String, StoreError> {
+        self.inner
+            .put_if(bucket, key, body, content_type, condition)
+            .await
     }
     async fn update_metadata(
         &self,

@@ -393,6 +393,15 @@ pub const S3_TAG_RULES: TagRules = TagRules {
     extra_chars: " +-=._:/@",
 };
 
+/// When [`ObjectStore::put_if`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutCondition<'a> {
+    /// Only when no object has the key (`If-None-Match: *`).
+    Absent,
+    /// Only while the object's ETag (quotes ignored) is this one (`If-Match`).
+    Matches(&'a str),
+}
+
 /// The optional operations a store has. Every store states its own (the method has no
 /// default), and wrappers forward it, so "no presigned URL here" is a fact the pipeline reads,
 /// not an error it runs into.
@@ -439,6 +448,24 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         body: Bytes,
         content_type: &str,
     ) -> Result<(), StoreError>;
+    /// [`ObjectStore::put`] under a condition the store checks atomically (the vendor's
+    /// precondition header): a counter or record several instances write. Returns the new
+    /// object's ETag (without quotes). When the condition does not hold:
+    /// [`StoreError::PreconditionFailed`] and nothing is written.
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition<'_>,
+    ) -> Result<String, StoreError> {
+        let _ = (bucket, key, body, content_type, condition);
+        Err(StoreError::Unsupported {
+            store: self.name(),
+            op: "conditional writes",
+        })
+    }
     /// Set these user-metadata entries, keeping the object's other user metadata. Entries named
     /// `triage-*` ([`OWNED_PREFIX`]) are the function's own: every one the object had is replaced
     /// by those given, so none an uploader set survives a write.
