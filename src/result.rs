@@ -150,6 +150,10 @@ pub struct TriageResult {
     pub config_hash: String,
     pub processed_at: chrono::DateTime<chrono::Utc>,
     pub tool: ToolInfo,
+    /// Set when the analysis was not run for this object: the same bytes had been analysed
+    /// under this configuration (content dedupe, `TRIAGE_DEDUPE`), and that result was reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<Reuse>,
     /// Set when triage of this object failed for good (or where no retry will come): the
     /// outcome's code and reason, so the failure is in the bucket, not only in a log line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,6 +181,18 @@ pub struct ListMatch {
     pub sample: String,
     /// Differing bits between the two perceptual hashes (0 = the same picture).
     pub distance: u32,
+}
+
+/// Where a reused result came from: the object whose identical bytes were analysed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reuse {
+    /// SHA-256 of the bytes, computed by the function (never a hash an uploader can set).
+    pub content_sha256: String,
+    pub bucket: String,
+    pub key: String,
+    pub analysed_at: chrono::DateTime<chrono::Utc>,
+    /// The content record the result was read from (`<results prefix>_by-content/<sha256>`).
+    pub record: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -51,6 +51,11 @@ const CORE_VARS: &[&str] = &[
     "TRIAGE_MARKER_SECRET",
     "TRIAGE_BUCKETS",
     "TRIAGE_CONFIRM_DELETE_ON_ERROR",
+    "TRIAGE_OCR",
+    "TRIAGE_KEYWORDS",
+    "TRIAGE_IMAGE_LISTS",
+    "TRIAGE_DEDUPE",
+    "TRIAGE_DAILY_CAP",
 ];
 
 /// Edit distance, for "did you mean".

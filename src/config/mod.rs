@@ -138,6 +138,8 @@ pub struct Config {
     pub decode_budget_mb: u64,
     /// OCR, keyword lists and image sample lists (see [`libraries`]).
     pub libraries: libraries::Libraries,
+    /// Content dedupe and the daily cap (see [`cost`]).
+    pub cost: cost::CostGuards,
 }
 
 /// `TRIAGE_QUEUE` as given. Its Debug form hides the user-info and the query, where a broker
@@ -219,6 +221,7 @@ impl Default for Config {
             trust: Default::default(),
             decode_budget_mb: memory::DEFAULT_BUDGET_MB,
             libraries: Default::default(),
+            cost: Default::default(),
         }
     }
 }
@@ -435,6 +438,7 @@ impl Config {
         let owned = |n: &str| get(n).map(str::to_string);
         cfg.trust = trust::Trust::from_get(owned)?;
         cfg.libraries = libraries::Libraries::from_get(owned)?;
+        cfg.cost = cost::CostGuards::from_get(owned)?;
         trust::check_combinations(
             owned,
             cfg.on_error,
@@ -655,6 +659,7 @@ fn parse_sinks(v: &str) -> Result<Vec<SinkKind>, String> {
 }
 
 mod check;
+pub mod cost;
 pub mod libraries;
 pub mod memory;
 #[cfg(test)]

@@ -40,11 +40,7 @@ pub struct Claim<'a> {
 impl MarkerSecret {
     /// The marker's signature: HMAC-SHA256 over what the marker claims, 32 hex digits.
     pub fn sign(&self, claim: &Claim<'_>) -> String {
-        // The secret's length is checked at start; HMAC takes keys of any length.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
-            return String::new();
-        };
-        for part in [
+        self.sign_parts(&[
             "image-triage marker v2",
             claim.bucket,
             claim.key,
@@ -52,16 +48,43 @@ impl MarkerSecret {
             claim.config_hash,
             claim.content,
             claim.verdict,
-        ] {
+        ])
+    }
+
+    /// Whether `signature` is [`MarkerSecret::sign`]'s for these values (constant time).
+    pub fn verify(&self, signature: &str, claim: &Claim<'_>) -> bool {
+        self.verify_parts(
+            signature,
+            &[
+                "image-triage marker v2",
+                claim.bucket,
+                claim.key,
+                claim.etag,
+                claim.config_hash,
+                claim.content,
+                claim.verdict,
+            ],
+        )
+    }
+
+    /// HMAC-SHA256 over `parts` (each NUL-terminated, so no two lists sign alike), 32 hex
+    /// digits. The first part names what is signed, so a signature of one kind of record is
+    /// never valid for another.
+    pub fn sign_parts(&self, parts: &[&str]) -> String {
+        // The secret's length is checked at start; HMAC takes keys of any length.
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            return String::new();
+        };
+        for part in parts {
             mac.update(part.as_bytes());
             mac.update(&[0]);
         }
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
-    /// Whether `signature` is [`MarkerSecret::sign`]'s for these values (constant time).
-    pub fn verify(&self, signature: &str, claim: &Claim<'_>) -> bool {
-        let want = self.sign(claim);
+    /// Whether `signature` is [`MarkerSecret::sign_parts`]'s for `parts` (constant time).
+    pub fn verify_parts(&self, signature: &str, parts: &[&str]) -> bool {
+        let want = self.sign_parts(parts);
         want.len() == signature.len()
             && want
                 .bytes()

@@ -67,6 +67,7 @@ impl Pipeline {
                     config_hash: self.config.config_hash(obj.provider),
                     processed_at: chrono::Utc::now(),
                     tool: TriageResult::tool(),
+                    reused: None,
                     failure: Some(failure),
                 };
                 serde_json::json!(result)

@@ -1,7 +1,9 @@
 //! The pipeline: one object from event to written results. It names no vendor: stores and
 //! analyzers come from their registries, by the object's provider and the configuration.
 
+pub mod cost;
 pub mod current;
+pub use current::Current;
 mod failure;
 pub mod guard;
 pub mod libraries;
@@ -195,11 +197,13 @@ impl Pipeline {
         let span = tracing::info_span!("object", provider = %obj.provider, bucket = %obj.bucket, key = %obj.key);
         async {
             let outcome = self.process_inner(obj.clone()).await;
+            // Stopped before the write-back: no `triage-*` value an uploader set may stand.
             let before_write_back = matches!(
-                outcome.code.as_deref(),
-                Some("store_error" | "analyzer_unavailable")
+                (outcome.status, outcome.code.as_deref()),
+                ("failed", Some("store_error" | "analyzer_unavailable"))
+                    | ("skipped", Some("daily_cap"))
             );
-            if outcome.status == "failed" && before_write_back {
+            if before_write_back {
                 self.clear_foreign_results(&obj).await;
             }
             if outcome.status == "failed" && !outcome.retryable {
@@ -347,9 +351,10 @@ impl Pipeline {
             actions: vec![],
             timings_ms: BTreeMap::new(),
             notes: vec![],
-            config_hash,
+            config_hash: config_hash.clone(),
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
+            reused: None,
             failure: None,
         };
         // SHA-256 of the bytes, when the analyzers read them.
@@ -362,14 +367,37 @@ impl Pipeline {
             Ok(facts) => {
                 result.image = Some(facts.clone());
                 let t = Instant::now();
-                let analyzed = self
-                    .analyze(&obj, &store, facts, head, &mut result, &mut timings)
+                let before = self
+                    .before_analysis(
+                        &*store,
+                        &obj,
+                        facts.bytes,
+                        head,
+                        &config_hash,
+                        &mut result.notes,
+                    )
                     .await;
-                match analyzed {
-                    Ok(hash) => content_hash = hash,
+                match before {
                     Err(e) => return Outcome::store_failed(&obj, &e),
+                    Ok(cost::Before::Capped(o)) => return *o,
+                    Ok(cost::Before::Reused { result: r, sha256 }) => {
+                        result = *r;
+                        content_hash = Some(sha256);
+                    }
+                    Ok(cost::Before::Analyse { bytes, sha256 }) => {
+                        let analyzed = self
+                            .analyze(&obj, &store, facts, bytes, &mut result, &mut timings)
+                            .await;
+                        match analyzed {
+                            Ok(hash) => content_hash = hash.or(sha256),
+                            Err(e) => return Outcome::store_failed(&obj, &e),
+                        }
+                        timings.insert("analyze".to_string(), ms(t));
+                        if let Some(sha256) = &content_hash {
+                            self.after_analysis(&*store, sha256, &mut result).await;
+                        }
+                    }
                 }
-                timings.insert("analyze".to_string(), ms(t));
                 None
             }
         };

@@ -185,6 +185,7 @@ mod tests {
             config_hash: "abcdef012345".into(),
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
+            reused: None,
             failure: None,
         }
     }

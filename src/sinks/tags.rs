@@ -189,6 +189,7 @@ mod tests {
             config_hash: String::new(),
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
+            reused: None,
             failure: None,
         }
     }
