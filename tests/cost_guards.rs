@@ -56,7 +56,10 @@ async fn the_same_bytes_under_two_keys_are_analysed_once() {
     let p = Pipeline::new(config(&emu, &[("TRIAGE_LABEL_SCENES", "web")]));
 
     let first = triage(&p, "a/first.png").await;
-    assert_eq!((first.status, first.verdict.as_deref()), ("done", Some("block")));
+    assert_eq!(
+        (first.status, first.verdict.as_deref()),
+        ("done", Some("block"))
+    );
     let second = triage(&p, "b/second copy.png").await;
     assert_eq!(
         (second.status, second.verdict.as_deref()),
@@ -81,7 +84,9 @@ async fn the_same_bytes_under_two_keys_are_analysed_once() {
     // The second key got its own write-back: metadata and tags.
     let obj = emu.object(BUCKET, "b/second copy.png").unwrap();
     assert_eq!(obj.meta["triage-verdict"], "block");
-    assert!(obj.tags.contains(&("triage-verdict".into(), "block".into())));
+    assert!(obj
+        .tags
+        .contains(&("triage-verdict".into(), "block".into())));
     assert_eq!(obj.body, bytes, "content untouched");
 
     // Different bytes are analysed; so are the same bytes under another configuration.
@@ -93,7 +98,10 @@ async fn the_same_bytes_under_two_keys_are_analysed_once() {
     emu.put_object(BUCKET, "d/third.png", bytes.clone(), "image/png");
     let stricter = Pipeline::new(config(
         &emu,
-        &[("TRIAGE_LABEL_SCENES", "web"), ("TRIAGE_BLOCK_THRESHOLD", "99")],
+        &[
+            ("TRIAGE_LABEL_SCENES", "web"),
+            ("TRIAGE_BLOCK_THRESHOLD", "99"),
+        ],
     ));
     assert_eq!(triage(&stricter, "d/third.png").await.status, "done");
     assert_eq!(emu.count("ims"), 3, "another configuration analyses again");
@@ -113,7 +121,10 @@ async fn dedupe_off_analyses_every_key() {
     }
     assert_eq!(emu.count("ims"), 2);
     assert!(emu
-        .object(BUCKET, &format!("triage-results/_by-content/{}", sha256(&bytes)))
+        .object(
+            BUCKET,
+            &format!("triage-results/_by-content/{}", sha256(&bytes))
+        )
         .is_none());
 }
 
@@ -155,7 +166,11 @@ async fn a_planted_content_record_is_not_trusted_with_a_secret() {
     );
     let p = Pipeline::new(cfg);
     let o = triage(&p, "u/bad.png").await;
-    assert_eq!((o.status, o.verdict.as_deref()), ("done", Some("block")), "{o:?}");
+    assert_eq!(
+        (o.status, o.verdict.as_deref()),
+        ("done", Some("block")),
+        "{o:?}"
+    );
     assert_eq!(emu.count("ims"), 1, "analysed, not reused");
     let s = sidecar(&emu, "u/bad.png");
     assert!(s.get("reused").is_none());
@@ -169,7 +184,10 @@ async fn a_planted_content_record_is_not_trusted_with_a_secret() {
     let again = triage(&p, "u/bad-again.png").await;
     assert_eq!(again.verdict.as_deref(), Some("block"));
     assert_eq!(emu.count("ims"), 1);
-    assert_eq!(sidecar(&emu, "u/bad-again.png")["reused"]["key"], "u/bad.png");
+    assert_eq!(
+        sidecar(&emu, "u/bad-again.png")["reused"]["key"],
+        "u/bad.png"
+    );
 }
 
 /// `image-triage process -` fed one S3 event with these keys, moto's variables and `extra`.
@@ -258,8 +276,7 @@ for i in range(10):
         .contains("TRIAGE_DAILY_CAP=3"));
 
     // In the bucket: three results whose labeler ran, none for the capped, and the counter.
-    let listing = moto.py(
-        r#"
+    let listing = moto.py(r#"
 import json, datetime
 out = {"sidecars": [], "marked": []}
 for o in s3.list_objects_v2(Bucket="cap-bucket").get("Contents", []):
@@ -276,8 +293,7 @@ c = s3.get_object(Bucket="cap-bucket", Key=f"triage-results/_daily-cap/{day}")
 out["counter"] = json.loads(c["Body"].read())
 out["counter_type"] = c["ContentType"]
 print(json.dumps(out))
-"#,
-    );
+"#);
     let got: serde_json::Value = serde_json::from_str(listing.trim()).unwrap();
     let sidecars = got["sidecars"].as_array().unwrap();
     assert_eq!(sidecars.len(), 3, "{got}");

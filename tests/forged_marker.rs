@@ -435,7 +435,8 @@ async fn a_blocked_upload_coming_back_public_is_blocked_again() {
     assert_eq!(emu.count("ims"), 1);
 
     // With a marker secret the verdict is signed: a `pass` written over it voids the marker,
-    // so the content is analysed again (and blocked again).
+    // so the content is triaged again (and blocked again) — from its signed content record,
+    // without a second moderation call (content dedupe).
     let emu = emulator::Emulator::start().await;
     emu.put_object(bucket, key, common::png_header(800, 600, 5000), "image/png");
     emu.moderate_as(key, "Block", "Porn", 95);
@@ -462,7 +463,7 @@ async fn a_blocked_upload_coming_back_public_is_blocked_again() {
         ("done", Some("block")),
         "{again:?}"
     );
-    assert_eq!(emu.count("ims"), 2);
+    assert_eq!(emu.count("ims"), 1, "the signed content record was reused");
     assert_eq!(
         emu.object(bucket, key).unwrap().acl.as_deref(),
         Some("private")

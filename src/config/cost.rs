@@ -68,11 +68,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        CostGuards::from_get(|n| {
-            vars.iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.clone())
-        })
+        CostGuards::from_get(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
     }
 
     #[test]

@@ -276,9 +276,8 @@ pub async fn reserve(
         let current = match store.head(bucket, &key).await {
             Ok(meta) => {
                 let raw = read_small(store, bucket, &key).await?.unwrap_or_default();
-                let counter: Counter = serde_json::from_slice(&raw).map_err(|e| {
-                    StoreError::malformed(bucket, &key, "daily cap counter", e)
-                })?;
+                let counter: Counter = serde_json::from_slice(&raw)
+                    .map_err(|e| StoreError::malformed(bucket, &key, "daily cap counter", e))?;
                 Some((meta.etag, counter.count))
             }
             Err(StoreError::NotFound { .. }) => None,
@@ -464,8 +463,7 @@ impl super::Pipeline {
             return;
         }
         let secret = self.config.trust.marker_secret.as_ref();
-        if let Err(e) = remember(store, &self.config.results_prefix, result, sha256, secret).await
-        {
+        if let Err(e) = remember(store, &self.config.results_prefix, result, sha256, secret).await {
             tracing::warn!(error = %e, "content record not written");
             result
                 .notes

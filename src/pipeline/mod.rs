@@ -515,10 +515,12 @@ impl Pipeline {
         } else {
             None
         };
-        let bytes = if !needs_bytes {
-            None
-        } else if head.len() as u64 >= facts.bytes {
+        // Bytes already held (a small object, or read whole for content dedupe) are handed on
+        // even where no analyzer asked: an inline fallback then needs no second read.
+        let bytes = if head.len() as u64 >= facts.bytes {
             Some(head)
+        } else if !needs_bytes {
+            None
         } else {
             // Only the rest: preflight already holds the first bytes.
             let rest = store

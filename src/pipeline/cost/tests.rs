@@ -61,13 +61,22 @@ const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00
 fn a_record_stands_only_for_its_bytes_and_configuration() {
     let r = ContentRecord::new(&analysed("a.jpg", Decision::Pass), SHA, None);
     assert!(r.check(SHA, "cfg1", None).is_ok());
-    assert!(r.result.actions.is_empty(), "the write-back is the key's own");
+    assert!(
+        r.result.actions.is_empty(),
+        "the write-back is the key's own"
+    );
     let other = SHA.replace('9', "8");
-    assert!(r.check(&other, "cfg1", None).unwrap_err().contains("other bytes"));
+    assert!(r
+        .check(&other, "cfg1", None)
+        .unwrap_err()
+        .contains("other bytes"));
     assert!(r.check(SHA, "cfg2", None).unwrap_err().contains("cfg1"));
     let mut wrong = r.clone();
     wrong.schema = SCHEMA_ID.into();
-    assert!(wrong.check(SHA, "cfg1", None).is_err(), "a sidecar is not a record");
+    assert!(
+        wrong.check(SHA, "cfg1", None).is_err(),
+        "a sidecar is not a record"
+    );
     let mut none = r.clone();
     none.result.verdict = None;
     assert!(none.check(SHA, "cfg1", None).is_err());
@@ -85,7 +94,10 @@ fn with_a_secret_only_a_record_signed_with_it_stands() {
 
     let mut forged = back.clone();
     forged.result.verdict.as_mut().unwrap().decision = Decision::Pass;
-    assert!(forged.check(SHA, "cfg1", Some(&s)).unwrap_err().contains("signature"));
+    assert!(forged
+        .check(SHA, "cfg1", Some(&s))
+        .unwrap_err()
+        .contains("signature"));
     let unsigned = ContentRecord::new(&analysed("a.jpg", Decision::Pass), SHA, None);
     assert!(unsigned.check(SHA, "cfg1", Some(&s)).is_err());
     let other = ContentRecord::new(
@@ -119,7 +131,10 @@ fn a_reused_result_names_the_new_object_and_where_it_came_from() {
     assert!(worth_remembering(&analysed("a", Decision::Pass)));
     let mut failed = analysed("a", Decision::Review);
     failed.moderation.status = StageStatus::Failed;
-    assert!(!worth_remembering(&failed), "an on_error verdict is not kept");
+    assert!(
+        !worth_remembering(&failed),
+        "an on_error verdict is not kept"
+    );
 }
 
 #[test]
