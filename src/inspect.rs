@@ -152,6 +152,15 @@ pub fn render(r: &Report) -> String {
                 m.distance
             );
         }
+        if let Some(u) = &res.reused {
+            let _ = writeln!(
+                s,
+                "  reused      result of {}/{} (same bytes, analysed {})",
+                printable(&u.bucket),
+                printable(&u.key),
+                u.analysed_at.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
         if let Some(img) = &res.image {
             let dims = match (img.width, img.height) {
                 (Some(w), Some(h)) => format!("{w}x{h}"),
@@ -177,7 +186,7 @@ pub fn render(r: &Report) -> String {
             );
         }
         for n in &res.notes {
-            let _ = writeln!(s, "  note        {n}");
+            let _ = writeln!(s, "  note        {}", printable(n));
         }
         let _ = writeln!(
             s,
