@@ -280,11 +280,12 @@ async fn image_function_http_server_takes_credentials_from_headers() {
         Some("private")
     );
 
-    // A retryable failure is a failed invocation (HTTP 500), so SCF retries the event.
+    // A retryable failure is a failed invocation (HTTP 500), so SCF retries the event. Other
+    // bytes than the first upload's (identical ones would reuse its result: content dedupe).
     emu.put_object(
         BUCKET,
         "uploads/later.png",
-        common::png_header(640, 480, 30_000),
+        common::png_header(640, 480, 31_000),
         "image/png",
     );
     emu.inject("ims", Fault::ApiError("RequestLimitExceeded"), 1);

@@ -1,4 +1,6 @@
 //! `image-triage process EVENT.json`: one platform event, handled exactly as the function would.
+//! Batch invocations (S3 Batch Operations, the COS shape) too: one outcome per task, or with
+//! `--batch-response` the batch response the function would return.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,6 +18,11 @@ pub struct Args {
     /// The platform the event came from, for S3-shaped events that could be OBS or S3.
     #[arg(long, value_parser = provider_arg())]
     provider: Option<Provider>,
+    /// For a batch invocation (S3 Batch Operations, COS): print the batch response JSON
+    /// (`invocationId`, `results[]` of `taskId`, `resultCode`, `resultString`) instead of the
+    /// outcomes. Any other event is refused (exit 2).
+    #[arg(long)]
+    batch_response: bool,
 }
 
 pub async fn run(args: Args) -> Exit {
@@ -32,10 +39,34 @@ pub async fn run(args: Args) -> Exit {
         ExitCode::from(2)
     })?;
     let pipeline = Pipeline::new(config);
-    let outcomes = pipeline.handle_event(&body, args.provider).await;
+    let payload: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let batch = match &payload {
+        Some(v) => runtime::batch::run(&pipeline, v, args.provider).await,
+        None => None,
+    };
+    let (outcomes, response) = match batch {
+        Some(run) => (run.outcomes, Some(run.response)),
+        None if args.batch_response => {
+            // Checked before anything is processed: nothing ran.
+            eprintln!(
+                "image-triage: --batch-response: {} is not an answerable batch invocation \
+                 (invocationSchemaVersion, invocationId, tasks[]); run without it to see why",
+                args.event.display()
+            );
+            return Err(ExitCode::from(2));
+        }
+        None => (pipeline.handle_event(&body, args.provider).await, None),
+    };
     let mut out = std::io::stdout().lock();
-    for o in &outcomes {
-        let _ = writeln!(out, "{}", serde_json::to_string(o).unwrap_or_default());
+    match response.filter(|_| args.batch_response) {
+        Some(response) => {
+            let _ = writeln!(out, "{response}");
+        }
+        None => {
+            for o in &outcomes {
+                let _ = writeln!(out, "{}", serde_json::to_string(o).unwrap_or_default());
+            }
+        }
     }
     Ok(if runtime::needs_retry(&outcomes) {
         ExitCode::from(1)

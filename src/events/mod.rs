@@ -9,7 +9,12 @@
 //!   EventGrid CloudEvent wrapper (`specversion` + `data`), see [`obs`].
 //! - AWS S3 notifications and S3-compatible servers (MinIO, moto), bare or wrapped in SNS (Lambda
 //!   event or HTTP envelope), SQS or EventBridge, plus `s3:TestEvent`, see [`s3`].
+//!
+//! Batch invocations (S3 Batch Operations' `invocationSchemaVersion` + `tasks`, and the assumed COS
+//! shape) are not records: they are answered per task in the batch response schema, see
+//! [`batch`] and `runtime::batch`. [`parse_event`] rejects them with an error that says so.
 
+pub mod batch;
 mod cos;
 mod obs;
 mod s3;
@@ -159,6 +164,15 @@ pub enum EventError {
     EmptyRecords,
     #[error("event nests more than {MAX_DEPTH} wrappers (SNS/SQS/JSON-in-a-string)")]
     TooDeep,
+    /// Well-formed, but answered per task by `runtime::batch`, not turned into records.
+    #[error(
+        "event is a Batch Operations invocation (invocationSchemaVersion + invocationId + tasks): \
+         the Lambda and SCF runtimes and `image-triage process` answer it per task in the batch \
+         response schema; it has no upload records"
+    )]
+    BatchInvocation,
+    #[error("event is a Batch Operations invocation (invocationSchemaVersion/invocationId + tasks) that cannot be answered: {0}")]
+    InvalidBatch(batch::BatchError),
 }
 
 impl EventError {
@@ -218,6 +232,14 @@ fn parse_value(value: &Value, ctx: Ctx) -> Result<Vec<EventRecord>, EventError> 
     };
     if let Some(records) = obj.get("Records") {
         return parse_records(obj, records, ctx);
+    }
+    // Checked before the other shapes so that a batch payload gets an error naming what it is
+    // rather than "matches no known shape".
+    if let Some(batch) = batch::detect(value, ctx.hint) {
+        return Err(match batch {
+            Ok(_) => EventError::BatchInvocation,
+            Err(e) => EventError::InvalidBatch(e),
+        });
     }
     if s3::is_test_event(obj) {
         return Ok(vec![EventRecord::Skip {

@@ -19,7 +19,12 @@ pub enum HandlerError {
 }
 
 /// Handle one invocation payload: every record gets an outcome; the response lists them.
+/// An S3 Batch Operations invocation is answered in its own schema, never with an error
+/// (its tasks' `TemporaryFailure` results are what Batch Operations retries).
 pub async fn handle(pipeline: &Pipeline, payload: Value) -> Result<Value, HandlerError> {
+    if let Some(response) = super::batch::handle(pipeline, &payload, Some(Provider::S3)).await {
+        return Ok(response);
+    }
     let body = serde_json::to_vec(&payload)?;
     let outcomes: Vec<Outcome> = pipeline.handle_event(&body, Some(Provider::S3)).await;
     Ok(super::respond(outcomes)?)

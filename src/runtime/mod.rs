@@ -1,5 +1,7 @@
-//! Platform entry points. Each is thin glue around [`crate::pipeline::Pipeline::handle_event`].
+//! Platform entry points. Each is thin glue around [`crate::pipeline::Pipeline::handle_event`];
+//! Lambda and SCF first offer the payload to [`batch`] (batch invocations are answered per task).
 
+pub mod batch;
 pub mod custom;
 pub mod functiongraph;
 pub mod lambda;

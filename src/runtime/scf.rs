@@ -29,7 +29,15 @@ pub enum ScfError {
 }
 
 /// Handle one event: every record gets an outcome; a retryable failure fails the invocation.
+/// A COS batch invocation (shape UNVERIFIED, see `events::batch`) is answered per task in the
+/// batch schema and never fails the invocation: its `TemporaryFailure` results say what to retry.
 pub async fn handle(pipeline: &Pipeline, body: &[u8]) -> Result<Value, ScfError> {
+    if let Ok(payload) = serde_json::from_slice::<Value>(body) {
+        if let Some(response) = super::batch::handle(pipeline, &payload, Some(Provider::Cos)).await
+        {
+            return Ok(response);
+        }
+    }
     let outcomes: Vec<Outcome> = pipeline.handle_event(body, Some(Provider::Cos)).await;
     Ok(super::respond(outcomes)?)
 }

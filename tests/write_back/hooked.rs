@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use image_triage::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError, TagRules};
+use image_triage::store::{
+    Capabilities, ListPage, ObjectMeta, ObjectStore, PutCondition, StoreError, TagRules,
+};
 
 /// What to do at one call.
 pub enum Hook {
@@ -127,6 +129,19 @@ impl ObjectStore for Hooked {
     ) -> Result<(), StoreError> {
         self.hook("put", key).await?;
         self.inner.put(bucket, key, body, content_type).await
+    }
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition<'_>,
+    ) -> Result<String, StoreError> {
+        self.hook("put_if", key).await?;
+        self.inner
+            .put_if(bucket, key, body, content_type, condition)
+            .await
     }
     async fn update_metadata(
         &self,
