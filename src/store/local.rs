@@ -2,7 +2,9 @@
 //! and ACL live in `ROOT/.attrs/BUCKET/KEY.json` (bucket names cannot start with a dot, so the
 //! attribute tree never collides with a bucket). Files copied in by hand are objects too: their
 //! ETag is computed on first HEAD, and a file whose size or mtime changed counts as a new upload
-//! (its old metadata and tags are dropped, as a new PUT does on S3).
+//! (its old metadata and tags are dropped, as a new PUT does on S3). Every write holds the
+//! root's write lock (`ROOT/.lock`, see [`lock`]), so writers in several processes sharing the
+//! directory never interleave, and a conditional write's compare and write are one step.
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
@@ -15,13 +17,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{Capabilities, ListPage, ListedObject, ObjectMeta, ObjectStore, StoreError};
+use super::{
+    Capabilities, ListPage, ListedObject, ObjectMeta, ObjectStore, PutCondition, StoreError,
+};
 
-/// Held by every write (object bytes or attributes) of every local store in this process, so
-/// a conditional write's compare and its write see no other writer of this process between
-/// them. Writers outside the process (a file copied in by hand) are caught by the attributes'
-/// size/mtime binding instead: attributes written for the old file never apply to a new one.
-static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+mod cond;
+mod lock;
+
+use lock::WriteLock;
 
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -84,17 +87,34 @@ impl LocalStore {
         Ok((path, md.len(), mtime_ns))
     }
 
-    /// The object's attributes, reset when the file changed behind our back.
-    async fn attrs(&self, bucket: &str, key: &str) -> Result<Attrs, StoreError> {
-        let (path, size, mtime_ns) = self.stat(bucket, key).await?;
+    /// The stored attributes, when they are the current file's (same size and mtime).
+    async fn cached_attrs(&self, bucket: &str, key: &str) -> Result<Option<Attrs>, StoreError> {
+        let (_, size, mtime_ns) = self.stat(bucket, key).await?;
         let stored: Option<Attrs> = match tokio::fs::read(self.attrs_path(bucket, key)).await {
             Ok(raw) => serde_json::from_slice(&raw).ok(),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(io_err(bucket, key, "read attributes", e)),
         };
-        if let Some(a) = stored.filter(|a| a.size == size && a.mtime_ns == mtime_ns) {
+        Ok(stored.filter(|a| a.size == size && a.mtime_ns == mtime_ns))
+    }
+
+    /// The object's attributes, reset when the file changed behind our back. Resetting writes
+    /// them, so it takes the write lock: unlocked, the hash of one file could be written after
+    /// a writer replaced it and stand for the new file (same size, same coarse mtime).
+    async fn attrs(&self, bucket: &str, key: &str) -> Result<Attrs, StoreError> {
+        if let Some(a) = self.cached_attrs(bucket, key).await? {
             return Ok(a);
         }
+        let _writing = self.write_lock(bucket, key, "read attributes").await?;
+        self.attrs_held(bucket, key).await
+    }
+
+    /// [`LocalStore::attrs`] for a caller that holds the write lock.
+    async fn attrs_held(&self, bucket: &str, key: &str) -> Result<Attrs, StoreError> {
+        if let Some(a) = self.cached_attrs(bucket, key).await? {
+            return Ok(a);
+        }
+        let (path, size, mtime_ns) = self.stat(bucket, key).await?;
         let body = tokio::fs::read(&path)
             .await
             .map_err(|e| io_err(bucket, key, "hash", e))?;
@@ -108,6 +128,18 @@ impl LocalStore {
         Ok(attrs)
     }
 
+    /// The store's write lock (see [`lock`]), with its errors named for `bucket`/`key`.
+    async fn write_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        op: &'static str,
+    ) -> Result<WriteLock, StoreError> {
+        WriteLock::acquire(&self.root)
+            .await
+            .map_err(|e| io_err(bucket, key, op, e))
+    }
+
     async fn write_attrs(&self, bucket: &str, key: &str, attrs: &Attrs) -> Result<(), StoreError> {
         let raw = serde_json::to_vec_pretty(attrs)
             .map_err(|e| io_err(bucket, key, "write attributes", std::io::Error::other(e)))?;
@@ -116,18 +148,43 @@ impl LocalStore {
             .map_err(|e| io_err(bucket, key, "write attributes", e))
     }
 
-    /// Read, change, write the attributes under [`WRITES`]; `f` may refuse (then nothing is
-    /// written).
+    /// Read, change, write the attributes under the write lock; `f` may refuse (then nothing
+    /// is written).
     async fn modify_attrs(
         &self,
         bucket: &str,
         key: &str,
         f: impl FnOnce(&mut Attrs) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let _writing = WRITES.lock().await;
-        let mut attrs = self.attrs(bucket, key).await?;
+        let _writing = self.write_lock(bucket, key, "write attributes").await?;
+        let mut attrs = self.attrs_held(bucket, key).await?;
         f(&mut attrs)?;
         self.write_attrs(bucket, key, &attrs).await
+    }
+
+    /// Replace the object with `body` (new attributes: a new object has no metadata or tags);
+    /// the caller holds the write lock. Returns the new ETag.
+    async fn write_object_held(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<String, StoreError> {
+        let path = self.object_path(bucket, key)?;
+        write_atomic(&path, body)
+            .await
+            .map_err(|e| io_err(bucket, key, "put", e))?;
+        let (_, size, mtime_ns) = self.stat(bucket, key).await?;
+        let attrs = Attrs {
+            etag: etag_of(body),
+            size,
+            mtime_ns,
+            content_type: Some(content_type.to_string()),
+            ..Attrs::default()
+        };
+        self.write_attrs(bucket, key, &attrs).await?;
+        Ok(attrs.etag)
     }
 }
 
@@ -327,20 +384,25 @@ impl ObjectStore for LocalStore {
         body: Bytes,
         content_type: &str,
     ) -> Result<(), StoreError> {
-        let path = self.object_path(bucket, key)?;
-        let _writing = WRITES.lock().await;
-        write_atomic(&path, &body)
+        // A key the store refuses is refused before waiting for the lock.
+        self.object_path(bucket, key)?;
+        let _writing = self.write_lock(bucket, key, "put").await?;
+        self.write_object_held(bucket, key, &body, content_type)
             .await
-            .map_err(|e| io_err(bucket, key, "put", e))?;
-        let (_, size, mtime_ns) = self.stat(bucket, key).await?;
-        let attrs = Attrs {
-            etag: etag_of(&body),
-            size,
-            mtime_ns,
-            content_type: Some(content_type.to_string()),
-            ..Attrs::default()
-        };
-        self.write_attrs(bucket, key, &attrs).await
+            .map(|_| ())
+    }
+
+    /// The condition checked and the object written under one hold of the write lock, which
+    /// every writer of this root takes, in this process and in any other (see [`lock`]).
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition<'_>,
+    ) -> Result<String, StoreError> {
+        cond::put_if(self, bucket, key, &body, content_type, condition).await
     }
 
     async fn update_metadata(
@@ -356,7 +418,7 @@ impl ObjectStore for LocalStore {
         .await
     }
 
-    /// The ETag compared and the attributes written under one hold of [`WRITES`].
+    /// The ETag compared and the attributes written under one hold of the write lock.
     async fn update_metadata_if(
         &self,
         bucket: &str,
@@ -420,8 +482,8 @@ impl ObjectStore for LocalStore {
     ) -> Result<(), StoreError> {
         let src = self.object_path(bucket, from)?;
         let dst = self.object_path(bucket, to)?;
-        let _writing = WRITES.lock().await;
-        let attrs = self.attrs(bucket, from).await?;
+        let _writing = self.write_lock(bucket, from, "move").await?;
+        let attrs = self.attrs_held(bucket, from).await?;
         if let Some(want) = if_match {
             super::check_etag(bucket, from, "move", want, &attrs.etag)?;
         }
@@ -490,7 +552,7 @@ impl ObjectStore for LocalStore {
         _version: Option<&str>,
     ) -> Result<(), StoreError> {
         let path = self.object_path(bucket, key)?;
-        let _writing = WRITES.lock().await;
+        let _writing = self.write_lock(bucket, key, "delete").await?;
         match tokio::fs::remove_file(&path).await {
             // Deleting a missing key succeeds, as on S3, COS and OBS.
             Ok(()) => {}
@@ -503,112 +565,4 @@ impl ObjectStore for LocalStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn round_trip_metadata_tags_and_ranges() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::new(dir.path());
-        s.put(
-            "b",
-            "a/cat.jpg",
-            Bytes::from_static(b"0123456789"),
-            "image/jpeg",
-        )
-        .await
-        .unwrap();
-        let m = s.head("b", "a/cat.jpg").await.unwrap();
-        assert_eq!((m.size, m.etag.len()), (10, 32));
-        assert_eq!(s.get_range("b", "a/cat.jpg", 2..5).await.unwrap(), "234");
-        assert_eq!(s.get_range("b", "a/cat.jpg", 8..100).await.unwrap(), "89");
-        let mut e = BTreeMap::new();
-        e.insert("Triage-Verdict".to_string(), "pass".to_string());
-        s.update_metadata("b", "a/cat.jpg", &e).await.unwrap();
-        s.put_tags("b", "a/cat.jpg", &[("k".into(), "v".into())])
-            .await
-            .unwrap();
-        let m2 = s.head("b", "a/cat.jpg").await.unwrap();
-        assert_eq!(m2.metadata["triage-verdict"], "pass");
-        assert_eq!(m2.etag, m.etag, "metadata writes keep the ETag");
-        assert_eq!(s.get_tags("b", "a/cat.jpg").await.unwrap().len(), 1);
-        s.rename("b", "a/cat.jpg", "q/a/cat.jpg", None)
-            .await
-            .unwrap();
-        assert!(matches!(
-            s.head("b", "a/cat.jpg").await,
-            Err(StoreError::NotFound { .. })
-        ));
-        assert_eq!(
-            s.head("b", "q/a/cat.jpg").await.unwrap().metadata["triage-verdict"],
-            "pass"
-        );
-        s.delete("b", "q/a/cat.jpg").await.unwrap();
-        assert!(s.get("b", "q/a/cat.jpg").await.is_err());
-    }
-
-    #[tokio::test]
-    async fn a_file_replaced_by_hand_is_a_new_object() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::new(dir.path());
-        std::fs::create_dir_all(dir.path().join("b")).unwrap();
-        std::fs::write(dir.path().join("b/x.png"), b"first").unwrap();
-        let first = s.head("b", "x.png").await.unwrap();
-        s.update_metadata("b", "x.png", &BTreeMap::from([("m".into(), "1".into())]))
-            .await
-            .unwrap();
-        std::fs::write(dir.path().join("b/x.png"), b"second!").unwrap();
-        let second = s.head("b", "x.png").await.unwrap();
-        assert_ne!(first.etag, second.etag);
-        assert!(second.metadata.is_empty());
-    }
-
-    #[tokio::test]
-    async fn list_pages_in_key_order_with_prefix_and_marker() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::new(dir.path());
-        for k in ["b/2.png", "a.png", "b/1.png", "c/x.png", "b/10.png"] {
-            s.put("bk", k, Bytes::from(k.as_bytes().to_vec()), "image/png")
-                .await
-                .unwrap();
-        }
-        std::fs::write(dir.path().join("bk/b/.x.png.tmp-1"), b"partial").unwrap();
-        let p = s.list("bk", "", None, 2).await.unwrap();
-        let keys: Vec<_> = p.objects.iter().map(|o| o.key.as_str()).collect();
-        assert_eq!(keys, ["a.png", "b/1.png"]);
-        assert_eq!(p.next_marker.as_deref(), Some("b/1.png"));
-        assert_eq!(p.objects[0].etag, s.head("bk", "a.png").await.unwrap().etag);
-        let p = s.list("bk", "b/", Some("b/1.png"), 10).await.unwrap();
-        let keys: Vec<_> = p.objects.iter().map(|o| o.key.as_str()).collect();
-        assert_eq!(keys, ["b/10.png", "b/2.png"]);
-        assert_eq!(p.next_marker, None);
-        assert!(s
-            .list("nobucket", "", None, 10)
-            .await
-            .unwrap()
-            .objects
-            .is_empty());
-        assert!(s.list("../x", "", None, 10).await.is_err());
-    }
-
-    #[test]
-    fn keys_cannot_escape_the_bucket() {
-        for key in [
-            "../etc/passwd",
-            "a/../../x",
-            "/abs",
-            "a//b",
-            "./a",
-            "dir/",
-            "",
-            "a\\b",
-            "a\0b",
-        ] {
-            assert!(validate("b", key).is_err(), "{key:?} must be refused");
-        }
-        for bucket in ["", ".attrs", "a/b", ".."] {
-            assert!(validate(bucket, "k").is_err(), "{bucket:?} must be refused");
-        }
-        assert!(validate("b", "photos/中 文.jpg").is_ok());
-    }
-}
+mod tests;

@@ -90,7 +90,8 @@ pub enum StoreError {
         code: String,
         message: String,
     },
-    /// A conditional write found the object changed (HTTP 412): read again, then decide.
+    /// A conditional write found the object changed (HTTP 412, or the 409 a vendor answers a
+    /// conditional PUT with, see [`ObjectStore::put_if`]): read again, then decide.
     #[error("{bucket}/{key}: {op} failed: precondition failed: HTTP 412 {code}: {message}")]
     PreconditionFailed {
         bucket: String,
@@ -448,10 +449,20 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         body: Bytes,
         content_type: &str,
     ) -> Result<(), StoreError>;
-    /// [`ObjectStore::put`] under a condition the store checks atomically (the vendor's
-    /// precondition header): a counter or record several instances write. Returns the new
-    /// object's ETag (without quotes). When the condition does not hold:
-    /// [`StoreError::PreconditionFailed`] and nothing is written.
+    /// [`ObjectStore::put`] under a condition: a counter or record several instances write.
+    /// Returns the new object's ETag (without quotes). When the condition does not hold:
+    /// [`StoreError::PreconditionFailed`] and nothing is written; [`PutCondition::Matches`] on a
+    /// key with no object: [`StoreError::NotFound`] (S3's answer to `If-Match` there).
+    ///
+    /// How close to atomic the check is depends on the store, and each one's method says why:
+    /// the local store and S3 check and write in one step (a lock; `If-None-Match`/`If-Match`);
+    /// COS only for [`PutCondition::Absent`] on unversioned buckets (`x-cos-forbid-overwrite`);
+    /// elsewhere the condition is a HEAD just before the PUT, and a writer landing between the
+    /// two is overwritten.
+    ///
+    /// A request retried after an attempt that got no answer (timeout, 5xx) can meet its own
+    /// first attempt and answer `PreconditionFailed`: read again before deciding. A counter that
+    /// does so may count that increment twice, never lose it.
     async fn put_if(
         &self,
         bucket: &str,

@@ -35,6 +35,13 @@ pub struct Harness {
     pub counterpart: Counterpart,
 }
 
+/// See [`Harness::atomic_put_if`].
+#[derive(Debug, Clone, Copy)]
+pub struct AtomicPutIf {
+    pub absent: bool,
+    pub matches: bool,
+}
+
 fn config(vars: Vec<(String, String)>) -> Config {
     Config::from_vars(vars).expect("valid test config")
 }
@@ -238,6 +245,47 @@ impl Harness {
                 Some(r)
             }
         }
+    }
+
+    /// Which `put_if` conditions the backend decides in one step with the write, so that of
+    /// writers racing on one key only one can succeed: the local store (one lock around the
+    /// check and the write, across processes too) and S3 (`If-None-Match`/`If-Match`) both;
+    /// COS only `Absent` (`x-cos-forbid-overwrite`; `Matches` is a HEAD, then a PUT); OBS
+    /// neither (its PutObject documents no precondition: HEAD, then PUT).
+    pub fn atomic_put_if(&self) -> AtomicPutIf {
+        let (absent, matches) = match self.counterpart {
+            Counterpart::Local(_) | Counterpart::S3 { .. } => (true, true),
+            Counterpart::Cos(_) => (true, false),
+            Counterpart::Obs(_) => (false, false),
+        };
+        AtomicPutIf { absent, matches }
+    }
+
+    /// Run `write` (a `put_if` with [`PutCondition::Absent`](image_triage::store::PutCondition)
+    /// on a key that has no object) while the counterpart holds its PUT back and creates the
+    /// key with `body` under it, as an upload landing between the store's HEAD and its PUT
+    /// would. `None` where there is no such window to stage: the local store (one lock), S3
+    /// (the condition travels in the PUT itself; moto cannot hold a request back), and OBS,
+    /// whose documented API has no way to close it (see `ObsStore::put_if`).
+    pub async fn create_during_put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        write: Pin<Box<dyn Future<Output = Result<String, StoreError>> + Send>>,
+    ) -> Option<Result<String, StoreError>> {
+        let Counterpart::Cos(emu) = &self.counterpart else {
+            return None;
+        };
+        let before = emu.count("cos:PUT");
+        emu.inject(
+            "cos:PUT",
+            crate::emulator::Fault::Delay(Duration::from_millis(500)),
+            1,
+        );
+        let task = tokio::spawn(write);
+        wait_until("the conditional PUT", || emu.count("cos:PUT") > before).await;
+        emu.put_object(&self.bucket, key, body, "text/plain");
+        Some(task.await.unwrap())
     }
 
     /// Every key under `prefix` as the counterpart itself holds it (not through the store).

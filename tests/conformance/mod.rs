@@ -6,6 +6,7 @@ pub mod checks;
 pub mod conditional;
 pub mod harness;
 pub mod keys;
+pub mod put_if;
 pub mod tag_limits;
 
 use std::future::Future;
@@ -16,6 +17,10 @@ use attributes::metadata_write_keeps_attributes;
 use checks::*;
 use harness::Harness;
 use keys::hostile_keys_work;
+use put_if::{
+    put_if_absent, put_if_absent_created_mid_write, put_if_absent_race, put_if_counter_race,
+    put_if_matches,
+};
 
 type Check = fn(Arc<Harness>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -44,6 +49,11 @@ const ALL: &[(&str, Check)] = &checks![
     presign,
     hostile_keys_work,
     metadata_write_keeps_attributes,
+    put_if_absent,
+    put_if_matches,
+    put_if_absent_race,
+    put_if_counter_race,
+    put_if_absent_created_mid_write,
 ];
 
 /// Run every check (each in its own task, so one failure does not hide the others); fail

@@ -246,6 +246,9 @@ async fn obs_inner(emu: &Emu, method: &Method, uri: &Uri, h: &HeaderMap, body: B
         }
         ("PUT", false) if has("acl") => put_acl(&mut g, &id, h, &body),
         ("PUT", false) if !header(h, "x-obs-copy-source").is_empty() => copy_object(&mut g, id, h),
+        // PutObject (api-obs obs_04_0080) documents no precondition header: If-Match,
+        // If-None-Match and x-obs-forbid-overwrite (which OBS clients send, undocumented) are not
+        // evaluated here; the upload replaces whatever has the key, as the documented API does.
         ("PUT", false) => put_object(&mut g, id, h, &body),
         ("DELETE", false) => {
             g.objects.remove(&id);

@@ -231,6 +231,18 @@ pub(super) fn serve_cos(
         }
         "PUT" if headers.contains_key("x-cos-copy-source") => copy(&mut st, id, headers),
         "PUT" => {
+            // PUT Object (https://cloud.tencent.com/document/product/436/7749) documents no
+            // If-Match / If-None-Match (sent ones are ignored here, as headers COS does not know);
+            // `x-cos-forbid-overwrite: true` refuses to replace an existing key "for buckets with
+            // versioning disabled" (the emulator has no versioning). The refusal is 409
+            // FileAlreadyExists (UNVERIFIED: from descriptions of the PUT Object page; COS's
+            // error-code table lists no such code). Checked and inserted under one lock, as
+            // COS's own check is one step with the write.
+            let forbid = header(headers, "x-cos-forbid-overwrite")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            if forbid && st.objects.contains_key(&id) {
+                return cos_error(409, "FileAlreadyExists", "the object already exists");
+            }
             let (content_type, meta, stored) = match request_content(headers) {
                 Ok(c) => c,
                 Err(r) => return r,

@@ -74,6 +74,30 @@ pub(super) fn to_store(bucket: &str, key: &str, op: &'static str, e: CosError) -
     StoreError::remote(bucket, key, op, e.status, &e.code, e.message, e.retryable)
 }
 
+/// COS's refusal of a `x-cos-forbid-overwrite: true` PUT onto an existing key (409
+/// `FileAlreadyExists`) as the [`StoreError::PreconditionFailed`] it is: nothing was written.
+/// Other errors pass unchanged.
+pub(super) fn already_exists_as_precondition(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Remote {
+            bucket,
+            key,
+            op,
+            status: 409,
+            code,
+            message,
+            ..
+        } if code == "FileAlreadyExists" => StoreError::PreconditionFailed {
+            bucket,
+            key,
+            op,
+            code,
+            message,
+        },
+        other => other,
+    }
+}
+
 /// Copy-source header value: `<host>/<url-encoded key>`.
 pub(super) fn copy_source(host: &str, key: &str) -> String {
     format!("{host}{}", crate::cloud::tencent::cos_sign::wire_path(key))

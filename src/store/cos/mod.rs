@@ -14,10 +14,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Method;
 
-use super::{xml, Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError};
+use super::{xml, Capabilities, ListPage, ObjectMeta, ObjectStore, PutCondition, StoreError};
 use crate::cloud::tencent::cos::Req;
 pub use client::CosStore;
-use client::{header_utf8, meta_of, to_store, KEPT_HEADERS, KEPT_ON_MOVE, META_PREFIX};
+use client::{
+    already_exists_as_precondition, header_utf8, meta_of, to_store, KEPT_HEADERS, KEPT_ON_MOVE,
+    META_PREFIX,
+};
 
 #[async_trait]
 impl ObjectStore for CosStore {
@@ -88,6 +91,63 @@ impl ObjectStore for CosStore {
             .header("content-type", content_type)
             .body(body);
         self.send("put", req).await.map(|_| ())
+    }
+
+    /// COS PUT Object (https://cloud.tencent.com/document/product/436/7749) documents no
+    /// `If-Match` or `If-None-Match`; what it has is `x-cos-forbid-overwrite: true`, "for buckets
+    /// with versioning disabled" (the same header on Initiate Multipart Upload,
+    /// https://www.tencentcloud.com/document/product/436/7746): COS refuses to replace an
+    /// existing key, so [`PutCondition::Absent`] is atomic on an unversioned bucket. The refusal
+    /// is 409 `FileAlreadyExists` (UNVERIFIED: the code comes from descriptions of the PUT
+    /// Object page; COS's error-code table lists no such code), reported as
+    /// [`StoreError::PreconditionFailed`]. On a versioned bucket the header does nothing, which
+    /// is why a HEAD comes first: a key that exists is refused without a request that would
+    /// overwrite it, leaving only the one round trip between HEAD and PUT open there.
+    ///
+    /// [`PutCondition::Matches`] is NOT atomic: a HEAD compares the ETag, then a plain PUT
+    /// writes. A writer that lands in the round trip between them is overwritten (a counter
+    /// loses that increment). Missing key: the HEAD's [`StoreError::NotFound`].
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition<'_>,
+    ) -> Result<String, StoreError> {
+        const OP: &str = "conditional put";
+        let head = self.send("head", Req::new(Method::HEAD, bucket, key)).await;
+        match (condition, head) {
+            (PutCondition::Absent, Ok(r)) => {
+                let etag = meta_of(&r).etag;
+                return Err(StoreError::PreconditionFailed {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    op: OP,
+                    code: "FileAlreadyExists".into(),
+                    message: format!("an object (ETag {etag:?}) already has this key"),
+                });
+            }
+            (PutCondition::Absent, Err(StoreError::NotFound { .. })) => {}
+            (PutCondition::Matches(want), Ok(r)) => {
+                super::check_etag(bucket, key, OP, want, &meta_of(&r).etag)?
+            }
+            (_, Err(e)) => return Err(e),
+        }
+        let mut req = Req::new(Method::PUT, bucket, key)
+            .header("content-type", content_type)
+            .body(body);
+        if condition == PutCondition::Absent {
+            req = req.header("x-cos-forbid-overwrite", "true");
+        }
+        let r = self
+            .send(OP, req)
+            .await
+            .map_err(already_exists_as_precondition)?;
+        r.header("etag")
+            .map(|e| e.trim_matches('"').to_string())
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| StoreError::malformed(bucket, key, OP, "PUT answered without an ETag"))
     }
 
     async fn update_metadata(
@@ -384,6 +444,29 @@ fn acl_headers(canned: Option<&str>, acl: &xml::Acl) -> Result<Vec<(String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forbid_overwrite_refusal_is_a_failed_precondition() {
+        let refused = StoreError::remote(
+            "b",
+            "k",
+            "conditional put",
+            409,
+            "FileAlreadyExists",
+            "m",
+            false,
+        );
+        assert!(matches!(
+            already_exists_as_precondition(refused),
+            StoreError::PreconditionFailed { code, .. } if code == "FileAlreadyExists"
+        ));
+        // A concurrent write of the same key: not a statement about the condition.
+        let conflict = StoreError::remote("b", "k", "put", 409, "PathConflict", "m", false);
+        assert!(matches!(
+            already_exists_as_precondition(conflict),
+            StoreError::Remote { status: 409, .. }
+        ));
+    }
 
     #[test]
     fn tagging_body_matches_the_sdk_bytes() {

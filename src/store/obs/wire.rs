@@ -5,7 +5,7 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
-use crate::store::ObjectMeta;
+use crate::store::{ObjectMeta, StoreError};
 
 pub const META_PREFIX: &str = "x-obs-meta-";
 /// Characters the Python SDK leaves unescaped in metadata values (`quote(v, safe=...)`).
@@ -55,6 +55,30 @@ pub fn retryable_status(status: u16, code: &str) -> bool {
 /// A transport error with its causes, without the URL (whose query could carry a signature).
 pub fn url_without_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
+}
+
+/// A 409 `ObjectAlreadyExists`, OBS's answer to `x-obs-forbid-overwrite: true` on an existing
+/// key as OBS clients report it (the API reference does not document the header), as the
+/// [`StoreError::PreconditionFailed`] it is: nothing was written. Other errors pass unchanged.
+pub fn already_exists_as_precondition(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Remote {
+            bucket,
+            key,
+            op,
+            status: 409,
+            code,
+            message,
+            ..
+        } if code == "ObjectAlreadyExists" => StoreError::PreconditionFailed {
+            bucket,
+            key,
+            op,
+            code,
+            message,
+        },
+        other => other,
+    }
 }
 
 pub fn meta_from_headers(headers: &HeaderMap) -> ObjectMeta {
@@ -112,6 +136,28 @@ mod tests {
             assert_eq!(decode_meta_value(&encode_meta_value(v)), v);
             assert!(encode_meta_value(v).is_ascii());
         }
+    }
+
+    #[test]
+    fn an_existing_key_refused_by_forbid_overwrite_is_a_failed_precondition() {
+        let refused = StoreError::remote(
+            "b",
+            "k",
+            "conditional put",
+            409,
+            "ObjectAlreadyExists",
+            "m",
+            false,
+        );
+        assert!(matches!(
+            already_exists_as_precondition(refused),
+            StoreError::PreconditionFailed { code, .. } if code == "ObjectAlreadyExists"
+        ));
+        let other = StoreError::remote("b", "k", "put", 409, "BucketNotEmpty", "m", false);
+        assert!(matches!(
+            already_exists_as_precondition(other),
+            StoreError::Remote { status: 409, .. }
+        ));
     }
 
     #[test]

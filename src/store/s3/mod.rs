@@ -17,7 +17,7 @@ pub use client::S3Store;
 use client::{header, kv, object_meta, Call, KEPT_ON_COPY, KEPT_ON_MOVE, META_PREFIX};
 
 use crate::store::xml;
-use crate::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, StoreError};
+use crate::store::{Capabilities, ListPage, ObjectMeta, ObjectStore, PutCondition, StoreError};
 use std::time::Duration;
 use wire::S3Error;
 
@@ -93,6 +93,51 @@ impl ObjectStore for S3Store {
             ..Call::default()
         };
         self.send(Method::PUT, bucket, call).await.map(|_| ())
+    }
+
+    /// One `PUT` carrying the precondition, which S3 evaluates and applies as one step (AWS
+    /// conditional writes, https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html):
+    /// `If-None-Match: *` for [`PutCondition::Absent`], `If-Match: "<etag>"` for
+    /// [`PutCondition::Matches`]. A failed condition is 412 PreconditionFailed; a write that
+    /// raced another conditional write or a delete of the key is 409 ConditionalRequestConflict,
+    /// which S3 says to answer by reading the object again and retrying (the PutObject
+    /// `IfMatch`/`IfNoneMatch` API docs): reported as [`StoreError::PreconditionFailed`] too,
+    /// since that is what the caller does on a failed condition. `If-Match` on a key with no
+    /// current object is 404 NoSuchKey: [`StoreError::NotFound`].
+    ///
+    /// S3-compatible servers that ignore these headers make this a plain PUT (nothing here can
+    /// tell): atomic only on AWS and servers that implement conditional writes.
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition<'_>,
+    ) -> Result<String, StoreError> {
+        const OP: &str = "PUT (conditional)";
+        let precondition = match condition {
+            PutCondition::Absent => kv("if-none-match", "*"),
+            PutCondition::Matches(etag) => {
+                kv("if-match", format!("\"{}\"", etag.trim_matches('"')))
+            }
+        };
+        let call = Call {
+            op: OP,
+            key,
+            headers: vec![kv("content-type", content_type), precondition],
+            body,
+            ..Call::default()
+        };
+        let reply = self
+            .send(Method::PUT, bucket, call)
+            .await
+            .map_err(wire::conflict_as_precondition)?;
+        // The ETag of the version this request wrote: a HEAD afterwards could see a later one.
+        header(&reply.headers, "etag")
+            .map(|e| e.trim_matches('"').to_string())
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| StoreError::malformed(bucket, key, OP, "PUT answered without an ETag"))
     }
 
     /// S3 cannot edit metadata in place: copy the object onto itself with

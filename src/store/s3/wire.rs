@@ -94,6 +94,30 @@ impl S3Error {
     }
 }
 
+/// A conditional PUT's 409 ConditionalRequestConflict (it raced another conditional write or a
+/// delete of the key; nothing was written) as the [`StoreError::PreconditionFailed`] it amounts
+/// to for the caller: read the object again, then decide. Other errors pass unchanged.
+pub(super) fn conflict_as_precondition(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Remote {
+            bucket,
+            key,
+            op,
+            status: 409,
+            code,
+            message,
+            ..
+        } if code == "ConditionalRequestConflict" => StoreError::PreconditionFailed {
+            bucket,
+            key,
+            op,
+            code,
+            message,
+        },
+        other => other,
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 struct ErrorXml {
@@ -154,5 +178,36 @@ mod tests {
             parse_error(500, &h, b"").retry_after(),
             Some(Duration::from_secs(3))
         );
+    }
+
+    #[test]
+    fn a_conditional_conflict_reads_as_a_failed_precondition() {
+        let body = b"<Error><Code>ConditionalRequestConflict</Code><Message>m</Message></Error>";
+        let e = parse_error(409, &HeaderMap::new(), body).for_object("b", "k", "PUT (conditional)");
+        assert!(
+            !e.retryable(),
+            "the caller re-reads; the same request would fail again"
+        );
+        assert!(matches!(
+            conflict_as_precondition(e),
+            StoreError::PreconditionFailed { code, .. } if code == "ConditionalRequestConflict"
+        ));
+        let other = parse_error(
+            409,
+            &HeaderMap::new(),
+            b"<Error><Code>BucketNotEmpty</Code></Error>",
+        )
+        .for_object("b", "k", "PUT");
+        assert!(matches!(
+            conflict_as_precondition(other),
+            StoreError::Remote { status: 409, .. }
+        ));
+        let stale = parse_error(
+            412,
+            &HeaderMap::new(),
+            b"<Error><Code>PreconditionFailed</Code></Error>",
+        )
+        .for_object("b", "k", "PUT (conditional)");
+        assert!(matches!(stale, StoreError::PreconditionFailed { .. }));
     }
 }
