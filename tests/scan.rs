@@ -83,7 +83,13 @@ fn scan_triages_only_unprocessed_objects_and_rescan_does_nothing() {
     let sidecar = root.join(BUCKET).join("triage-results/photos/a.png.json");
     let written = std::fs::metadata(&sidecar).unwrap().modified().unwrap();
 
-    // The whole bucket: d is new, the rest is already processed; own outputs are left out.
+    // The whole bucket: d is new, the rest is already processed; own outputs are left out: the
+    // two placed there plus what the first scan wrote under the results prefix (three sidecars,
+    // one for the text file, and the content records of the analysed bytes: content dedupe).
+    let own = walk(&root.join(BUCKET))
+        .iter()
+        .filter(|k| k.starts_with("triage-"))
+        .count();
     let (out, lines, stderr) = scan(root, &[BUCKET]);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(keys_with(&lines, "done"), ["other/d.png"]);
@@ -102,8 +108,11 @@ fn scan_triages_only_unprocessed_objects_and_rescan_does_nothing() {
             .all(|l| !l["key"].as_str().unwrap().starts_with("triage-")),
         "own outputs must not be triaged: {lines:?}"
     );
-    // The two placed there plus the four sidecars the first scan wrote.
-    assert!(stderr.contains("6 own output left out"), "{stderr}");
+    assert!(own >= 6, "{own}");
+    assert!(
+        stderr.contains(&format!("{own} own output left out")),
+        "{own}: {stderr}"
+    );
 
     // Again: nothing to do, nothing rewritten.
     let (out, lines, stderr) = scan(root, &[BUCKET, "--concurrency", "8"]);
@@ -184,4 +193,21 @@ fn scan_reports_what_it_cannot_do() {
     assert!(out.status.success(), "{stderr}");
     assert!(lines.is_empty());
     assert!(stderr.contains("0 listed"), "{stderr}");
+}
+
+/// Every object key in the embedded bucket's directory.
+fn walk(dir: &Path) -> Vec<String> {
+    fn go(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                go(base, &p, out);
+            } else if let Ok(rel) = p.strip_prefix(base) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = vec![];
+    go(dir, dir, &mut out);
+    out
 }

@@ -86,17 +86,24 @@ impl CmqQueue {
 
     /// Send one message. CMQ cannot refuse duplicates, so this always reports a fresh send.
     pub async fn publish(&self, message: &QueueMessage<'_>) -> Result<bool, CmqError> {
+        let content = serde_json::to_string(message).map_err(|e| CmqError::Send {
+            queue: self.queue.clone(),
+            source: ApiError {
+                code: "ClientError".into(),
+                message: e.to_string(),
+                retryable: false,
+            },
+        })?;
+        self.send_raw(&content).await
+    }
+
+    /// Send `content` as the message body, as it is (`scan --enqueue`'s upload events, which
+    /// carry their dedupe key inside). Always a fresh send, as for [`CmqQueue::publish`].
+    pub async fn send_raw(&self, content: &str) -> Result<bool, CmqError> {
         let err = |source| CmqError::Send {
             queue: self.queue.clone(),
             source,
         };
-        let content = serde_json::to_string(message).map_err(|e| {
-            err(ApiError {
-                code: "ClientError".into(),
-                message: e.to_string(),
-                retryable: false,
-            })
-        })?;
         let body = json!({"QueueName": self.queue, "MsgContent": content, "DelaySeconds": 0});
         let response = self
             .api

@@ -101,7 +101,12 @@ impl Queue {
 
     /// The queue `TRIAGE_QUEUE` names, with its settings (secrets, tuning) from `config`.
     pub fn for_config(config: &crate::config::Config) -> Result<Queue, QueueError> {
-        let url = config.queue.as_deref().unwrap_or_default();
+        Queue::for_url(config.queue.as_deref().unwrap_or_default(), config)
+    }
+
+    /// The queue `url` names (the schemes of `TRIAGE_QUEUE`), with its settings (secrets,
+    /// tuning) from `config`: `scan --enqueue` sends to a queue other than the results queue.
+    pub fn for_url(url: &str, config: &crate::config::Config) -> Result<Queue, QueueError> {
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
             Some("cmq") => Ok(Queue::Cmq(super::cmq::CmqQueue::new(url, config)?)),
@@ -123,36 +128,77 @@ impl Queue {
             Queue::Callback(q) => Ok(q.publish(message).await?),
             Queue::Sqs(q) => Ok(q.publish(message).await?),
             Queue::File(path) => {
-                let io = |source| QueueError::Io {
-                    path: path.display().to_string(),
-                    source,
-                };
                 let needle = format!("\"dedupe_key\":\"{}\"", message.dedupe_key);
-                match tokio::fs::read_to_string(path).await {
-                    Ok(existing) if existing.contains(&needle) => return Ok(false),
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io(e)),
-                }
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    tokio::fs::create_dir_all(dir).await.map_err(io)?;
-                }
-                let mut line =
-                    serde_json::to_string(message).map_err(|e| io(std::io::Error::other(e)))?;
-                line.push('\n');
-                // One write of one line with O_APPEND: concurrent writers do not interleave.
-                let mut f = tokio::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .await
-                    .map_err(io)?;
-                f.write_all(line.as_bytes()).await.map_err(io)?;
-                f.flush().await.map_err(io)?;
-                Ok(true)
+                let line = serde_json::to_string(message).map_err(|e| QueueError::Io {
+                    path: path.display().to_string(),
+                    source: std::io::Error::other(e),
+                })?;
+                append_unless_present(path, &needle, &line).await
             }
         }
     }
+
+    /// Send `body` as it is: one JSON document (an upload event that `scan --enqueue` hands to
+    /// the platform's consumers), with `dedupe_key` where each queue carries one: the SQS message
+    /// attribute (and FIFO deduplication id), the AMQP `message_id`. CMQ has no such field: its
+    /// consumers find the key in the body. The file queue holds one body per line and refuses a
+    /// key it already holds, so `body` must contain `dedupe_key` itself. Returns false for a
+    /// refused duplicate.
+    pub async fn send_raw(&self, body: &str, dedupe_key: &str) -> Result<bool, QueueError> {
+        match self {
+            Queue::Sqs(q) => Ok(q.send_raw(body, dedupe_key).await?),
+            Queue::Cmq(q) => Ok(q.send_raw(body).await?),
+            Queue::Amqp(q) => Ok(q.send_raw(body, dedupe_key).await?),
+            Queue::Callback(_) => Err(QueueError::Config(
+                "a callback URL takes results, not upload events; send these to sqs://, cmq://, \
+                 amqp:// or file:"
+                    .into(),
+            )),
+            Queue::File(path) => {
+                // A body over two lines would read back as two broken messages.
+                if body.contains('\n') || !body.contains(dedupe_key) {
+                    return Err(QueueError::Config(
+                        "a file queue message must be one line holding its dedupe key".into(),
+                    ));
+                }
+                append_unless_present(path, dedupe_key, body).await
+            }
+        }
+    }
+}
+
+/// Append `line` to the JSON-lines file at `path` unless the file already contains `needle`;
+/// false when it does.
+async fn append_unless_present(
+    path: &std::path::Path,
+    needle: &str,
+    line: &str,
+) -> Result<bool, QueueError> {
+    let io = |source| QueueError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match tokio::fs::read_to_string(path).await {
+        Ok(existing) if existing.contains(needle) => return Ok(false),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
+    let mut line = line.to_string();
+    line.push('\n');
+    // One write of one line with O_APPEND: concurrent writers do not interleave.
+    let mut f = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(io)?;
+    f.write_all(line.as_bytes()).await.map_err(io)?;
+    f.flush().await.map_err(io)?;
+    Ok(true)
 }
 
 /// The queue message: small, self-describing, with what consumers filter on.
@@ -247,5 +293,20 @@ mod tests {
         assert_eq!(text.lines().count(), 1);
         let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(v["labels"][0], "cat");
+    }
+
+    #[tokio::test]
+    async fn raw_bodies_go_one_a_line_and_a_repeated_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::from_url(&format!("file:{}/events.jsonl", dir.path().display())).unwrap();
+        let body = r#"{"Records":[{"id":"k1"}]}"#;
+        assert!(q.send_raw(body, "k1").await.unwrap());
+        assert!(!q.send_raw(body, "k1").await.unwrap());
+        assert!(q.send_raw(r#"{"id":"k2"}"#, "k2").await.unwrap());
+        let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+        assert_eq!(text, format!("{body}\n{{\"id\":\"k2\"}}\n"));
+        // A body that does not carry its key could never be refused as a repeat.
+        assert!(q.send_raw("{}", "k3").await.is_err());
+        assert!(q.send_raw("{\n\"k4\":1}", "k4").await.is_err());
     }
 }

@@ -272,6 +272,14 @@ impl SqsQueue {
             .await?;
         Ok(true)
     }
+
+    /// Send `body` as it is, with `dedupe_key` as the message attribute (and FIFO deduplication
+    /// id). On a FIFO queue each message gets its own group: `scan --enqueue` fans out upload
+    /// events, and one group would make the consumers take them one at a time.
+    pub async fn send_raw(&self, body: &str, dedupe_key: &str) -> Result<bool, SqsError> {
+        self.client.send(body, dedupe_key, dedupe_key).await?;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

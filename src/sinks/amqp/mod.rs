@@ -202,6 +202,17 @@ impl AmqpQueue {
         Ok(true)
     }
 
+    /// Publish `body` as it is (`scan --enqueue`'s upload events) with `message_id` as the
+    /// AMQP `message_id`, and wait for the broker's confirm, with the same retries, connection
+    /// reuse and routing checks as [`AmqpQueue::publish`]; always `true`.
+    pub async fn send_raw(&self, body: &str, message_id: &str) -> Result<bool, AmqpError> {
+        let slot = slot(&self.url);
+        self.service
+            .call(|| self.attempt(&slot, body.as_bytes(), message_id))
+            .await?;
+        Ok(true)
+    }
+
     async fn attempt(&self, slot: &Slot, body: &[u8], message_id: &str) -> Result<(), AmqpError> {
         let mut guard = slot.lock().await;
         let reuse = guard

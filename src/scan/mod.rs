@@ -8,6 +8,16 @@
 //! marker* is the greatest key up to which every object has finished (objects finish out of
 //! order), so `--start-after MARKER` never skips unfinished work. `--state FILE` keeps that
 //! marker on disk as the scan goes.
+//!
+//! Three routes do not triage here ([`plan`]): `--dry-run` counts what needs triage and
+//! estimates its billable calls ([`cost`]), `--enqueue` sends one upload event per object to a
+//! queue the platform's consumers drain ([`enqueue`]), `--manifest` writes an S3 Batch
+//! Operations manifest of those objects ([`manifest`]).
+
+pub mod cost;
+pub mod enqueue;
+pub mod manifest;
+pub mod plan;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -40,13 +50,20 @@ pub enum ScanError {
     List(#[source] Box<StoreError>),
     #[error("scan state {path}: {reason}")]
     State { path: String, reason: String },
+    #[error("sending to the queue: {0}")]
+    Send(#[source] Box<crate::sinks::queue::QueueError>),
+    #[error("manifest {path}: {reason}")]
+    Manifest { path: String, reason: String },
+    #[error("upload event for {key:?}: {reason}")]
+    Event { key: String, reason: String },
 }
 
 impl ScanError {
     pub fn retryable(&self) -> bool {
         match self {
             ScanError::List(source) => source.retryable(),
-            ScanError::State { .. } => false,
+            ScanError::Send(source) => source.retryable(),
+            ScanError::State { .. } | ScanError::Manifest { .. } | ScanError::Event { .. } => false,
         }
     }
 }
@@ -78,7 +95,7 @@ impl ScanState {
         }
     }
 
-    fn save(&self, path: &Path) -> Result<(), ScanError> {
+    pub(crate) fn save(&self, path: &Path) -> Result<(), ScanError> {
         let bad = |e: std::io::Error| ScanError::State {
             path: path.display().to_string(),
             reason: e.to_string(),
