@@ -144,7 +144,7 @@ fn demo_runs_on_the_fetched_photos() {
     let example =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/keywords.example.txt");
     let out = bin(&root)
-        .env("TRIAGE_KEYWORDS", example)
+        .env("TRIAGE_KEYWORDS", &example)
         .arg("process")
         .arg(root.join("events/text-ad.png.json"))
         .output()
@@ -155,6 +155,27 @@ fn demo_runs_on_the_fetched_photos() {
         "{replay}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The README's cost estimate on the demo bucket, with one new upload: it is counted, and
+    // nothing is analysed or written.
+    std::fs::copy(
+        root.join("demo/uploads/chelsea.png"),
+        root.join("demo/uploads/new.png"),
+    )
+    .unwrap();
+    let out = bin(&root)
+        .env("TRIAGE_KEYWORDS", example)
+        .args(["scan", "demo", "--dry-run"])
+        .output()
+        .unwrap();
+    let est = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(est.contains("1 object(s) need triage"), "{est}");
+    assert!(est.contains("0 billable calls"), "{est}");
+    assert!(est.contains("nothing sent or written"), "{est}");
+    assert!(!root
+        .join("demo/triage-results/uploads/new.png.json")
+        .exists());
 }
 
 /// `TRIAGE_STORE=local` resolves every provider's event against the embedded bucket

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{
-    Capabilities, ListPage, ObjectMeta, ObjectStore, PutCondition, StoreError, TagRules,
-};
+use super::{Capabilities, ListPage, ObjectMeta, ObjectStore, PutCondition, StoreError, TagRules};
 
 #[derive(Debug)]
 pub struct CountingStore<S> {
