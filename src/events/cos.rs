@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    de_size, de_string, decode_key, etag, finish, has_percent_escape, meta_map, non_empty,
-    version_id, EventRecord, KeyEncoding,
+    de_size, de_string, decode_key, etag, finish, has_percent_escape, meta_map, nest, non_empty,
+    parse_str, parse_value, version_id, Ctx, EventRecord, KeyEncoding,
 };
 use crate::object::{ObjectRef, Provider};
 
@@ -77,6 +77,22 @@ pub(super) fn parse_record(record: &Value, index: usize) -> EventRecord {
         record.event.event_name.as_deref(),
         build_object(&record),
     )
+}
+
+/// One record of SCF's CMQ trigger (`Records[].CMQ`, topic or queue; Tencent's "Trigger Event
+/// Message Structure Summary"): `msgBody` holds the event a producer sent, e.g. the COS trigger
+/// record `scan --enqueue cmq://…` sends; every record inside becomes one of ours.
+pub(super) fn parse_cmq_record(record: &Value, index: usize, ctx: Ctx) -> Vec<EventRecord> {
+    let path = format!("Records[{index}].CMQ.msgBody");
+    let result = match record.get("CMQ").and_then(|c| c.get("msgBody")) {
+        Some(Value::String(text)) => parse_str(text, ctx).map_err(|e| e.to_string()),
+        Some(body @ Value::Object(_)) => ctx
+            .deeper()
+            .and_then(|ctx| parse_value(body, ctx))
+            .map_err(|e| e.to_string()),
+        _ => Err("the CMQ message has no JSON msgBody".to_owned()),
+    };
+    nest(index, &path, result)
 }
 
 fn build_object(record: &CosRecord) -> Result<ObjectRef, String> {

@@ -143,6 +143,7 @@ OBS trigger (Records[].obs, or S3-style Records[].s3), \
 S3 notification incl. MinIO/moto (Records[].s3), \
 SNS (Records[].Sns, or an HTTP envelope with Type + Message), \
 SQS (Records[].body), \
+SCF CMQ trigger (Records[].CMQ.msgBody), \
 EventBridge (source \"aws.s3\" + detail-type + detail), \
 EventGrid CloudEvent (specversion + data), \
 s3:TestEvent (Event \"s3:TestEvent\")";
@@ -266,6 +267,7 @@ enum RecordKind {
     S3Shaped,
     Sns,
     Sqs,
+    Cmq,
 }
 
 fn record_kind(record: &Value) -> Option<RecordKind> {
@@ -280,6 +282,8 @@ fn record_kind(record: &Value) -> Option<RecordKind> {
         Some(RecordKind::Sns)
     } else if obj.contains_key("body") {
         Some(RecordKind::Sqs)
+    } else if obj.contains_key("CMQ") {
+        Some(RecordKind::Cmq)
     } else {
         None
     }
@@ -317,6 +321,7 @@ fn parse_records(
             Some(RecordKind::S3Shaped) => out.push(s3::parse_record(record, index, ctx.hint)),
             Some(RecordKind::Sns) => out.extend(s3::parse_sns_record(record, index, ctx)),
             Some(RecordKind::Sqs) => out.extend(s3::parse_sqs_record(record, index, ctx)),
+            Some(RecordKind::Cmq) => out.extend(cos::parse_cmq_record(record, index, ctx)),
             None => out.push(EventRecord::Invalid {
                 index,
                 reason: format!(

@@ -68,8 +68,31 @@ fn cos_put() {
     // COS records are unambiguous: a wrong hint does not change them.
     assert_eq!(
         one(fixture!("cos-put.json"), Some(Provider::S3)),
+        EventRecord::Process(expected.clone())
+    );
+    // The same record as the message body of SCF's CMQ trigger (what `scan --enqueue cmq://`
+    // sends): unwrapped like an SQS body.
+    assert_eq!(
+        one(fixture!("cmq-cos.json"), Some(Provider::Cos)),
         EventRecord::Process(expected)
     );
+}
+
+#[test]
+fn cmq_trigger_without_a_json_body_is_an_invalid_record() {
+    let ev = r#"{"Records":[{"CMQ":{"type":"queue","msgId":"1","msgBody":"Hello from CMQ!"}},
+        {"CMQ":{"type":"topic","msgId":"2"}}]}"#;
+    let records = parse(ev, Some(Provider::Cos));
+    assert_eq!(records.len(), 2);
+    for (i, r) in records.iter().enumerate() {
+        match r {
+            EventRecord::Invalid { index, reason } => {
+                assert_eq!(*index, i);
+                assert!(reason.contains("CMQ.msgBody"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[test]
