@@ -155,10 +155,9 @@ pub fn render(r: &Report) -> String {
         if let Some(u) = &res.reused {
             let _ = writeln!(
                 s,
-                "  reused      result of {}/{} (same bytes, analysed {})",
-                printable(&u.bucket),
-                printable(&u.key),
-                u.analysed_at.format("%Y-%m-%d %H:%M:%S UTC")
+                "  reused      result of the same bytes analysed {} ({})",
+                u.analysed_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                printable(&u.record)
             );
         }
         if let Some(img) = &res.image {

@@ -183,13 +183,12 @@ pub struct ListMatch {
     pub distance: u32,
 }
 
-/// Where a reused result came from: the object whose identical bytes were analysed.
+/// Where a reused result came from: the analysis of identical bytes (the key they were analysed
+/// under is in the content record, not here: it may be another uploader's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reuse {
     /// SHA-256 of the bytes, computed by the function (never a hash an uploader can set).
     pub content_sha256: String,
-    pub bucket: String,
-    pub key: String,
     pub analysed_at: chrono::DateTime<chrono::Utc>,
     /// The content record the result was read from (`<results prefix>_by-content/<sha256>`).
     pub record: String,

@@ -74,7 +74,10 @@ async fn the_same_bytes_under_two_keys_are_analysed_once() {
     let s2 = sidecar(&emu, "b/second copy.png");
     assert!(s1.get("reused").is_none());
     assert_eq!(s2["object"]["key"], "b/second copy.png");
-    assert_eq!(s2["reused"]["key"], "a/first.png");
+    assert!(
+        !s2.to_string().contains("a/first.png"),
+        "the first uploader's key is not disclosed: {s2}"
+    );
     assert_eq!(s2["reused"]["content_sha256"], sha256(&bytes));
     assert_eq!(s2["moderation"], s1["moderation"]);
     assert_eq!(s2["verdict"], s1["verdict"]);
@@ -180,13 +183,13 @@ async fn a_planted_content_record_is_not_trusted_with_a_secret() {
         s["notes"]
     );
     // The record is now the function's own, signed: a copy of the bytes reuses it.
-    emu.put_object(BUCKET, "u/bad-again.png", bytes, "image/png");
+    emu.put_object(BUCKET, "u/bad-again.png", bytes.clone(), "image/png");
     let again = triage(&p, "u/bad-again.png").await;
     assert_eq!(again.verdict.as_deref(), Some("block"));
     assert_eq!(emu.count("ims"), 1);
     assert_eq!(
-        sidecar(&emu, "u/bad-again.png")["reused"]["key"],
-        "u/bad.png"
+        sidecar(&emu, "u/bad-again.png")["reused"]["content_sha256"],
+        sha256(&bytes)
     );
 }
 

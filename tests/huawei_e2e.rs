@@ -390,9 +390,13 @@ async fn a_failed_url_download_falls_back_to_base64_once() {
     assert_eq!(out[0].labels, vec!["Cat", "Grass"]);
     assert_eq!(emu.emu.calls("image", "POST", ""), 2, "URL, then inline");
     assert_eq!(emu.emu.calls("moderation", "POST", ""), 1);
-    // The object was read once in all: the 64 KiB preflight, then the rest for the content
-    // dedupe's hash; the fallback sent those bytes without reading again.
-    assert_eq!(emu.emu.0.lock().unwrap().bytes_served, 100_000);
+    // The 64 KiB preflight and the rest for the content dedupe's hash, then the fallback's own
+    // whole read (bytes reach an analyzer only where it asks; the fallback checks the inline
+    // limit when it reads).
+    assert_eq!(
+        emu.emu.0.lock().unwrap().bytes_served,
+        65_536 + (100_000 - 65_536) + 100_000
+    );
 }
 
 /// When the pipeline already holds the whole object (another analyzer needed the bytes), the

@@ -158,32 +158,35 @@ impl ContentRecord {
         r.timings_ms.clear();
         r.processed_at = Utc::now();
         r.tool = TriageResult::tool();
+        // Not the key the bytes were first analysed under: in a bucket shared by several
+        // uploaders that would tell one who else uploaded the same file, and where.
         r.reused = Some(Reuse {
             content_sha256: self.content_sha256.clone(),
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
             analysed_at: self.analysed_at,
             record: record_key.into(),
         });
         r.notes.push(format!(
-            "not analysed again: the same bytes (SHA-256 {}) were analysed as {}/{} at {} under \
-             this configuration; that result is reused",
+            "not analysed again: the same bytes (SHA-256 {}) were analysed at {} under this \
+             configuration; that result ({record_key}) is reused",
             self.content_sha256,
-            self.bucket,
-            self.key,
             self.analysed_at.to_rfc3339()
         ));
         r
     }
 }
 
-/// Whether a finished result is worth keeping by content: it has a verdict and no analyzer
-/// failed (a failure's `on_error` verdict must not stand in for a later, working analysis).
+/// Whether a finished result is worth keeping by content: it has a verdict that the analysis
+/// made, not `on_error` (a failed or declined moderation must not stand in for a later, working
+/// one), no analyzer failed, and every configured check ran.
 pub fn worth_remembering(result: &TriageResult) -> bool {
-    result.verdict.is_some()
+    result.verdict.as_ref().is_some_and(|v| !v.on_error_applied)
         && result.reused.is_none()
         && result.labels.status != StageStatus::Failed
         && result.moderation.status != StageStatus::Failed
+        && !result
+            .notes
+            .iter()
+            .any(|n| n.starts_with(super::LISTS_NOT_CHECKED))
 }
 
 /// The content record for `sha256`, when there is one this configuration may reuse.
@@ -274,12 +277,31 @@ pub async fn reserve(
     };
     for attempt in 0..COUNTER_ATTEMPTS {
         let current = match store.head(bucket, &key).await {
-            Ok(meta) => {
-                let raw = read_small(store, bucket, &key).await?.unwrap_or_default();
-                let counter: Counter = serde_json::from_slice(&raw)
-                    .map_err(|e| StoreError::malformed(bucket, &key, "daily cap counter", e))?;
-                Some((meta.etag, counter.count))
-            }
+            Ok(meta) => match read_small(store, bucket, &key).await {
+                Ok(Some(raw)) => {
+                    // Not a counter of ours (written by hand, cut short): counted from 0 again
+                    // rather than failing every event of the day; the write replaces it.
+                    let count = match serde_json::from_slice::<Counter>(&raw) {
+                        Ok(c) if c.schema == COUNTER_SCHEMA => c.count,
+                        _ => {
+                            tracing::warn!(counter = %key, "daily cap counter unreadable: replaced");
+                            0
+                        }
+                    };
+                    Some((meta.etag, count))
+                }
+                // Deleted between the HEAD and the GET: read again.
+                Ok(None) => {
+                    tokio::time::sleep(backoff.wait(attempt)).await;
+                    continue;
+                }
+                // Too large to be ours.
+                Err(e @ StoreError::Remote { status: 200, .. }) => {
+                    tracing::warn!(counter = %key, error = %e, "daily cap counter unreadable: replaced");
+                    Some((meta.etag, 0))
+                }
+                Err(e) => return Err(e),
+            },
             Err(StoreError::NotFound { .. }) => None,
             Err(e) => return Err(e),
         };
@@ -429,12 +451,13 @@ impl super::Pipeline {
         };
         if let Some(cap) = self.config.cost.daily_cap {
             let prefix = &self.config.results_prefix;
-            match reserve(store, &obj.bucket, prefix, cap, Utc::now()).await? {
+            let now = Utc::now();
+            match reserve(store, &obj.bucket, prefix, cap, now).await? {
                 Reserve::Granted { count } => {
                     tracing::debug!(count, cap, "daily cap: analysis counted");
                 }
                 Reserve::Reached { count } => {
-                    let day = Utc::now().date_naive();
+                    let day = now.date_naive();
                     return Ok(Before::Capped(Box::new(super::Outcome::skipped(
                         Some(obj),
                         "daily_cap",
@@ -452,15 +475,39 @@ impl super::Pipeline {
         Ok(Before::Analyse { bytes, sha256 })
     }
 
-    /// Keep the finished analysis by content, for the next key with the same bytes.
+    /// Keep the finished analysis by content, for the next key with the same bytes — only when
+    /// the object is still the one whose bytes were hashed. Services that fetch the object
+    /// themselves (by URL, or in place) read it after the function did: an upload replacing
+    /// it in between would have them judge other bytes than those the record names.
     pub(super) async fn after_analysis(
         &self,
         store: &dyn ObjectStore,
         sha256: &str,
+        analysed: &crate::store::ObjectMeta,
         result: &mut TriageResult,
     ) {
-        if !self.dedupe_wanted(0) || !worth_remembering(result) {
+        if !self.dedupe_wanted(analysed.size) || !worth_remembering(result) {
             return;
+        }
+        let (bucket, key) = (result.object.bucket.clone(), result.object.key.clone());
+        match store.head(&bucket, &key).await {
+            // A re-upload of the same bytes keeps the ETag but not the time.
+            Ok(now)
+                if now.etag == analysed.etag
+                    && now.last_modified == analysed.last_modified
+                    && now.version_id == analysed.version_id => {}
+            Ok(_) | Err(StoreError::NotFound { .. }) => {
+                result.notes.push(
+                    "content record not written: the object changed while it was analysed".into(),
+                );
+                return;
+            }
+            Err(e) => {
+                result
+                    .notes
+                    .push(format!("content record not written (dedupe): {e}"));
+                return;
+            }
         }
         let secret = self.config.trust.marker_secret.as_ref();
         if let Err(e) = remember(store, &self.config.results_prefix, result, sha256, secret).await {

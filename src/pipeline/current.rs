@@ -3,6 +3,7 @@
 //! whose result is current, with the same guard `process` runs first.
 
 use super::{guard, Pipeline};
+use crate::config::BlockAction;
 use crate::object::ObjectRef;
 use crate::store::{ObjectMeta, StoreError};
 
@@ -18,7 +19,7 @@ pub enum Current {
         code: &'static str,
         verdict: Option<String>,
     },
-    /// Would be triaged.
+    /// Would be triaged, or is blocked content whose block action `process` applies again.
     Needed(ObjectMeta),
 }
 
@@ -46,6 +47,17 @@ impl Pipeline {
                 .prior_work(&*store, obj, &meta, &etag, &config_hash)
                 .await?
             {
+                // `process` applies the block action again to blocked content (it may be back
+                // at its key, public): such objects still need their event.
+                Some(skip)
+                    if skip.existing_verdict.as_deref() == Some("block")
+                        && matches!(
+                            self.config.block_action,
+                            BlockAction::Private | BlockAction::Quarantine | BlockAction::Delete
+                        ) =>
+                {
+                    Current::Needed(meta)
+                }
                 Some(skip) => Current::Done {
                     code: skip.code,
                     verdict: skip.existing_verdict,

@@ -198,10 +198,11 @@ impl Pipeline {
         async {
             let outcome = self.process_inner(obj.clone()).await;
             // Stopped before the write-back: no `triage-*` value an uploader set may stand.
+            // (Not at the daily cap: the function's own earlier values, a block tag among them,
+            // stay until the object is triaged.)
             let before_write_back = matches!(
                 (outcome.status, outcome.code.as_deref()),
                 ("failed", Some("store_error" | "analyzer_unavailable"))
-                    | ("skipped", Some("daily_cap"))
             );
             if before_write_back {
                 self.clear_foreign_results(&obj).await;
@@ -394,7 +395,8 @@ impl Pipeline {
                         }
                         timings.insert("analyze".to_string(), ms(t));
                         if let Some(sha256) = &content_hash {
-                            self.after_analysis(&*store, sha256, &mut result).await;
+                            self.after_analysis(&*store, sha256, &meta, &mut result)
+                                .await;
                         }
                     }
                 }
@@ -515,12 +517,12 @@ impl Pipeline {
         } else {
             None
         };
-        // Bytes already held (a small object, or read whole for content dedupe) are handed on
-        // even where no analyzer asked: an inline fallback then needs no second read.
-        let bytes = if head.len() as u64 >= facts.bytes {
-            Some(head)
-        } else if !needs_bytes {
+        // Only where asked: an analyzer given bytes may send them inline, and the inline
+        // limits are checked where the fallback reads them (`inline::with_bytes`).
+        let bytes = if !needs_bytes {
             None
+        } else if head.len() as u64 >= facts.bytes {
+            Some(head)
         } else {
             // Only the rest: preflight already holds the first bytes.
             let rest = store
@@ -588,9 +590,7 @@ impl Pipeline {
         }
         let listed = listed.unwrap_or_else(|why| {
             warn!(error = %why, "image lists not checked");
-            result.notes.push(format!(
-                "image lists (TRIAGE_IMAGE_LISTS) not checked: {why}"
-            ));
+            result.notes.push(format!("{LISTS_NOT_CHECKED}: {why}"));
             None
         });
         let state = match (&moderation.status, &moderation.output) {
@@ -659,6 +659,9 @@ fn admit<T: ?Sized, O>(
         },
     }
 }
+
+/// The start of the note a result gets when the image lists could not be checked.
+const LISTS_NOT_CHECKED: &str = "image lists (TRIAGE_IMAGE_LISTS) not checked";
 
 /// Lifetime of the presigned GET URL handed to services that fetch the object themselves: long
 /// enough for their download and retries, short enough to be useless once leaked.

@@ -431,13 +431,19 @@ pub async fn run(
         run.flush(&mut action, progress).await
     }
     .await;
-    let result = match (&mut action, result) {
-        (Action::Manifest(w), Ok(())) => w.sync(),
-        (_, r) => r,
+    // The rows written so far reach the disk whatever stopped the run; when they cannot, the
+    // state file keeps the marker of the last rows that did (saved after each sync).
+    let (result, synced) = match (&mut action, result) {
+        (Action::Manifest(w), r) => {
+            let synced = w.sync();
+            let ok = synced.is_ok();
+            (r.and(synced), ok)
+        }
+        (_, r) => (r, true),
     };
     run.summary.complete = result.is_ok() && listing_done && !run.marker.held;
     run.summary.resume_after = run.marker.key.clone();
-    let saved = match dry_run {
+    let saved = match dry_run || !synced {
         // A dry run writes nothing, its state file included.
         true => Ok(()),
         false => run.save_state(run.summary.complete, true),
