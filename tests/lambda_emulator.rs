@@ -59,3 +59,30 @@ fn release_binary_answers_invocations_through_the_runtime_api() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["outcomes"][0]["code"], "already_processed", "{v}");
 }
+
+/// Deployed without its models layer, the function stops at init (reported to the Runtime
+/// API, exit 2) instead of marking every upload `model_missing`.
+#[test]
+fn a_function_without_its_models_fails_at_init() {
+    let empty = tempfile::tempdir().unwrap();
+    let emulator = RuntimeEmulator::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_image-triage"))
+        .envs(emulator.function_env())
+        .env("TRIAGE_STORE", "local")
+        .env("TRIAGE_LOCAL_ROOT", empty.path())
+        .env("TRIAGE_MODEL_DIR", empty.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the function");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for file in [
+        "efficientnet_lite0.onnx",
+        "open_nsfw.onnx",
+        "libonnxruntime.so",
+    ] {
+        assert!(stderr.contains(file), "{stderr}");
+    }
+    // Nothing was marked.
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}

@@ -59,7 +59,9 @@ fn template_lints_clean_and_transforms() {
     let f = &r["TriageFunction"]["Properties"];
     assert_eq!(f["Runtime"], "provided.al2023");
     assert_eq!(f["Handler"], "bootstrap");
-    assert_eq!(f["Architectures"][0], "arm64");
+    // The models layer's ONNX Runtime is the x86_64 build.
+    assert_eq!(f["Architectures"][0], "x86_64");
+    assert_eq!(f["MemorySize"], 1024);
     let env = &f["Environment"]["Variables"];
     assert!(
         env["TRIAGE_QUEUE"]["Fn::Sub"]
@@ -68,29 +70,79 @@ fn template_lints_clean_and_transforms() {
             .starts_with("sqs://"),
         "{env}"
     );
+    assert_eq!(env["TRIAGE_MODEL_DIR"], "/opt/models");
 
-    // The upload event: our prefix only, and never the copy the metadata write-back fires.
-    let n = &r["UploadBucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"];
-    let events: Vec<&str> = n
+    // The models: the layer this template builds unless another layer's ARN is given.
+    let layer = r
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, v)| v["Type"] == "AWS::Lambda::LayerVersion")
+        .map(|(k, _)| k.clone())
+        .expect("a models layer");
+    assert_eq!(f["Layers"][0]["Fn::If"][1]["Ref"], layer, "{}", f["Layers"]);
+    assert_eq!(
+        r[&layer]["Properties"]["CompatibleArchitectures"][0],
+        "x86_64"
+    );
+
+    // Uploads arrive through EventBridge (a new or an existing bucket alike): this bucket,
+    // our prefix, and never the CopyObject the metadata write-back makes.
+    let rule = &r["TriageFunctionUploaded"]["Properties"];
+    let pattern = &rule["EventPattern"];
+    assert_eq!(pattern["detail-type"][0], "Object Created");
+    assert_eq!(pattern["detail"]["bucket"]["name"][0]["Ref"], "BucketName");
+    assert_eq!(
+        pattern["detail"]["object"]["key"][0]["prefix"]["Ref"],
+        "UploadPrefix"
+    );
+    let reasons: Vec<&str> = pattern["detail"]["reason"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["Event"].as_str().unwrap())
+        .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(events.contains(&"s3:ObjectCreated:Put"), "{events:?}");
-    assert!(
-        !events
-            .iter()
-            .any(|e| e.contains("Copy") || e.ends_with('*')),
-        "{events:?}"
+    assert_eq!(
+        reasons,
+        ["PutObject", "POST Object", "CompleteMultipartUpload"]
     );
-    for c in n.as_array().unwrap() {
-        assert_eq!(
-            c["Filter"]["S3Key"]["Rules"][0]["Value"]["Ref"], "UploadPrefix",
-            "{c}"
-        );
-    }
     assert!(r["TriageFunctionUploadedPermission"].is_object());
+    let created = &r["UploadBucket"];
+    assert_eq!(created["Condition"], "CreateBucket");
+    assert_eq!(
+        created["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"]
+            ["EventBridgeEnabled"],
+        true
+    );
+
+    // Failures end in one queue, which is alarmed: Lambda's failure destination after its
+    // retries, and EventBridge's dead-letter queue (allowed by the queue policy for this rule).
+    let failed = serde_json::json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]});
+    assert_eq!(
+        r["TriageFunctionEventInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]
+            ["Destination"],
+        failed
+    );
+    assert_eq!(rule["Targets"][0]["DeadLetterConfig"]["Arn"], failed);
+    let qp = r["FailedEventsQueuePolicy"]["Properties"]["PolicyDocument"].to_string();
+    assert!(
+        qp.contains("events.amazonaws.com") && qp.contains("TriageFunctionUploaded"),
+        "{qp}"
+    );
+    let alarm = &r["FailedEventsAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0],
+        "FailedEventsQueue"
+    );
+    // Logs are kept as long as the user says, in the group the function writes to.
+    assert_eq!(
+        r["TriageLogGroup"]["Properties"]["RetentionInDays"]["Ref"],
+        "LogRetentionDays"
+    );
+    assert_eq!(f["LoggingConfig"]["LogGroup"]["Ref"], "TriageLogGroup");
+    // The template refuses a deploy that analyses nothing.
+    assert!(cfn["Rules"]["SomethingIsAnalysed"]["Assertions"].is_array());
 
     // Least privilege: no wildcard action or resource anywhere in the role.
     let policies = r["TriageFunctionRole"]["Properties"]["Policies"].to_string();
@@ -109,14 +161,16 @@ fn template_lints_clean_and_transforms() {
 fn the_checks_catch_broken_templates() {
     let text = std::fs::read_to_string(repo("template.yaml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // An S3 event whose bucket is not one of this template's buckets: only the transform sees it.
-    let bad_bucket = dir.path().join("bad-bucket.yaml");
+    // An S3 event (which needs a bucket of this template) in place of the EventBridge rule:
+    // only the transform sees it.
+    let bad_event = dir.path().join("bad-event.yaml");
+    assert!(text.contains("Type: EventBridgeRule"));
     std::fs::write(
-        &bad_bucket,
-        text.replace("Bucket: !Ref UploadBucket", "Bucket: some-other-bucket"),
+        &bad_event,
+        text.replace("Type: EventBridgeRule", "Type: S3"),
     )
     .unwrap();
-    let e = transform(&bad_bucket).unwrap_err();
+    let e = transform(&bad_event).unwrap_err();
     assert!(e.contains("Bucket") || e.contains("S3"), "{e}");
     // A misspelt property: cfn-lint's job.
     let typo = dir.path().join("typo.yaml");
@@ -127,4 +181,45 @@ fn the_checks_catch_broken_templates() {
     .unwrap();
     let (ok, report) = cfn_lint(&typo);
     assert!(!ok, "{report}");
+}
+
+/// events/deployed-upload.json, substituted as docs/aws.md says, is an upload event for the
+/// object it names: the binary (here on a local bucket) triages exactly that object.
+#[test]
+fn the_local_invoke_event_reaches_the_object_it_names() {
+    let text = std::fs::read_to_string(repo("events/deployed-upload.json")).unwrap();
+    for placeholder in ["__BUCKET__", "__KEY__", "__REGION__", "__ACCOUNT__"] {
+        assert!(text.contains(placeholder), "{placeholder}");
+    }
+    let event = text
+        .replace("__BUCKET__", "my-uploads-123")
+        .replace("__KEY__", "uploads/cat.png")
+        .replace("__REGION__", "eu-west-1")
+        .replace("__ACCOUNT__", "111122223333");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("my-uploads-123/uploads")).unwrap();
+    std::fs::write(
+        dir.path().join("my-uploads-123/uploads/cat.png"),
+        common::photo("chelsea.png"),
+    )
+    .unwrap();
+    let event_file = dir.path().join("event.json");
+    std::fs::write(&event_file, event).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_image-triage"))
+        .arg("process")
+        .arg(&event_file)
+        .env("TRIAGE_STORE", "local")
+        .env("TRIAGE_LOCAL_ROOT", dir.path())
+        .env("TRIAGE_MODEL_DIR", common::model_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let outcome: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(outcome["status"], "done", "{outcome}");
+    assert_eq!(outcome["key"], "uploads/cat.png", "{outcome}");
+    assert!(dir
+        .path()
+        .join("my-uploads-123/triage-results/uploads/cat.png.json")
+        .is_file());
 }

@@ -1,7 +1,8 @@
 //! Access keys per cloud. Loaded from each vendor SDK's own variables at start-up; runtimes that
 //! receive per-invocation temporary credentials (SCF `X-Scf-*`, FunctionGraph `X-CFF-*`) replace
-//! them with [`CredentialSlots::set`], and every store or analyzer reads the current value for
-//! each request. Debug output never shows a secret.
+//! them with [`CredentialSlots::set`], as does the refresher of the self-hosted commands
+//! ([`super::refresh`]: instance roles, web identity, container credentials), and every store or
+//! analyzer reads the current value for each request. Debug output never shows a secret.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};

@@ -11,6 +11,7 @@ pub mod credential;
 pub mod deadline;
 pub mod exact;
 pub mod origin;
+pub mod refresh;
 pub mod retry;
 pub mod sign;
 pub mod throttle;

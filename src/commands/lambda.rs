@@ -6,6 +6,7 @@ use std::sync::Arc;
 use image_triage::config::Config;
 use image_triage::pipeline::Pipeline;
 use image_triage::runtime;
+use image_triage::Provider;
 
 use super::{fail, init_logs, Exit};
 
@@ -27,14 +28,20 @@ pub async fn run() -> Exit {
         )));
     }
     init_logs("info", true);
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
-            let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
             runtime::lambda::report_init_error(&api, &e.to_string()).await;
             return Err(fail("lambda", 2)(e));
         }
     };
+    // A deploy without its models layer fails here, at init, where Lambda reports it and the
+    // event goes to the failure destination, instead of marking every upload `model_missing`.
+    if let Err(e) = super::require_models(&config, Provider::S3) {
+        runtime::lambda::report_init_error(&api, &e).await;
+        return Err(fail("lambda", 2)(e));
+    }
     runtime::lambda::run(Arc::new(Pipeline::new(config)))
         .await
         .map_err(fail("lambda", 1))?;

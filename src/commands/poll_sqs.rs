@@ -1,10 +1,13 @@
 //! `image-triage poll-sqs QUEUE`: consume S3 notifications from an SQS queue.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use image_triage::pipeline::Pipeline;
 use image_triage::runtime;
+use image_triage::Provider;
 
-use super::{fail, start_pipeline, Exit};
+use super::{config_or_exit, fail, init_logs, self_hosted_credentials, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,9 +28,12 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Exit {
-    let pipeline = start_pipeline("info", false)?;
-    let client = image_triage::sinks::sqs::SqsClient::new(&args.queue, pipeline.config())
+    init_logs("info", false);
+    let config = config_or_exit()?;
+    let client = image_triage::sinks::sqs::SqsClient::new(&args.queue, &config)
         .map_err(fail("poll-sqs", 2))?;
+    self_hosted_credentials(&config, &[Provider::S3], &[args.queue.as_str()]).await?;
+    let pipeline = Arc::new(Pipeline::new(config));
     let opts = runtime::sqs_poll::PollOptions {
         wait_secs: args.wait.min(20),
         exit_when_empty: args.exit_when_empty,

@@ -101,6 +101,8 @@ pub async fn run(args: Args) -> Exit {
         eprintln!("image-triage scan: {msg}");
         ExitCode::from(2)
     };
+    let enqueue: Vec<&str> = args.enqueue.as_deref().into_iter().collect();
+    super::self_hosted_credentials(&config, &[provider], &enqueue).await?;
     let store = store::for_provider(&config, provider).map_err(|e| fail(e.to_string()))?;
     let mut start_after = args.start_after.clone();
     let mut resuming = start_after.is_some();

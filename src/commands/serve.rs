@@ -1,10 +1,13 @@
 //! `image-triage serve`: the self-hosted endpoint for S3-style bucket notifications.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use image_triage::pipeline::Pipeline;
 use image_triage::runtime;
+use image_triage::Provider;
 
-use super::{fail, start_pipeline, Exit};
+use super::{config_or_exit, fail, init_logs, self_hosted_credentials, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,9 +17,12 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Exit {
-    let pipeline = start_pipeline("info", false)?;
-    let opts = runtime::serve::Options::from_config(pipeline.config(), args.bind)
-        .map_err(fail("serve", 2))?;
+    init_logs("info", false);
+    let config = config_or_exit()?;
+    let opts =
+        runtime::serve::Options::from_config(&config, args.bind).map_err(fail("serve", 2))?;
+    self_hosted_credentials(&config, &[Provider::S3], &[]).await?;
+    let pipeline = Arc::new(Pipeline::new(config));
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
         .map_err(|e| fail("serve", 2)(format!("cannot listen on {}: {e}", opts.bind)))?;

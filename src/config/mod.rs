@@ -124,7 +124,8 @@ pub struct Config {
     pub endpoints: BTreeMap<String, String>,
     /// Every variable the config was built from; vendor builders read their own settings here.
     pub env: Env,
-    /// Current credentials per cloud (from the SDK variables; runtimes may replace them).
+    /// Current credentials per cloud: from the SDK variables; function runtimes replace them per
+    /// invocation, and the self-hosted commands' refresher (`runtime::credentials`) keeps them fresh.
     pub credentials: CredentialSlots,
     /// The identity of the local model files, read once (see [`Config::config_hash`]).
     pub local_models: std::sync::OnceLock<String>,
@@ -224,31 +225,6 @@ impl Default for Config {
             cost: Default::default(),
         }
     }
-}
-
-/// SHA-256 of each local model file (or `missing`), hashed together; the OCR models count
-/// when the local path reads text.
-fn model_identity(dir: &std::path::Path, ocr: bool) -> String {
-    let mut h = Sha256::new();
-    let ocr_files = [
-        crate::analyzers::OCR_DET_FILE,
-        crate::analyzers::OCR_REC_FILE,
-    ];
-    for name in [
-        crate::analyzers::LABELS_MODEL_FILE,
-        crate::analyzers::NSFW_MODEL_FILE,
-        crate::analyzers::ORT_RUNTIME_FILE,
-    ]
-    .into_iter()
-    .chain(ocr_files.into_iter().filter(|_| ocr))
-    {
-        h.update(name.as_bytes());
-        match std::fs::read(dir.join(name)) {
-            Ok(bytes) => h.update(Sha256::digest(&bytes)),
-            Err(_) => h.update(b"missing"),
-        }
-    }
-    hex::encode(&h.finalize()[..8])
 }
 
 /// `$TRIAGE_CACHE`, else `$XDG_CACHE_HOME/image-triage`, else `$HOME/.cache/image-triage`.
@@ -505,7 +481,7 @@ impl Config {
         {
             basis["local_models"] = serde_json::json!(self
                 .local_models
-                .get_or_init(|| model_identity(&self.model_dir, self.libraries.ocr)));
+                .get_or_init(|| models::model_identity(&self.model_dir, self.libraries.ocr)));
         }
         if let Some(libraries) = self.libraries.identity() {
             basis["libraries"] = libraries;
@@ -662,6 +638,7 @@ mod check;
 pub mod cost;
 pub mod libraries;
 pub mod memory;
+mod models;
 #[cfg(test)]
 mod tests;
 pub mod trust;

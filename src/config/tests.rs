@@ -137,6 +137,39 @@ fn service_tuning_and_analyzer_settings() {
 }
 
 #[test]
+fn missing_model_files_follow_the_configured_analyzers() {
+    use crate::analyzers::{LABELS_MODEL_FILE, NSFW_MODEL_FILE, OCR_DET_FILE, ORT_RUNTIME_FILE};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    let c = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![("TRIAGE_MODEL_DIR", root.as_str())];
+        pairs.extend_from_slice(extra);
+        cfg(&pairs).unwrap()
+    };
+    let all = c(&[]).missing_model_files(Provider::S3);
+    for f in [
+        LABELS_MODEL_FILE,
+        NSFW_MODEL_FILE,
+        OCR_DET_FILE,
+        ORT_RUNTIME_FILE,
+    ] {
+        assert!(all.contains(&f), "{all:?}");
+    }
+    let labels_only = c(&[("TRIAGE_MODERATOR", "none")]).missing_model_files(Provider::S3);
+    assert_eq!(labels_only, vec![LABELS_MODEL_FILE, ORT_RUNTIME_FILE]);
+    let no_ocr = c(&[("TRIAGE_LABELER", "none"), ("TRIAGE_OCR", "off")]);
+    assert_eq!(
+        no_ocr.missing_model_files(Provider::S3),
+        vec![NSFW_MODEL_FILE, ORT_RUNTIME_FILE]
+    );
+    std::fs::write(dir.path().join(NSFW_MODEL_FILE), b"m").unwrap();
+    std::fs::write(dir.path().join(ORT_RUNTIME_FILE), b"m").unwrap();
+    assert!(no_ocr.missing_model_files(Provider::S3).is_empty());
+    let none = c(&[("TRIAGE_LABELER", "none"), ("TRIAGE_MODERATOR", "none")]);
+    assert!(none.missing_model_files(Provider::S3).is_empty());
+}
+
+#[test]
 fn attaching_the_local_models_changes_the_hash() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().display().to_string();

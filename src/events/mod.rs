@@ -234,6 +234,13 @@ fn parse_value(value: &Value, ctx: Ctx) -> Result<Vec<EventRecord>, EventError> 
     if let Some(records) = obj.get("Records") {
         return parse_records(obj, records, ctx);
     }
+    // A Lambda destination record (what an on-failure destination queue holds): the event that
+    // failed is `requestPayload`, so `poll-sqs` on that queue triages those uploads again.
+    if let (Some(payload), Some(Value::Object(_))) =
+        (obj.get("requestPayload"), obj.get("requestContext"))
+    {
+        return parse_value(payload, ctx.deeper()?);
+    }
     // Checked before the other shapes so that a batch payload gets an error naming what it is
     // rather than "matches no known shape".
     if let Some(batch) = batch::detect(value, ctx.hint) {

@@ -304,3 +304,39 @@ fn not_an_event_names_expected_shapes_and_found_keys() {
         assert!(text.contains(expected), "{expected:?} missing from {text}");
     }
 }
+
+/// A Lambda on-failure destination record (the template's FailedEventsQueue holds these, each in
+/// an SQS body): the failed event is `requestPayload`, so `poll-sqs` on that queue re-triages it.
+#[test]
+fn lambda_destination_records_unwrap_the_failed_event() {
+    let failed: Value =
+        serde_json::from_str(fixture!("eventbridge-object-created.json")).expect("fixture");
+    let record = serde_json::json!({
+        "version": "1.0",
+        "timestamp": "2026-12-01T12:00:05.000Z",
+        "requestContext": {
+            "requestId": "e4b46cbf-b738-xmpl-8880-a18cdf61200e",
+            "functionArn": "arn:aws:lambda:ca-central-1:111122223333:function:image-triage:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3
+        },
+        "requestPayload": failed,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "store_error", "errorType": "ImageTriage.RetryableFailure"}
+    });
+    let sqs = serde_json::json!({"Records": [{
+        "messageId": "m-1", "receiptHandle": "r", "body": record.to_string(),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:ca-central-1:111122223333:failed",
+        "awsRegion": "ca-central-1"
+    }]});
+    for event in [record, sqs] {
+        let got = one(&event.to_string(), None);
+        assert_eq!(
+            got.object().map(|o| (o.bucket.as_str(), o.key.as_str())),
+            Some(("amzn-s3-demo-bucket1", "photos/2025-07-01T12:00:00/cat.jpg")),
+            "{event}"
+        );
+        assert!(matches!(got, EventRecord::Process(_)), "{got:?}");
+    }
+}

@@ -45,7 +45,13 @@ pub async fn run(pipeline: Arc<Pipeline>) -> Result<(), lambda_runtime::Error> {
 /// records `ImageTriage.InvalidConfiguration` with the message instead of a bare process exit.
 /// `api` is `AWS_LAMBDA_RUNTIME_API` (host:port). Best effort: the process exits either way.
 pub async fn report_init_error(api: &str, message: &str) {
-    let url = format!("http://{api}/2018-06-01/runtime/init/error");
+    // Lambda sets `host:port`; emulators may give a whole URL.
+    let base = if api.starts_with("http://") || api.starts_with("https://") {
+        api.trim_end_matches('/').to_string()
+    } else {
+        format!("http://{api}")
+    };
+    let url = format!("{base}/2018-06-01/runtime/init/error");
     let body = serde_json::json!({
         "errorType": "ImageTriage.InvalidConfiguration",
         "errorMessage": message,

@@ -2,6 +2,7 @@
 //! Lambda and SCF first offer the payload to [`batch`] (batch invocations are answered per task).
 
 pub mod batch;
+pub mod credentials;
 pub mod custom;
 pub mod functiongraph;
 pub mod lambda;

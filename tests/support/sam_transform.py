@@ -26,6 +26,8 @@ def main(path):
         props = res.get("Properties") or {}
         if res.get("Type") == "AWS::Serverless::Function" and not str(props.get("CodeUri", "")).startswith("s3://"):
             props["CodeUri"] = "s3://packaged-artifacts/image-triage.zip"
+        if res.get("Type") == "AWS::Serverless::LayerVersion" and not str(props.get("ContentUri", "")).startswith("s3://"):
+            props["ContentUri"] = "s3://packaged-artifacts/models-layer.zip"
     params = {"BucketName": "example-uploads", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
     try:
         # A region-only session: no credentials and no network are needed.

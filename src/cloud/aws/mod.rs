@@ -1,5 +1,7 @@
-//! AWS: SigV4 (shared by the S3 store and the SQS sink) and the SDK's variable names.
+//! AWS: SigV4 (shared by the S3 store and the SQS sink), the SDKs' credential provider chain
+//! for self-hosted commands, and the SDK's variable names.
 
+pub mod credential;
 pub mod sigv4;
 
 /// The region variables the AWS SDKs read, in their order.

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod apig;
+pub mod credential;
 
 /// Default region when neither the configuration nor the SDK variables name one.
 pub const DEFAULT_REGION: &str = "cn-north-4";

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cos;
 pub mod cos_sign;
+pub mod credential;
 pub mod errors;
 pub mod legacy;
 pub mod tc3;
