@@ -8,6 +8,9 @@ bash scripts/fetch-models.sh
 # Assigned first: `eval "$(...)"` would swallow the installer's failure.
 tools_env=$(bash scripts/install-test-tools.sh)
 eval "$tools_env"
+# Debian's Chromium + ChromeDriver for the review page's browser test.
+browser_env=$(bash scripts/install-browser.sh)
+eval "$browser_env"
 cache="${TRIAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/image-triage}"
 export TRIAGE_MODEL_DIR="${TRIAGE_MODEL_DIR:-$cache/models}"
 export TRIAGE_PHOTOS_DIR="${TRIAGE_PHOTOS_DIR:-$cache/photos}"

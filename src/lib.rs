@@ -22,6 +22,7 @@ pub mod object;
 pub mod pipeline;
 pub mod preflight;
 pub mod result;
+pub mod review;
 pub mod runtime;
 pub mod scan;
 pub mod sinks;

@@ -52,6 +52,9 @@ enum Command {
     /// Consume S3 notifications from an SQS queue (`sqs://HOST/ACCOUNT/NAME` or its http(s) URL;
     /// TRIAGE_SQS_ENDPOINT overrides the host). One JSON outcome per record on stdout.
     PollSqs(commands::poll_sqs::Args),
+    /// A local web page over the bucket's results: `review` items get a human decision
+    /// (approve / block), written back where the function writes.
+    Review(commands::review::Args),
 }
 
 #[tokio::main]
@@ -82,6 +85,7 @@ async fn run(command: Command) -> Exit {
         Command::Scan(args) => scan::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::PollSqs(args) => poll_sqs::run(args).await,
+        Command::Review(args) => review::run(args).await,
         Command::Lambda => lambda::run().await,
         Command::Scf => scf::run_custom().await,
         Command::ScfHttp(args) => scf::run_http(args).await,

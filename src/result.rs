@@ -158,6 +158,99 @@ pub struct TriageResult {
     /// outcome's code and reason, so the failure is in the bucket, not only in a log line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<FailureRecord>,
+    /// A human decision on this content (`image-triage review`): `verdict` is then the human's,
+    /// and this section keeps who decided, when, and the machine verdict it overrode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<HumanReview>,
+}
+
+/// What a reviewer decided about one object's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewDecision {
+    /// The content may stay: the verdict becomes `pass`.
+    Approve,
+    /// The verdict becomes `block`, and the configured block action applies.
+    Block,
+}
+
+impl ReviewDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Approve => "approve",
+            ReviewDecision::Block => "block",
+        }
+    }
+    pub fn verdict(self) -> crate::verdict::Decision {
+        match self {
+            ReviewDecision::Approve => crate::verdict::Decision::Pass,
+            ReviewDecision::Block => crate::verdict::Decision::Block,
+        }
+    }
+}
+
+/// The `review` section of a result: a human's decision, tied to the content reviewed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HumanReview {
+    pub decision: ReviewDecision,
+    /// `--reviewer`, else the OS user.
+    pub reviewer: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The machine's verdict the decision overrode (the first one, when decided twice).
+    pub machine_verdict: Verdict,
+    /// The ETag of the content reviewed (without quotes): a re-triage of this content keeps
+    /// the decision, new content under the key is triaged again.
+    pub etag: String,
+    /// With `TRIAGE_MARKER_SECRET`: HMAC over bucket, key, ETag, decision, reviewer and time,
+    /// so a decision planted under the results prefix does not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+impl HumanReview {
+    fn signed_parts<'a>(&'a self, bucket: &'a str, key: &'a str, at: &'a str) -> [&'a str; 7] {
+        [
+            "image-triage review v1",
+            bucket,
+            key,
+            &self.etag,
+            self.decision.as_str(),
+            &self.reviewer,
+            at,
+        ]
+    }
+
+    /// Sign for `bucket`/`key` (no signature without a secret).
+    pub fn sign(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        secret: Option<&crate::config::trust::MarkerSecret>,
+    ) {
+        let at = self.at.to_rfc3339();
+        self.signature = secret.map(|s| s.sign_parts(&self.signed_parts(bucket, key, &at)));
+    }
+
+    /// Whether this decision stands for `bucket`/`key` with content `etag`: the same content,
+    /// and, with a secret, a valid signature.
+    pub fn stands(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        secret: Option<&crate::config::trust::MarkerSecret>,
+    ) -> bool {
+        let norm = |e: &str| e.trim().trim_matches('"').to_ascii_lowercase();
+        if norm(&self.etag) != norm(etag) {
+            return false;
+        }
+        let at = self.at.to_rfc3339();
+        match (secret, &self.signature) {
+            (None, _) => true,
+            (Some(s), Some(sig)) => s.verify_parts(sig, &self.signed_parts(bucket, key, &at)),
+            (Some(_), None) => false,
+        }
+    }
 }
 
 /// Which image sample list (`TRIAGE_IMAGE_LISTS`) an upload matched.

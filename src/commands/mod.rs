@@ -7,6 +7,7 @@ pub mod lambda;
 pub mod limits;
 pub mod poll_sqs;
 pub mod process;
+pub mod review;
 pub mod scan;
 pub mod scf;
 pub mod serve;
@@ -47,10 +48,42 @@ pub fn start_pipeline(log: &str, json: bool) -> Result<Arc<Pipeline>, ExitCode> 
     Ok(Arc::new(Pipeline::new(config_or_exit()?)))
 }
 
+/// For the self-hosted commands (`serve`, `poll-sqs`, `scan`), after their own settings are
+/// checked: on EC2/ECS/EKS, a CVM or an ECS the keys come from the machine's role and expire, so
+/// find them the way each cloud's SDKs do and refresh them in the background. Exit 2 naming the
+/// sources tried when the run signs for AWS and none yields.
+pub async fn self_hosted_credentials(
+    config: &Config,
+    providers: &[Provider],
+    queues: &[&str],
+) -> Result<(), ExitCode> {
+    use image_triage::runtime::credentials;
+    let needed = credentials::clouds_used(config, providers, queues);
+    credentials::provide(config, &needed).await.map_err(|e| {
+        eprintln!("image-triage: {e}");
+        ExitCode::from(2)
+    })
+}
+
 /// The configuration, every setting checked; exit 2 naming the variable otherwise.
 pub fn config_or_exit() -> Result<Config, ExitCode> {
     Config::from_env().map_err(|e| {
         eprintln!("image-triage: {e}");
         ExitCode::from(2)
     })
+}
+
+/// Every model file the configured local analyzers need is in `TRIAGE_MODEL_DIR`, or the
+/// message a function runtime stops with at init.
+pub fn require_models(config: &Config, provider: Provider) -> Result<(), String> {
+    let missing = config.missing_model_files(provider);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the local analyzers need {} in TRIAGE_MODEL_DIR={} (attach the models layer, or run \
+         scripts/fetch-models.sh), or set TRIAGE_LABELER / TRIAGE_MODERATOR to another analyzer",
+        missing.join(", "),
+        config.model_dir.display()
+    ))
 }

@@ -383,6 +383,8 @@ pub(super) enum Before {
     },
     /// The daily cap is reached: report this, analyse nothing, write nothing.
     Capped(Box<super::Outcome>),
+    /// A human decided about this content (`Pipeline::human_decision`): write this result.
+    Kept(Box<TriageResult>),
 }
 
 impl super::Pipeline {

@@ -68,6 +68,7 @@ impl Pipeline {
                     processed_at: chrono::Utc::now(),
                     tool: TriageResult::tool(),
                     reused: None,
+                    review: None,
                     failure: Some(failure),
                 };
                 serde_json::json!(result)

@@ -4,6 +4,8 @@
 pub mod cost;
 pub mod current;
 pub use current::Current;
+mod decide;
+pub use decide::{DecideError, Decided};
 mod failure;
 pub mod guard;
 pub mod libraries;
@@ -356,6 +358,7 @@ impl Pipeline {
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
             reused: None,
+            review: None,
             failure: None,
         };
         // SHA-256 of the bytes, when the analyzers read them.
@@ -368,19 +371,22 @@ impl Pipeline {
             Ok(facts) => {
                 result.image = Some(facts.clone());
                 let t = Instant::now();
-                let before = self
-                    .before_analysis(
-                        &*store,
-                        &obj,
-                        facts.bytes,
-                        head,
-                        &config_hash,
-                        &mut result.notes,
-                    )
+                let kept = self
+                    .human_decision(&*store, &obj, &meta, &etag, &config_hash)
                     .await;
+                let before = match kept {
+                    Some(kept) => Ok(cost::Before::Kept(kept)),
+                    None => {
+                        let notes = &mut result.notes;
+                        let size = facts.bytes;
+                        self.before_analysis(&*store, &obj, size, head, &config_hash, notes)
+                            .await
+                    }
+                };
                 match before {
                     Err(e) => return Outcome::store_failed(&obj, &e),
                     Ok(cost::Before::Capped(o)) => return *o,
+                    Ok(cost::Before::Kept(r)) => result = *r,
                     Ok(cost::Before::Reused { result: r, sha256 }) => {
                         result = *r;
                         content_hash = Some(sha256);

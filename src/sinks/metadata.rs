@@ -19,6 +19,9 @@ pub const LIST: &str = "triage-list";
 /// `sha256:<hex>` of the bytes, where a copy onto itself changes the ETag (see
 /// `ObjectMeta::copy_keeps_etag`): the content identity the guard then checks.
 pub const CONTENT: &str = "triage-content";
+/// `approve` or `block` where a human decided (`image-triage review`): `triage-verdict` is then
+/// the human's, and the sidecar's `review` section says who and when.
+pub const REVIEWED: &str = "triage-reviewed";
 
 /// Header values must be visible ASCII; `,` separates labels and `%` starts an escape.
 const VALUE_ESCAPES: &AsciiSet = &CONTROLS.add(b' ').add(b',').add(b'%').add(b'"').add(b'\\');
@@ -51,6 +54,9 @@ pub fn summary(
     out.insert(VERDICT.to_string(), result.decision().to_string());
     out.insert(SCHEMA.to_string(), SCHEMA_ID.to_string());
     out.insert(MARKER.to_string(), marker(etag, &result.config_hash));
+    if let Some(r) = &result.review {
+        out.insert(REVIEWED.to_string(), r.decision.as_str().to_string());
+    }
     if let Some(sha) = content {
         out.insert(CONTENT.to_string(), format!("sha256:{sha}"));
     }
@@ -186,6 +192,7 @@ mod tests {
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
             reused: None,
+            review: None,
             failure: None,
         }
     }

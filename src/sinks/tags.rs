@@ -8,6 +8,8 @@ use crate::store::TagRules;
 pub const VERDICT: &str = "triage-verdict";
 pub const LABEL_PREFIX: &str = "triage-label";
 pub const BLOCKED: &str = "triage-blocked";
+/// `approve` or `block` where a human decided the verdict (`image-triage review`).
+pub const REVIEWED: &str = "triage-reviewed";
 /// The categories of the keyword hits in the image's text.
 pub const TEXT: &str = "triage-text";
 /// The guard's signed record of finished work, where neither metadata nor a sidecar is written
@@ -109,6 +111,9 @@ pub fn tag_set(
     if blocked && room(&tags) > 0 {
         tags.push((BLOCKED.into(), "true".into()));
     }
+    if let Some(r) = result.review.as_ref().filter(|_| room(&tags) > 0) {
+        tags.push((REVIEWED.into(), r.decision.as_str().into()));
+    }
     // A text hit explains the verdict: before the labels (`ad`, or `ad_contact` for several).
     if let Some(t) = &result.text {
         let categories = t.hit_categories();
@@ -190,6 +195,7 @@ mod tests {
             processed_at: chrono::Utc::now(),
             tool: TriageResult::tool(),
             reused: None,
+            review: None,
             failure: None,
         }
     }

@@ -46,6 +46,14 @@ struct Attrs {
     acl: Option<String>,
 }
 
+impl Attrs {
+    /// The file's mtime: a sidecar's tells when its result was written.
+    fn last_modified(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let secs = i64::try_from(self.mtime_ns / 1_000_000_000).ok()?;
+        chrono::DateTime::from_timestamp(secs, (self.mtime_ns % 1_000_000_000) as u32)
+    }
+}
+
 impl LocalStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         LocalStore { root: root.into() }
@@ -526,6 +534,7 @@ impl ObjectStore for LocalStore {
                 Ok(a) => objects.push(ListedObject {
                     key,
                     size: a.size,
+                    last_modified: a.last_modified(),
                     etag: a.etag,
                 }),
                 // Deleted between the walk and now.

@@ -309,6 +309,9 @@ impl StoreError {
                 *retryable
             }
             StoreError::Throttled { .. } => true,
+            // Temporary keys that expired: the next attempt signs with refreshed ones (the
+            // self-hosted refresher, or the platform's keys of the next invocation).
+            StoreError::PermissionDenied { code, .. } => code == "ExpiredToken",
             StoreError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -334,6 +337,8 @@ pub struct ListedObject {
     pub size: u64,
     /// Without quotes.
     pub etag: String,
+    /// When the object was last written, where the listing says (`review` sorts by it).
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Object-tag rules differ per vendor; sinks fit tags to the store's rules.
@@ -655,6 +660,9 @@ mod tests {
             !denied.retryable(),
             "a refused credential does not get better"
         );
+        // ... but temporary keys that expired do: the next attempt signs with fresh ones.
+        let expired = StoreError::remote("b", "k", "head", 400, "ExpiredToken", "m", false);
+        assert!(expired.retryable(), "{expired:?}");
         let slow = StoreError::remote("b", "k", "head", 503, "SlowDown", "m", false);
         assert!(slow.retryable());
         let placed =

@@ -78,6 +78,7 @@ struct Contents {
     size: u64,
     #[serde(rename = "ETag")]
     etag: String,
+    last_modified: Option<String>,
 }
 
 /// One page of a `ListBucketResult` (GET Bucket V1 with `marker`, or ListObjectsV2 with
@@ -91,6 +92,11 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage, quick_xml::DeError> {
             key: c.key,
             size: c.size,
             etag: c.etag.trim_matches('"').to_string(),
+            last_modified: c
+                .last_modified
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
         })
         .collect();
     let next_marker = if l.is_truncated {

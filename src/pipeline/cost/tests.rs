@@ -51,6 +51,7 @@ fn analysed(key: &str, decision: Decision) -> TriageResult {
         processed_at: Utc::now(),
         tool: TriageResult::tool(),
         reused: None,
+        review: None,
         failure: None,
     }
 }
