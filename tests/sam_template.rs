@@ -151,6 +151,23 @@ fn template_lints_clean_and_transforms() {
         "{policies}"
     );
     assert!(!policies.contains("s3:*"), "{policies}");
+    // Deleting objects is granted only to the block actions that remove one.
+    let conditional = r["TriageFunctionRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|st| {
+            st["Fn::If"][0] == "DeletesObjects" && st["Fn::If"][1]["Action"] == "s3:DeleteObject"
+        })
+        .count();
+    assert_eq!(conditional, 1, "{policies}");
+    assert_eq!(policies.matches("s3:DeleteObject").count(), 1, "{policies}");
     assert!(
         policies.contains("s3:PutObjectTagging") && policies.contains("sqs:SendMessage"),
         "{policies}"

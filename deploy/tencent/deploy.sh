@@ -147,11 +147,14 @@ call scf UpdateFunctionEventInvokeConfig "$(f 30)" >/dev/null
 say "async retry: RetryNum ${RETRY_NUM:-2}, MsgTTL ${MSG_TTL:-3600} s${DLQ_NAME:+; dead letters to ${DLQ_TYPE:-CMQ-QUEUE} $DLQ_NAME}"
 
 # COS triggers: Put, Post, CompleteMultipartUpload on UPLOAD_PREFIX (never Copy: the metadata
-# write-back is a self-copy). Existing ones (same bucket and event) are left alone.
-existing="$(call scf ListTriggers "$(f 40)" | json "'\n'.join(json.loads(t.get('TriggerDesc') or '{}').get('event','') for t in d.get('Triggers',[]) if t.get('Type')=='cos')")"
+# write-back is a self-copy). An existing one (same bucket, event and prefix) is left alone; one
+# on another prefix is not this deploy's (remove it with the old settings' --delete).
+trigger_key="t.get('TriggerName','') + '|' + json.loads(t.get('TriggerDesc') or '{}').get('event','') + '|' + json.loads(t.get('TriggerDesc') or '{}').get('filter',{}).get('Prefix','')"
+existing="$(call scf ListTriggers "$(f 40)" | json "'\n'.join($trigger_key for t in d.get('Triggers',[]) if t.get('Type')=='cos')")"
 for t in "$req"/4[1-9]-scf-CreateTrigger-*.json; do
-    event="$("$PYTHON" -c "import json,sys; print(json.loads(json.load(open(sys.argv[1]))['TriggerDesc'])['event'])" "$t")"
-    if grep -qxF "$event" <<<"$existing"; then say "trigger $event exists"; continue; fi
+    key="$("$PYTHON" -c "import json,sys; t=json.load(open(sys.argv[1])); print($trigger_key)" "$t")"
+    event="${key#*|}"; event="${event%%|*}"
+    if grep -qxF "$key" <<<"$existing"; then say "trigger $event exists"; continue; fi
     call scf CreateTrigger "$t" >/dev/null; say "trigger $event on ${UPLOAD_PREFIX:-uploads/} created"
 done
 say "done: upload an image under ${UPLOAD_PREFIX:-uploads/} (docs/tencent.md, step 5)"
