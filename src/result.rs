@@ -201,15 +201,21 @@ pub struct HumanReview {
     /// The ETag of the content reviewed (without quotes): a re-triage of this content keeps
     /// the decision, new content under the key is triaged again.
     pub etag: String,
-    /// With `TRIAGE_MARKER_SECRET`: HMAC over bucket, key, ETag, decision, reviewer and time,
-    /// so a decision planted under the results prefix does not count.
+    /// SHA-256 (hex) of the content reviewed, where the metadata copy gives the object a new
+    /// ETag (multipart, KMS: `ObjectMeta::copy_keeps_etag`): the ETag alone would no longer
+    /// name it after the decision's own write-back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// With `TRIAGE_MARKER_SECRET`: HMAC over bucket, key, ETag, decision, reviewer and time
+    /// (and the content hash, when there is one), so a decision planted under the results
+    /// prefix does not count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
 
 impl HumanReview {
-    fn signed_parts<'a>(&'a self, bucket: &'a str, key: &'a str, at: &'a str) -> [&'a str; 7] {
-        [
+    fn signed_parts<'a>(&'a self, bucket: &'a str, key: &'a str, at: &'a str) -> Vec<&'a str> {
+        let mut parts = vec![
             "image-triage review v1",
             bucket,
             key,
@@ -217,7 +223,12 @@ impl HumanReview {
             self.decision.as_str(),
             &self.reviewer,
             at,
-        ]
+        ];
+        // Appended only when present, so decisions signed before the field existed verify.
+        if let Some(c) = &self.content {
+            parts.push(c);
+        }
+        parts
     }
 
     /// Sign for `bucket`/`key` (no signature without a secret).
@@ -231,17 +242,23 @@ impl HumanReview {
         self.signature = secret.map(|s| s.sign_parts(&self.signed_parts(bucket, key, &at)));
     }
 
-    /// Whether this decision stands for `bucket`/`key` with content `etag`: the same content,
-    /// and, with a secret, a valid signature.
+    /// Whether this decision stands for `bucket`/`key` with content `etag` (or, where the
+    /// caller hashed it, content `sha256`): the same content, and, with a secret, a valid
+    /// signature.
     pub fn stands(
         &self,
         bucket: &str,
         key: &str,
         etag: &str,
+        sha256: Option<&str>,
         secret: Option<&crate::config::trust::MarkerSecret>,
     ) -> bool {
         let norm = |e: &str| e.trim().trim_matches('"').to_ascii_lowercase();
-        if norm(&self.etag) != norm(etag) {
+        let same_content = match (&self.content, sha256) {
+            (Some(reviewed), Some(now)) => reviewed.eq_ignore_ascii_case(now),
+            _ => false,
+        };
+        if norm(&self.etag) != norm(etag) && !same_content {
             return false;
         }
         let at = self.at.to_rfc3339();

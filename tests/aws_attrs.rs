@@ -12,6 +12,7 @@ use std::sync::Arc;
 use common::moto::Moto;
 use image_triage::config::Config;
 use image_triage::pipeline::Pipeline;
+use image_triage::review::plan::Action;
 use image_triage::store::{self, ObjectStore};
 use image_triage::Provider;
 use serde_json::Value;
@@ -216,6 +217,63 @@ async fn write_back_keeps_every_attribute_that_is_not_ours() {
         assert_eq!(o.code.as_deref(), Some("already_processed"), "{key}: {o:?}");
     }
     assert_eq!(snapshot(&moto), after, "a skipped event wrote something");
+
+    // A human decision on objects whose copy changes the ETag (review, issue 16): its own
+    // metadata copy gives them yet another ETag, and still the re-delivered upload is finished
+    // work with the human's verdict, a new configuration keeps the decision (by the content
+    // hash), and the decision's Copy event is recognised.
+    for key in ["in/multi.png", "in/kms.png"] {
+        let seen = common::sidecar_json(&*s3, BUCKET, key).await["object"]["etag"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let d = pipeline
+            .decide(Provider::S3, BUCKET, key, Action::Block, "ana", Some(&seen))
+            .await
+            .unwrap();
+        assert!(d.result.review.as_ref().unwrap().content.is_some(), "{key}");
+        let o = pipeline
+            .handle_event(&common::event_for(BUCKET, key, "ObjectCreated:Copy"), None)
+            .await
+            .remove(0);
+        assert_eq!(o.code.as_deref(), Some("write_back_copy"), "{key}: {o:?}");
+        let o = pipeline
+            .handle_event(&common::event_for(BUCKET, key, "ObjectCreated:Put"), None)
+            .await
+            .remove(0);
+        assert_eq!(
+            (o.code.as_deref(), o.verdict.as_deref()),
+            (Some("already_processed"), Some("block")),
+            "{key}: {o:?}"
+        );
+    }
+    let mut vars = moto.env();
+    vars.extend(
+        [
+            ("TRIAGE_LABELER", "none"),
+            ("TRIAGE_MODERATOR", "none"),
+            ("TRIAGE_SINKS", "metadata,tags,sidecar"),
+            ("TRIAGE_MAX_LABELS", "3"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let changed = Pipeline::with_store(Config::from_vars(vars).unwrap(), s3.clone());
+    for key in ["in/multi.png", "in/kms.png"] {
+        let o = changed
+            .handle_event(&common::event_for(BUCKET, key, "ObjectCreated:Put"), None)
+            .await
+            .remove(0);
+        assert_eq!(
+            (o.status, o.verdict.as_deref()),
+            ("done", Some("block")),
+            "{key}: {o:?}"
+        );
+        let s = common::sidecar_json(&*s3, BUCKET, key).await;
+        assert!(
+            s["notes"].to_string().contains("human decision kept"),
+            "{s}"
+        );
+    }
 }
 
 /// On a versioned bucket the tags go to the version that was analysed, and a version delete

@@ -57,7 +57,14 @@ async fn a_signed_decision_survives_triage_of_the_same_content_only() {
     );
 
     let d = p
-        .decide(Provider::Local, BUCKET, "in/a.png", Action::Block, "ana")
+        .decide(
+            Provider::Local,
+            BUCKET,
+            "in/a.png",
+            Action::Block,
+            "ana",
+            None,
+        )
         .await
         .unwrap();
     let review = d.result.review.clone().unwrap();
@@ -95,7 +102,14 @@ async fn a_signed_decision_survives_triage_of_the_same_content_only() {
 
     // Undo of a `tag` block: the machine verdict again, the block tag gone.
     changed
-        .decide(Provider::Local, BUCKET, "in/a.png", Action::Undo, "ana")
+        .decide(
+            Provider::Local,
+            BUCKET,
+            "in/a.png",
+            Action::Undo,
+            "ana",
+            None,
+        )
         .await
         .unwrap();
     let tags = store(root).get_tags(BUCKET, "in/a.png").await.unwrap();
@@ -104,13 +118,27 @@ async fn a_signed_decision_survives_triage_of_the_same_content_only() {
 
     // New content under the key: a decision on the old content is refused, nothing written.
     changed
-        .decide(Provider::Local, BUCKET, "in/a.png", Action::Block, "ana")
+        .decide(
+            Provider::Local,
+            BUCKET,
+            "in/a.png",
+            Action::Block,
+            "ana",
+            None,
+        )
         .await
         .unwrap();
     upload(root, "in/a.png", 65).await;
     let before = std::fs::read(root.join(BUCKET).join("triage-results/in/a.png.json")).unwrap();
     let e = changed
-        .decide(Provider::Local, BUCKET, "in/a.png", Action::Approve, "ana")
+        .decide(
+            Provider::Local,
+            BUCKET,
+            "in/a.png",
+            Action::Approve,
+            "ana",
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, DecideError::Changed { .. }), "{e}");
@@ -171,8 +199,137 @@ async fn a_planted_decision_does_not_count_and_a_signed_marker_needs_the_secret(
         store(root),
     );
     let e = unsigned
-        .decide(Provider::Local, BUCKET, "in/b.png", Action::Approve, "ana")
+        .decide(
+            Provider::Local,
+            BUCKET,
+            "in/b.png",
+            Action::Approve,
+            "ana",
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, DecideError::NeedsSecret { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn a_decision_needs_the_result_to_describe_the_content_the_page_showed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    upload(root, "in/c.png", 64).await;
+    let p = pipeline(root, &[]);
+    assert_eq!(deliver(&p, "in/c.png").await.status, "done");
+    let etag = sidecar(root, "in/c.png")["object"]["etag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The page showed another version of the result.
+    let e = p
+        .decide(
+            BUCKET_PROVIDER,
+            BUCKET,
+            "in/c.png",
+            Action::Block,
+            "ana",
+            Some("0f0f"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DecideError::Changed { .. }), "{e}");
+    assert!(e.to_string().contains("the page showed"), "{e}");
+    // The signed marker matches the object, but the result describes other content.
+    let key = "triage-results/in/c.png.json";
+    let mut s = sidecar(root, "in/c.png");
+    s["object"]["etag"] = "00000000000000000000000000000000".into();
+    store(root)
+        .put(BUCKET, key, Bytes::from(s.to_string()), "application/json")
+        .await
+        .unwrap();
+    let e = p
+        .decide(
+            BUCKET_PROVIDER,
+            BUCKET,
+            "in/c.png",
+            Action::Block,
+            "ana",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DecideError::Changed { .. }), "{e}");
+    s["object"]["etag"] = etag.clone().into();
+    store(root)
+        .put(BUCKET, key, Bytes::from(s.to_string()), "application/json")
+        .await
+        .unwrap();
+    p.decide(
+        BUCKET_PROVIDER,
+        BUCKET,
+        "in/c.png",
+        Action::Block,
+        "ana",
+        Some(&etag),
+    )
+    .await
+    .unwrap();
+
+    // The kept verdict comes from the signed decision, not from the stored `verdict`.
+    let mut s = sidecar(root, "in/c.png");
+    s["verdict"]["decision"] = "pass".into();
+    store(root)
+        .put(BUCKET, key, Bytes::from(s.to_string()), "application/json")
+        .await
+        .unwrap();
+    let changed = pipeline(root, &[("TRIAGE_MAX_LABELS", "3")]);
+    let o = deliver(&changed, "in/c.png").await;
+    assert_eq!(
+        (o.status, o.verdict.as_deref()),
+        ("done", Some("block")),
+        "{o:?}"
+    );
+    assert_eq!(sidecar(root, "in/c.png")["verdict"]["decision"], "block");
+}
+
+#[tokio::test]
+async fn without_the_metadata_sink_a_decision_is_kept_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    upload(root, "in/d.png", 64).await;
+    let sinks = ("TRIAGE_SINKS", "tags,sidecar");
+    let p = pipeline(root, &[sinks]);
+    assert_eq!(deliver(&p, "in/d.png").await.status, "done");
+    p.decide(
+        BUCKET_PROVIDER,
+        BUCKET,
+        "in/d.png",
+        Action::Block,
+        "ana",
+        None,
+    )
+    .await
+    .unwrap();
+    let meta = store(root).head(BUCKET, "in/d.png").await.unwrap().metadata;
+    assert!(!meta.contains_key("triage-reviewed"), "{meta:?}");
+    let o = deliver(&p, "in/d.png").await;
+    assert_eq!(
+        (o.code.as_deref(), o.verdict.as_deref()),
+        (Some("already_processed"), Some("block")),
+        "{o:?}"
+    );
+    // A new configuration: the decision is found in the sidecar and kept.
+    let changed = pipeline(root, &[sinks, ("TRIAGE_MAX_LABELS", "3")]);
+    let o = deliver(&changed, "in/d.png").await;
+    assert_eq!(
+        (o.status, o.verdict.as_deref()),
+        ("done", Some("block")),
+        "{o:?}"
+    );
+    assert!(
+        sidecar(root, "in/d.png")["notes"]
+            .to_string()
+            .contains("human decision kept"),
+        "without the fix the configuration change re-triages it as pass"
+    );
+}
+
+const BUCKET_PROVIDER: Provider = Provider::Local;

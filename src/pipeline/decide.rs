@@ -70,6 +70,8 @@ impl Pipeline {
     /// Record `action` by `reviewer` on `bucket`/`key`: only onto the content the stored result
     /// describes (the guard must recognise it as triaged), through the write-back the function
     /// uses (tags, metadata with the marker, the sidecar, the block action), no queue message.
+    /// `seen_etag` is the analysed ETag of the result the reviewer looked at: a decision on a
+    /// result that has been replaced since is refused.
     pub async fn decide(
         &self,
         provider: Provider,
@@ -77,6 +79,7 @@ impl Pipeline {
         key: &str,
         action: Action,
         reviewer: &str,
+        seen_etag: Option<&str>,
     ) -> Result<Decided, DecideError> {
         let mut obj = ObjectRef::new(provider, bucket, key);
         if let Some(skip) = guard::own_output(&obj, &self.config) {
@@ -111,6 +114,19 @@ impl Pipeline {
         if stored.object.bucket != bucket || stored.object.key != key {
             return Err(bad("it names another object".into()));
         }
+        let analysed = stored.object.etag.as_deref().map(guard::normalize_etag);
+        if let Some(seen) = seen_etag.map(guard::normalize_etag) {
+            if analysed.as_deref() != Some(seen.as_str()) {
+                return Err(DecideError::Changed {
+                    key: key.into(),
+                    why: format!(
+                        "the page showed the result for ETag {seen}, the stored result is now \
+                         for {}",
+                        analysed.as_deref().unwrap_or("an unknown ETag")
+                    ),
+                });
+            }
+        }
         let etag = guard::normalize_etag(&meta.etag);
         let secret = self.config.trust.marker_secret.as_ref();
         let signed_marker = meta
@@ -123,11 +139,22 @@ impl Pipeline {
         // The integrity rule of the write-back: the guard must see this content as the one
         // the result was made for (marker, signature or sidecar, content hash after a copy).
         obj.event_name = Some("ObjectCreated:Put".into());
-        let analysed = stored.object.etag.as_deref().map(guard::normalize_etag);
         let prior = self
             .prior_work(&*store, &obj, &meta, &etag, &stored.config_hash)
             .await?;
-        if prior.is_none() {
+        // The guard vouches for the marker (signed, or confirmed by the sidecar); the result
+        // must also describe this content: its ETag is the current one, or, where the metadata
+        // copy changed the ETag, the marker's, whose content hash the guard has just checked
+        // against the object (`Prior::CheckContent`; the copy may have made it an object whose
+        // copies now keep the ETag, as a multipart upload copied whole becomes single-part).
+        let claimed = prior
+            .as_ref()
+            .and_then(|p| p.claim.as_ref())
+            .map(|(e, _)| e.as_str());
+        let hashed = claimed.is_some_and(|c| c != etag);
+        let same = analysed.as_deref() == Some(etag.as_str())
+            || (hashed && analysed.is_some() && analysed.as_deref() == claimed);
+        if prior.is_none() || !same {
             return Err(DecideError::Changed {
                 key: key.into(),
                 why: format!(
@@ -150,14 +177,29 @@ impl Pipeline {
             key: key.into(),
             source,
         })?;
+        // The hash the guard verified, else (a copy that will change the ETag) made here, as
+        // the pipeline does before its own write-back.
+        let content = if hashed {
+            meta.metadata
+                .get(metadata::CONTENT)
+                .and_then(|c| c.strip_prefix("sha256:"))
+                .map(str::to_ascii_lowercase)
+        } else if self.config.sink_enabled(crate::config::SinkKind::Metadata)
+            && !meta.copy_keeps_etag()
+        {
+            super::prior::content_sha256(&*store, &obj, meta.size).await?
+        } else {
+            None
+        };
+        // The result now describes the ETag the marker will name (the pipeline records the
+        // ETag it analysed, before its copy): the sidecar then confirms that marker on
+        // redelivery. The decision is tied to the content hash too where the copy of this
+        // write-back gives the object yet another ETag.
+        next.object.etag = Some(etag.clone());
         if let Some(r) = &mut next.review {
+            r.content = content.clone();
             r.sign(bucket, key, secret);
         }
-        let content = meta
-            .metadata
-            .get(metadata::CONTENT)
-            .and_then(|c| c.strip_prefix("sha256:"))
-            .map(str::to_string);
         let written = writeback::write(
             &self.config,
             &*store,
@@ -187,8 +229,10 @@ impl Pipeline {
 
     /// The stored result to keep instead of triaging again, when a human decided about exactly
     /// this content (a new configuration, or a marker lost to a metadata rewrite): read only
-    /// when the object says a human decided (`triage-reviewed`), so an ordinary upload costs no
-    /// extra request. The decision must name this ETag and, with a marker secret, be signed.
+    /// when the object says a human decided (`triage-reviewed` in metadata, or, without the
+    /// metadata sink, always: tags need a request too), so an ordinary upload with metadata
+    /// costs no extra request. The decision must name this ETag (or, where a copy changed the
+    /// ETag, this content's hash) and, with a marker secret, be signed.
     pub(super) async fn human_decision(
         &self,
         store: &dyn ObjectStore,
@@ -197,9 +241,9 @@ impl Pipeline {
         etag: &str,
         config_hash: &str,
     ) -> Option<Box<TriageResult>> {
-        if !meta.metadata.contains_key(metadata::REVIEWED)
-            || !self.config.sink_enabled(crate::config::SinkKind::Sidecar)
-        {
+        let flagged = meta.metadata.contains_key(metadata::REVIEWED)
+            || !self.config.sink_enabled(crate::config::SinkKind::Metadata);
+        if !flagged || !self.config.sink_enabled(crate::config::SinkKind::Sidecar) {
             return None;
         }
         let key = sidecar_key(&self.config.results_prefix, &obj.key);
@@ -214,15 +258,34 @@ impl Pipeline {
         let secret = self.config.trust.marker_secret.as_ref();
         let review: &HumanReview = stored.review.as_ref()?;
         let same_object = stored.object.bucket == obj.bucket && stored.object.key == obj.key;
-        if !same_object || !review.stands(&obj.bucket, &obj.key, etag, secret) {
+        if !same_object {
             return None;
         }
+        let mut stands = review.stands(&obj.bucket, &obj.key, etag, None, secret);
+        // A copy gave the object a new ETag since: the same content, by its hash (read only
+        // for such objects, and only when a decision names a hash).
+        if !stands && review.content.is_some() && !meta.copy_keeps_etag() {
+            let sha = match super::prior::content_sha256(store, obj, meta.size).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "content not hashed: triaged as usual");
+                    return None;
+                }
+            };
+            stands = review.stands(&obj.bucket, &obj.key, etag, sha.as_deref(), secret);
+        }
+        if !stands {
+            return None;
+        }
+        // The signature covers the decision, not the stored verdict: rebuild it.
+        let verdict = plan::human_verdict(review);
         let note = format!(
             "human decision kept: {} decided this content ({}) at {}; the decision stands",
             review.reviewer,
             review.decision.as_str(),
             review.at.to_rfc3339()
         );
+        stored.verdict = Some(verdict);
         stored.object = obj.clone();
         stored.config_hash = config_hash.to_string();
         stored.actions.clear();

@@ -7,6 +7,8 @@
   const grid = $("grid"), status = $("status"), more = $("more");
   let items = [], sel = -1, next = null, loading = false, filters = "";
   const undo = []; // keys decided in this session, last first
+  let busy = false; // a decision is in flight: keys wait for it, so `a` then `b` never hit one item
+  let openSeq = 0; // the latest detail request: an older answer arriving late is dropped
 
   function url(path, params) {
     const q = new URLSearchParams(params || {});
@@ -34,6 +36,8 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
+  // The ETag is in the URL so a cached thumbnail is never one of older content.
+  function thumbParams(it) { return it.etag ? { key: it.key, etag: it.etag } : { key: it.key }; }
   function badge(verdict) { return el("span", "badge v-" + verdict, verdict); }
 
   function tile(it, i) {
@@ -45,7 +49,7 @@
       const img = el("img", "thumb");
       img.loading = "lazy";
       img.alt = it.key;
-      img.src = url("thumb", { key: it.key });
+      img.src = url("thumb", thumbParams(it));
       img.onerror = () => img.replaceWith(el("div", "ph", "no preview"));
       t.appendChild(img);
     } else {
@@ -120,21 +124,29 @@
   async function open() {
     const it = items[sel];
     if (!it || !it.key) return;
+    const seq = ++openSeq;
     const body = $("detail-body");
     body.replaceChildren(el("p", "", "loading…"));
     $("detail").hidden = false;
-    const r = await fetch(url("api/item", { key: it.key }), { headers: headers(false) });
-    const report = await r.json();
+    let report;
+    try {
+      const r = await fetch(url("api/item", { key: it.key }), { headers: headers(false) });
+      report = await r.json();
+    } catch (e) {
+      report = { error: e.message };
+    }
+    if (seq !== openSeq) return; // another item was opened meanwhile
     const frag = [];
     if (boot.thumbs) {
       const img = el("img", "big");
       img.alt = it.key;
-      img.src = url("thumb", { key: it.key });
+      img.src = url("thumb", thumbParams(it));
       frag.push(img);
     }
     const h = el("h2");
     h.appendChild(badge(it.verdict));
     h.appendChild(document.createTextNode(" " + it.key));
+    if (it.etag) h.appendChild(el("span", "etag", " ETag " + it.etag));
     frag.push(h, el("p", "reason", it.reason));
     if (it.reviewed) {
       frag.push(el("p", "", "decided by " + it.reviewed.reviewer + " (" + it.reviewed.decision + ") at " + it.reviewed.at + "; the machine said " + it.machine_verdict));
@@ -145,31 +157,63 @@
   }
   function close() { $("detail").hidden = true; }
 
+  // Resolves to "ok", "conflict" (the item changed or is gone: reload) or "failed".
   async function decide(decision, key) {
     const i = items.findIndex((it) => it.key === key);
-    if (i < 0) return false;
-    const r = await fetch(url("api/decide"), {
-      method: "POST",
-      headers: headers(true),
-      body: JSON.stringify({ key: key, decision: decision }),
-    });
-    const body = await r.json().catch(() => ({}));
-    if (!r.ok) { toast(body.error || ("HTTP " + r.status), true); return false; }
+    if (i < 0) return "conflict";
+    let r, body;
+    try {
+      r = await fetch(url("api/decide"), {
+        method: "POST",
+        headers: headers(true),
+        // The version the reviewer saw: the server refuses if the result changed since.
+        body: JSON.stringify({ key: key, decision: decision, etag: items[i].etag || "" }),
+      });
+      body = await r.json().catch(() => ({}));
+    } catch (e) {
+      toast(key + ": " + e.message, true);
+      return "failed";
+    }
+    if (!r.ok) {
+      toast(body.error || ("HTTP " + r.status), true);
+      return r.status === 409 || r.status === 404 ? "conflict" : "failed";
+    }
     items[i] = body.item;
     const t = tile(body.item, i);
     grid.children[i].replaceWith(t);
     toast(key + ": " + (decision === "undo" ? "decision undone, " : "") + body.item.verdict);
-    return true;
+    return "ok";
   }
 
   async function act(decision) {
     const it = items[sel];
     if (!it || !it.key) return;
-    if (await decide(decision, it.key)) {
-      undo.unshift(it.key);
-      const wasOpen = !$("detail").hidden;
-      select(sel + 1);
-      if (wasOpen) open();
+    busy = true;
+    try {
+      if (await decide(decision, it.key) === "ok") {
+        undo.unshift(it.key);
+        const wasOpen = !$("detail").hidden;
+        select(sel + 1);
+        if (wasOpen) open();
+      }
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function undoLast() {
+    const key = undo.shift();
+    if (key === undefined) { toast("nothing to undo"); return; }
+    const i = items.findIndex((it) => it.key === key);
+    if (i >= 0) select(i);
+    busy = true;
+    try {
+      const done = await decide("undo", key);
+      // Retried later only when it may work then; a changed or missing item leaves the stack.
+      if (done === "failed") undo.unshift(key);
+      else if (done === "conflict") toast(key + ": not undone (it changed or is no longer listed): dropped from the undo list", true);
+    } finally {
+      busy = false;
     }
   }
 
@@ -179,6 +223,11 @@
       return;
     }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const deciding = e.key === "a" || e.key === "b" || e.key === "u";
+    // A held key repeats: one decision per press. While one is in flight every key waits,
+    // as the selection moves only when it is written.
+    if (deciding && (e.repeat || busy)) return;
+    if (busy && e.key in { ArrowLeft: 1, ArrowRight: 1, ArrowUp: 1, ArrowDown: 1 }) return;
     const cols = columns();
     const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -cols, ArrowDown: cols };
     if (e.key in moves) {
@@ -189,13 +238,7 @@
     else if (e.key === "Escape") { close(); }
     else if (e.key === "a") { act("approve"); }
     else if (e.key === "b") { act("block"); }
-    else if (e.key === "u") {
-      const key = undo.shift();
-      if (key === undefined) { toast("nothing to undo"); return; }
-      const i = items.findIndex((it) => it.key === key);
-      if (i >= 0) select(i);
-      decide("undo", key).then((ok) => { if (!ok) undo.unshift(key); });
-    }
+    else if (e.key === "u") { undoLast(); }
   });
   $("close").addEventListener("click", close);
   more.addEventListener("click", () => load(false));

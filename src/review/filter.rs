@@ -17,6 +17,8 @@ const TOP_CATEGORIES: usize = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub sidecar: String,
+    /// The sidecar's size as listed: larger ones are not read (`MAX_SIDECAR_BYTES`).
+    pub size: u64,
     /// The sidecar's ETag: a cached summary is for this version only.
     pub etag: String,
     pub at: Option<DateTime<Utc>>,
@@ -27,6 +29,10 @@ pub struct Entry {
 pub struct Summary {
     pub key: String,
     pub sidecar: String,
+    /// The ETag of the content the result describes: sent back with a decision (refused when
+    /// the result has changed since) and part of the thumbnail URL (cached per version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
     /// `pass`, `review`, `block`, or `skipped` (not an image); `unreadable` for a sidecar that
     /// is not a result.
     pub verdict: String,
@@ -85,6 +91,11 @@ impl Summary {
         Summary {
             key: result.object.key.clone(),
             sidecar: sidecar.to_string(),
+            etag: result
+                .object
+                .etag
+                .as_deref()
+                .map(crate::pipeline::guard::normalize_etag),
             verdict: result.decision().to_string(),
             reason,
             machine_verdict: result
@@ -112,6 +123,7 @@ impl Summary {
         Summary {
             key: String::new(),
             sidecar: sidecar.to_string(),
+            etag: None,
             verdict: "unreadable".into(),
             reason: why.to_string(),
             machine_verdict: None,

@@ -41,6 +41,10 @@ const MAX_PAGE: usize = 200;
 const LISTING_TTL: Duration = Duration::from_secs(3);
 /// Thumbnail bytes kept in memory (oldest dropped first).
 const THUMB_CACHE_BYTES: usize = 16 << 20;
+/// Larger sidecars are not read (a result is a few KiB; anything this big is not ours).
+pub const MAX_SIDECAR_BYTES: u64 = 1 << 20;
+/// Bytes read to recognise an image before the whole object is read for a thumbnail.
+const SNIFF_BYTES: u64 = 64 << 10;
 /// Objects read for thumbnails at once (each up to `thumb::MAX_SOURCE_BYTES` in memory).
 const THUMB_SLOTS: usize = 4;
 
@@ -118,19 +122,39 @@ pub fn router(pipeline: Arc<Pipeline>, opts: Options) -> Result<Router, StoreErr
         thumbs: Mutex::default(),
         thumb_slots: Semaphore::new(THUMB_SLOTS),
     });
-    Ok(Router::new()
+    let protected = Router::new()
         .route("/", get(page))
-        .route(
-            "/app.js",
-            get(|| async { asset("text/javascript", APP_JS) }),
-        )
-        .route("/app.css", get(|| async { asset("text/css", APP_CSS) }))
         .route("/api/items", get(items))
         .route("/api/item", get(item))
         .route("/api/decide", post(decide))
         .route("/thumb", get(thumbnail))
         .layer(middleware::from_fn_with_state(shared.clone(), protect))
-        .with_state(shared))
+        .with_state(shared);
+    // The script and styles hold no secrets (the token and CSRF value are in the page itself),
+    // and the page loads them by relative URL without the token: they are served to anyone.
+    Ok(Router::new()
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript", APP_JS) }),
+        )
+        .route("/app.css", get(|| async { asset("text/css", APP_CSS) }))
+        .merge(protected)
+        .layer(middleware::map_response(hardening)))
+}
+
+/// On every response: no content-type guessing (a thumbnail or JSON is never run as script),
+/// and no embedding by other sites' pages.
+async fn hardening(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    r
 }
 
 async fn protect(State(st): St, req: Request, next: Next) -> Response {
@@ -293,6 +317,7 @@ async fn list_sidecars(st: &Shared) -> Result<(Vec<Entry>, bool), StoreError> {
             if filter::is_sidecar(relative) {
                 entries.push(Entry {
                     sidecar: o.key,
+                    size: o.size,
                     etag: o.etag,
                     at: o.last_modified,
                 });
@@ -315,17 +340,13 @@ async fn list_sidecars(st: &Shared) -> Result<(Vec<Entry>, bool), StoreError> {
 /// Read these sidecars (a few at a time) into the summary cache.
 async fn read_summaries(st: &Arc<Shared>, wanted: impl Iterator<Item = Entry>) {
     let mut tasks = tokio::task::JoinSet::new();
+    let results = st.pipeline.config().results_prefix.clone();
     for e in wanted {
         let store = st.store.clone();
         let bucket = st.opts.bucket.clone();
+        let results = results.clone();
         tasks.spawn(async move {
-            let summary = match store.get(&bucket, &e.sidecar).await {
-                Ok(body) => match serde_json::from_slice::<TriageResult>(&body) {
-                    Ok(r) => Summary::of(&r, &e.sidecar),
-                    Err(err) => Summary::unreadable(&e.sidecar, &err.to_string()),
-                },
-                Err(err) => Summary::unreadable(&e.sidecar, &err.to_string()),
-            };
+            let summary = read_summary(&*store, &bucket, &results, &e).await;
             (e, summary)
         });
     }
@@ -337,9 +358,50 @@ async fn read_summaries(st: &Arc<Shared>, wanted: impl Iterator<Item = Entry>) {
     }
 }
 
+/// One sidecar's summary: not read when the listing says it is too large, read no further than
+/// the limit (it may have grown since), and only for the object its path names.
+async fn read_summary(store: &dyn ObjectStore, bucket: &str, results: &str, e: &Entry) -> Summary {
+    let too_large = || {
+        Summary::unreadable(
+            &e.sidecar,
+            &format!("larger than {MAX_SIDECAR_BYTES} bytes: not a result of this function"),
+        )
+    };
+    if e.size > MAX_SIDECAR_BYTES {
+        return too_large();
+    }
+    let body = match store
+        .get_range(bucket, &e.sidecar, 0..MAX_SIDECAR_BYTES + 1)
+        .await
+    {
+        Ok(b) if b.len() as u64 > MAX_SIDECAR_BYTES => return too_large(),
+        Ok(b) => b,
+        Err(err) => return Summary::unreadable(&e.sidecar, &err.to_string()),
+    };
+    match serde_json::from_slice::<TriageResult>(&body) {
+        // A result copied under another object's path would put that object's decision on
+        // this tile.
+        Ok(r)
+            if r.object.bucket != bucket
+                || crate::result::sidecar_key(results, &r.object.key) != e.sidecar =>
+        {
+            Summary::unreadable(&e.sidecar, "the result names another object than its path")
+        }
+        Ok(r) => Summary::of(&r, &e.sidecar),
+        Err(err) => Summary::unreadable(&e.sidecar, &err.to_string()),
+    }
+}
+
 #[derive(Deserialize)]
 struct KeyQuery {
     key: String,
+}
+
+#[derive(Deserialize)]
+struct ThumbQuery {
+    key: String,
+    /// The analysed ETag the tile shows: part of the URL so the browser caches per version.
+    etag: Option<String>,
 }
 
 /// The refusal when the key is not one this page serves (under the prefix, not one of our own
@@ -372,6 +434,8 @@ async fn item(State(st): St, Query(q): Query<KeyQuery>) -> Response {
 struct DecideBody {
     key: String,
     decision: plan::Action,
+    /// The analysed ETag of the result the reviewer saw (the tile's `etag`).
+    etag: String,
 }
 
 async fn decide(State(st): St, Json(body): Json<DecideBody>) -> Response {
@@ -381,7 +445,14 @@ async fn decide(State(st): St, Json(body): Json<DecideBody>) -> Response {
     let o = &st.opts;
     let decided = st
         .pipeline
-        .decide(o.provider, &o.bucket, &body.key, body.decision, &o.reviewer)
+        .decide(
+            o.provider,
+            &o.bucket,
+            &body.key,
+            body.decision,
+            &o.reviewer,
+            Some(&body.etag),
+        )
         .await;
     match decided {
         Ok(d) => {
@@ -404,7 +475,7 @@ async fn decide(State(st): St, Json(body): Json<DecideBody>) -> Response {
     }
 }
 
-async fn thumbnail(State(st): St, Query(q): Query<KeyQuery>) -> Response {
+async fn thumbnail(State(st): St, Query(q): Query<ThumbQuery>) -> Response {
     if let Some(r) = out_of_scope(&st, &q.key) {
         return r;
     }
@@ -437,6 +508,18 @@ async fn thumbnail(State(st): St, Query(q): Query<KeyQuery>) -> Response {
             let Ok(_slot) = st.thumb_slots.acquire().await else {
                 return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
             };
+            // Recognise an image from its first bytes before reading up to the whole limit.
+            let head = match st
+                .store
+                .get_range(bucket, &q.key, 0..meta.size.min(SNIFF_BYTES))
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => return error(StatusCode::BAD_GATEWAY, e),
+            };
+            if let Err(e) = thumb::sniff(&head, meta.size) {
+                return error(StatusCode::UNPROCESSABLE_ENTITY, e);
+            }
             let bytes = match st.store.get_range(bucket, &q.key, 0..meta.size).await {
                 Ok(b) => b,
                 Err(e) => return error(StatusCode::BAD_GATEWAY, e),
@@ -453,10 +536,16 @@ async fn thumbnail(State(st): St, Query(q): Query<KeyQuery>) -> Response {
             }
         }
     };
+    // Cached by the browser only under a URL that names the version (the tile's ETag).
+    let cache = if q.etag.is_some() {
+        "private, max-age=600"
+    } else {
+        "no-cache"
+    };
     (
         [
             (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, "private, max-age=600"),
+            (header::CACHE_CONTROL, cache),
         ],
         png.as_ref().clone(),
     )

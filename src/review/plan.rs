@@ -29,6 +29,38 @@ pub enum PlanError {
         "the block was carried out with TRIAGE_BLOCK_ACTION={0}, which cannot be taken back here"
     )]
     Irreversible(&'static str),
+    #[error("the object was blocked with TRIAGE_BLOCK_ACTION=private and is still private: restore its ACL by hand before approving it")]
+    StillPrivate,
+}
+
+/// The verdict a human decision gives: rebuilt from the (signed) decision wherever one is kept,
+/// never taken from a stored `verdict` the signature does not cover.
+pub fn human_verdict(review: &HumanReview) -> Verdict {
+    let machine = &review.machine_verdict;
+    Verdict {
+        decision: review.decision.verdict(),
+        reason: format!(
+            "human review: {} by {} (the machine said {}: {})",
+            review.decision.as_str(),
+            review.reviewer,
+            machine.decision.as_str(),
+            machine.reason
+        ),
+        on_error_applied: false,
+    }
+}
+
+/// Whether a `private` block was (or, from this verdict, will have been) carried out on it.
+fn made_private(current: &TriageResult, block_action: BlockAction) -> bool {
+    let recorded = current
+        .actions
+        .iter()
+        .any(|a| a.action == "block:private" && a.status == "done");
+    let blocked = current
+        .verdict
+        .as_ref()
+        .is_some_and(|v| v.decision == crate::verdict::Decision::Block);
+    recorded || (blocked && block_action == BlockAction::Private)
 }
 
 /// The result after `action` by `reviewer` at `at` on content `etag`. The verdict becomes the
@@ -43,7 +75,15 @@ pub fn plan(
     block_action: BlockAction,
 ) -> Result<TriageResult, PlanError> {
     let mut next = current.clone();
+    // The write-back records what it does now; the earlier run's records would describe
+    // actions this write did not take.
+    next.actions.clear();
     let decision = match action {
+        // Nothing here grants read access again: an approved object left private would look
+        // passed while nobody can read it.
+        Action::Approve if made_private(current, block_action) => {
+            return Err(PlanError::StillPrivate)
+        }
         Action::Approve => ReviewDecision::Approve,
         Action::Block => ReviewDecision::Block,
         Action::Undo => {
@@ -64,24 +104,17 @@ pub fn plan(
         Some(r) => r.machine_verdict.clone(),
         None => current.verdict.clone().ok_or(PlanError::NoVerdict)?,
     };
-    next.verdict = Some(Verdict {
-        decision: decision.verdict(),
-        reason: format!(
-            "human review: {} by {reviewer} (the machine said {}: {})",
-            decision.as_str(),
-            machine.decision.as_str(),
-            machine.reason
-        ),
-        on_error_applied: false,
-    });
-    next.review = Some(HumanReview {
+    let review = HumanReview {
         decision,
         reviewer: reviewer.to_string(),
         at,
         machine_verdict: machine,
         etag: etag.trim_matches('"').to_ascii_lowercase(),
+        content: None,
         signature: None,
-    });
+    };
+    next.verdict = Some(human_verdict(&review));
+    next.review = Some(review);
     Ok(next)
 }
 
@@ -176,6 +209,63 @@ mod tests {
         let blocked = plan(&r, Action::Block, "ana", at, "e", BlockAction::Tag).unwrap();
         let undone = plan(&blocked, Action::Undo, "ana", at, "e", BlockAction::Tag).unwrap();
         assert_eq!(undone.decision(), "review");
+    }
+
+    #[test]
+    fn approving_a_privately_blocked_object_is_refused_and_old_actions_go() {
+        let at = Utc::now();
+        let mut r = machine(Decision::Block);
+        r.actions.push(crate::result::ActionRecord {
+            action: "block:private".into(),
+            status: "done".into(),
+            detail: None,
+        });
+        // Made private by the machine: under any configured action now.
+        for action in [BlockAction::Private, BlockAction::Tag] {
+            assert_eq!(
+                plan(&r, Action::Approve, "ana", at, "e", action),
+                Err(PlanError::StillPrivate)
+            );
+        }
+        // Blocked by a human under `private`: approve is refused too.
+        let review = machine(Decision::Review);
+        let blocked = plan(&review, Action::Block, "ana", at, "e", BlockAction::Private).unwrap();
+        assert_eq!(
+            plan(
+                &blocked,
+                Action::Approve,
+                "bo",
+                at,
+                "e",
+                BlockAction::Private
+            ),
+            Err(PlanError::StillPrivate)
+        );
+        // Under `tag` the block is taken back with the tags: approve works, and the earlier
+        // run's action records are not carried into the new result.
+        let mut tagged = machine(Decision::Block);
+        tagged.actions.push(crate::result::ActionRecord {
+            action: "tags".into(),
+            status: "done".into(),
+            detail: None,
+        });
+        let approved = plan(&tagged, Action::Approve, "ana", at, "e", BlockAction::Tag).unwrap();
+        assert!(approved.actions.is_empty());
+        let mut decided = approved.clone();
+        decided.actions = tagged.actions.clone();
+        let undone = plan(&decided, Action::Undo, "ana", at, "e", BlockAction::Tag).unwrap();
+        assert!(undone.actions.is_empty() && undone.review.is_none());
+    }
+
+    #[test]
+    fn the_kept_verdict_is_rebuilt_from_the_decision() {
+        let r = machine(Decision::Review);
+        let mut blocked =
+            plan(&r, Action::Block, "ana", Utc::now(), "e", BlockAction::Tag).unwrap();
+        blocked.verdict.as_mut().unwrap().decision = Decision::Pass;
+        let rebuilt = human_verdict(blocked.review.as_ref().unwrap());
+        assert_eq!(rebuilt.decision, Decision::Block);
+        assert!(rebuilt.reason.contains("block by ana"));
     }
 
     #[test]

@@ -35,6 +35,14 @@ pub fn fit(w: u32, h: u32, max: u32) -> (u32, u32) {
     (side(w), side(h))
 }
 
+/// Whether the first bytes `head` of an object of `size` bytes are an image the decoder knows,
+/// checked before the object is read whole.
+pub fn sniff(head: &[u8], size: u64) -> Result<(), ThumbError> {
+    crate::preflight::inspect_header(head, size)
+        .map(|_| ())
+        .map_err(|e| ThumbError::NotImage(e.to_string()))
+}
+
 /// A PNG thumbnail of the image in `bytes`, decoded within a `budget_mb` decode budget.
 #[cfg(feature = "local")]
 pub async fn make(bytes: Bytes, budget_mb: u64) -> Result<Vec<u8>, ThumbError> {

@@ -85,6 +85,18 @@ pub fn sidecar(root: &std::path::Path, key: &str) -> serde_json::Value {
     )
     .unwrap()
 }
+/// The sidecar of `key` in any store, parsed.
+pub async fn sidecar_json(
+    store: &dyn image_triage::store::ObjectStore,
+    bucket: &str,
+    key: &str,
+) -> serde_json::Value {
+    let body = store
+        .get(bucket, &format!("triage-results/{key}.json"))
+        .await
+        .unwrap_or_else(|e| panic!("{key}: {e}"));
+    serde_json::from_slice(&body).unwrap()
+}
 pub mod lambda;
 pub mod moto;
 

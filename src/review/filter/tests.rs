@@ -4,6 +4,7 @@ fn summary(verdict: &str, labels: &[&str], cats: &[(&str, f32)], hits: &[&str]) 
     Summary {
         key: "k".into(),
         sidecar: "s".into(),
+        etag: None,
         verdict: verdict.into(),
         reason: String::new(),
         machine_verdict: None,
@@ -86,6 +87,7 @@ fn entries(n: usize) -> Vec<Entry> {
     (0..n)
         .map(|i| Entry {
             sidecar: format!("r/{i:05}.json"),
+            size: 100,
             etag: "e".into(),
             at: None,
         })
@@ -156,16 +158,19 @@ fn sidecars_are_told_from_records_and_sorted_newest_first() {
     let mut e = vec![
         Entry {
             sidecar: "a".into(),
+            size: 100,
             etag: String::new(),
             at: t(1),
         },
         Entry {
             sidecar: "b".into(),
+            size: 100,
             etag: String::new(),
             at: None,
         },
         Entry {
             sidecar: "c".into(),
+            size: 100,
             etag: String::new(),
             at: t(5),
         },
