@@ -12,6 +12,8 @@
 //! Tools: TRIAGE_DEPLOY_PYTHON (python-hcl2) and TRIAGE_HCL_TOOLS (@cdktf/hcl-tools), both from
 //! scripts/install-test-tools.sh.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,25 +35,7 @@ fn cache() -> PathBuf {
 
 /// The deploy-tools venv's python (python-hcl2): TRIAGE_DEPLOY_PYTHON, else the cache's.
 fn deploy_python() -> PathBuf {
-    let candidates: Vec<PathBuf> = std::env::var_os("TRIAGE_DEPLOY_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([cache().join("deploy-tools/bin/python")])
-        .chain(
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/image-triage/deploy-tools/bin/python")),
-        )
-        .collect();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "python with python-hcl2 not found (tried {candidates:?}): run \
-                 `eval \"$(bash scripts/install-test-tools.sh)\"` (sets TRIAGE_DEPLOY_PYTHON)"
-            )
-        })
+    common::tool("TRIAGE_DEPLOY_PYTHON", "deploy-tools/bin/python")
 }
 
 /// main.tf as JSON: literals unquoted, expressions as {"expr"}, templates as {"template"}.

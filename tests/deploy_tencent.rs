@@ -18,6 +18,8 @@
 //! Tools: TRIAGE_DEPLOY_PYTHON (the deploy-tools venv with tccli 3.1.189.1, from
 //! `scripts/install-test-tools.sh`).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -36,25 +38,7 @@ fn support() -> PathBuf {
 
 /// The deploy-tools venv's python (tccli): TRIAGE_DEPLOY_PYTHON, else the cache's.
 fn deploy_python() -> PathBuf {
-    let candidates: Vec<PathBuf> = std::env::var_os("TRIAGE_DEPLOY_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([image_triage::config::default_cache_dir().join("deploy-tools/bin/python")])
-        .chain(
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/image-triage/deploy-tools/bin/python")),
-        )
-        .collect();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "python with tccli not found (tried {candidates:?}): run \
-                 `eval \"$(bash scripts/install-test-tools.sh)\"` (sets TRIAGE_DEPLOY_PYTHON)"
-            )
-        })
+    common::tool("TRIAGE_DEPLOY_PYTHON", "deploy-tools/bin/python")
 }
 
 /// tccli's package directory (holds `services/<svc>/<version>/api.json`).

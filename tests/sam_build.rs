@@ -12,18 +12,6 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-fn tool(var: &str, fallback: &str) -> PathBuf {
-    let p = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::cache_dir().join(fallback));
-    assert!(
-        p.is_file(),
-        "{} not found: run scripts/install-test-tools.sh",
-        p.display()
-    );
-    p
-}
-
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -31,7 +19,7 @@ fn repo() -> &'static Path {
 /// `sam` with cargo-lambda and zig (the tools venv) first on PATH, no telemetry, a region
 /// (no account or credentials are used by either command).
 fn sam() -> Command {
-    let sam = tool("TRIAGE_SAM", "deploy-tools/bin/sam");
+    let sam = common::tool("TRIAGE_SAM", "deploy-tools/bin/sam");
     let tools_bin = std::env::var_os("TRIAGE_TOOLS_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| common::cache_dir().join("tools/bin"));

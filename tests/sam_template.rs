@@ -11,15 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn tool(var: &str, name: &str) -> PathBuf {
-    let p = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::cache_dir().join("tools/bin").join(name));
-    assert!(
-        p.is_file(),
-        "{} not found: run scripts/install-test-tools.sh",
-        p.display()
-    );
-    p
+    common::tool(var, &format!("tools/bin/{name}"))
 }
 
 fn repo(p: &str) -> PathBuf {

@@ -65,6 +65,17 @@ pub async fn self_hosted_credentials(
     })
 }
 
+/// The store a bucket-wide command (`scan`, `review`) works on: `--provider`, else the local
+/// store when `TRIAGE_STORE=local`, else S3.
+pub fn bucket_provider(given: Option<Provider>, config: &Config) -> Provider {
+    use image_triage::config::StoreKind;
+    match (given, &config.store) {
+        (Some(p), _) => p,
+        (None, StoreKind::Local(_)) => Provider::Local,
+        (None, StoreKind::Auto) => Provider::S3,
+    }
+}
+
 /// The configuration, every setting checked; exit 2 naming the variable otherwise.
 pub fn config_or_exit() -> Result<Config, ExitCode> {
     Config::from_env().map_err(|e| {

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use image_triage::config::StoreKind;
 use image_triage::pipeline::Pipeline;
 use image_triage::review::{self, access};
 use image_triage::{runtime, Provider};
@@ -60,12 +59,10 @@ pub async fn run(args: Args) -> Exit {
         eprintln!("image-triage review: {msg}");
         ExitCode::from(2)
     };
-    let provider = match (args.provider, &config.store) {
-        (Some(p), _) => p,
-        (None, StoreKind::Local(_)) => Provider::Local,
-        (None, StoreKind::Auto) => Provider::S3,
-    };
+    let provider = super::bucket_provider(args.provider, &config);
     let reviewer = reviewer_name(args.reviewer).map_err(fail)?;
+    // On EC2/ECS/EKS (or a CVM, an ECS agency) the page signs with the instance's credentials.
+    super::self_hosted_credentials(&config, &[provider], &[]).await?;
     let token = match config.env.get("TRIAGE_REVIEW_TOKEN") {
         Some(t) if t.len() < MIN_TOKEN => {
             return Err(fail(format!(

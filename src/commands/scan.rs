@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use image_triage::config::StoreKind;
 use image_triage::pipeline::Pipeline;
 use image_triage::scan::cost::Estimate;
 use image_triage::scan::plan::{self, PlanProgress, PlanSummary};
@@ -92,11 +91,7 @@ fn rate_arg(s: &str) -> Result<f64, String> {
 pub async fn run(args: Args) -> Exit {
     init_logs("warn", false);
     let config = config_or_exit()?;
-    let provider = match (args.provider, &config.store) {
-        (Some(p), _) => p,
-        (None, StoreKind::Local(_)) => Provider::Local,
-        (None, StoreKind::Auto) => Provider::S3,
-    };
+    let provider = super::bucket_provider(args.provider, &config);
     let fail = |msg: String| {
         eprintln!("image-triage scan: {msg}");
         ExitCode::from(2)

@@ -14,6 +14,20 @@ pub fn cache_dir() -> PathBuf {
     image_triage::config::default_cache_dir()
 }
 
+/// A test tool installed by scripts/install-test-tools.sh: `$var` when set, else `in_cache`
+/// under the cache (e.g. `tools/bin/cfn-lint`); a clear failure when it is not there.
+pub fn tool(var: &str, in_cache: &str) -> PathBuf {
+    let p = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join(in_cache));
+    assert!(
+        p.is_file(),
+        "{} not found: run `eval \"$(bash scripts/install-test-tools.sh)\"` (sets {var})",
+        p.display()
+    );
+    p
+}
+
 pub fn model_dir() -> PathBuf {
     let dir = std::env::var_os("TRIAGE_MODEL_DIR")
         .map(PathBuf::from)
